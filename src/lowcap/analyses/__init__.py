@@ -1,0 +1,1 @@
+"""Analyses of trained models: pruning, dead neurons, t-SNE, robustness, saliency."""

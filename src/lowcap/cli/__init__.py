@@ -1,0 +1,1 @@
+"""The `lowcap` command line."""

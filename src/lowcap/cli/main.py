@@ -1,0 +1,137 @@
+"""The `lowcap` command line. Exit codes: 0 success, 2 bad input, 1 internal failure."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from lowcap import __version__
+from lowcap.errors import LowcapError, UserInputError
+
+DEVICES = click.Choice(["auto", "cpu", "cuda"])
+
+
+def _common_run_options(func):
+    func = click.option("--device", type=DEVICES, default="auto", show_default=True,
+                        help="Where to train and analyse.")(func)
+    func = click.option("--fresh", is_flag=True,
+                        help="Delete what the output directory holds and start over.")(func)
+    func = click.option("--quiet", is_flag=True, help="No progress bars.")(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lowcap")
+def cli() -> None:
+    """lowcap: capacity, sparsity and robustness of small neural networks."""
+
+
+@cli.command()
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Cache folder (default $LOWCAP_CACHE_DIR or ~/.cache/lowcap).")
+@click.option("--idx-dir", type=click.Path(path_type=Path), default=None,
+              help="A folder with the four MNIST IDX files (.gz or not).")
+@click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet: bool) -> None:
+    """Prepare and verify MNIST; print the source used and the checksums."""
+    from lowcap.data import sources
+    from lowcap.data.mnist import load_mnist
+
+    loaded = load_mnist(cache_dir=cache_dir, idx_dir=idx_dir,
+                        mirrors=[] if no_download else None, progress=not quiet)
+    m = loaded.mnist
+    click.echo(f"source: {loaded.source}")
+    click.echo(f"cache: {loaded.cache_file}")
+    click.echo(f"train: {m.train_images.shape[0]} images, test: {m.test_images.shape[0]} images")
+    click.echo(f"content sha256: {m.content_sha256()} (verified)")
+    click.echo(f"registry wheel sha256: {sources.WHEEL_SHA256}")
+    click.echo(f"mnist.pkl.gz sha256: {sources.PICKLE_SHA256}")
+
+
+def _load(profile: str | None, config: Path | None):
+    from lowcap.experiments.config import load_config, profile_path
+
+    return load_config(config if config is not None else profile_path(profile or "paper"))
+
+
+def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str) -> None:
+    from lowcap.experiments.phases import run_training
+    from lowcap.experiments.rundir import open_run
+    from lowcap.report.build import build_report
+
+    if executor != "local":
+        raise UserInputError(f"--executor {executor}: only 'local' is available in this version")
+    started = time.perf_counter()
+    ctx = open_run(out, cfg, device, fresh, quiet)
+    seconds = run_training(ctx, cfg)
+    for phase, secs in seconds.items():
+        click.echo(f"{phase}: {secs:.1f} s", err=True)
+    summary = build_report(out, ctx.store)
+    click.echo(f"done in {time.perf_counter() - started:.1f} s "
+               f"(stored compute {summary['seconds']['total']:.1f} s); "
+               f"report: {out / 'report.html'}")
+
+
+@cli.command()
+@click.option("--profile", type=click.Choice(["paper", "quick", "smoke"]), default="paper",
+              show_default=True, help="Which protocol size to run.")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="A YAML config instead of a profile.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default runs/<profile>).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True)
+@_common_run_options
+def reproduce(profile: str, config: Path | None, out: Path | None, executor: str, device: str,
+              fresh: bool, quiet: bool) -> None:
+    """Run every phase of the paper's protocol (resuming DIR), then write the report."""
+    cfg = _load(profile, config)
+    _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@_common_run_options
+def sweep(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> None:
+    """Train the cohort a YAML config declares (tasks × widths × learning rates × seeds)."""
+    cfg = _load(None, config)
+    if cfg.sweep is None and cfg.capacity is None and cfg.lr_grid is None:
+        raise UserInputError(f"{config}: declares nothing to train (add a 'sweep:' section)")
+    _execute(cfg, out, device, fresh, quiet, "local")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def report(directory: Path) -> None:
+    """Rebuild report.html and summary.json from the store in DIRECTORY alone."""
+    from lowcap.report.build import build_report
+
+    build_report(directory)
+    click.echo(f"report: {directory / 'report.html'}")
+
+
+def main() -> None:
+    """Entry point: map lowcap's errors to exit codes with a one-line reason."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except LowcapError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

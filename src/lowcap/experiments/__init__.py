@@ -1,0 +1,1 @@
+"""Typed configuration, model plans, the results store, resumable training of phases."""

@@ -1,0 +1,69 @@
+"""What a phase trains: model plans keyed by a hash of everything that determines them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from itertools import product
+
+from lowcap.data.tasks import pair_key
+from lowcap.experiments.config import ExperimentConfig, Pair, ProtocolConfig
+from lowcap.models.mlp import InitSpec
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """One model to train. Equal plans are the same model: trained once, shared by phases."""
+
+    protocol: str
+    pair: Pair
+    hidden: int
+    lr: float
+    seed: int
+    epochs: int
+    batch_size: int | None
+    init: str
+    init_std: float
+    balance: bool
+    val_fraction: float
+    activation: str
+    eval_train: bool
+    labels: str = "true"
+
+    @property
+    def model_id(self) -> str:
+        """A short hash of the plan (its name in the store and checkpoints/)."""
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def pair_key(self) -> str:
+        return pair_key(self.pair)
+
+    @property
+    def init_spec(self) -> InitSpec:
+        return InitSpec(self.init, self.init_std)  # type: ignore[arg-type]
+
+    def lane_key(self) -> tuple:
+        """Models with the same lane key share a split and a batch order."""
+        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels)
+
+    def cohort_key(self) -> tuple:
+        """Models with the same cohort key can train in one tensor program."""
+        return (self.epochs, self.batch_size, self.activation, self.eval_train)
+
+
+def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
+         widths: list[int], lrs: list[float]) -> list[ModelPlan]:
+    """Plans for pairs × widths × learning rates × the protocol's seeds."""
+    return [
+        ModelPlan(
+            protocol=protocol.name, pair=tuple(pair), hidden=h, lr=lr, seed=seed,  # type: ignore[arg-type]
+            epochs=cfg.epochs, batch_size=protocol.batch, init=protocol.init,
+            init_std=protocol.init_std, balance=protocol.balance,
+            val_fraction=protocol.val_fraction, activation=cfg.activation,
+            eval_train=protocol.curves_split == "train",
+        )
+        for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
+    ]

@@ -1,0 +1,45 @@
+"""Opening a run directory: validate first, then create; refuse to mix different configs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from lowcap.atomic import atomic_write_text
+from lowcap.data.bank import ImageBank
+from lowcap.data.mnist import load_mnist
+from lowcap.errors import UserInputError
+from lowcap.experiments.config import ExperimentConfig
+from lowcap.experiments.runner import RunContext
+from lowcap.experiments.store import Store
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' → CUDA when available, else CPU; 'cuda' without a GPU is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(device)
+
+
+def open_run(out: Path, cfg: ExperimentConfig, device: str, fresh: bool, quiet: bool
+             ) -> RunContext:
+    """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device."""
+    dev = resolve_device(device)
+    config_file = out / "config.yaml"
+    if config_file.exists() and not fresh and config_file.read_text() != cfg.to_yaml():
+        raise UserInputError(f"{out} holds a run of a different config ({config_file}); "
+                             "pass --fresh to start over or choose another --out")
+    loaded = load_mnist(progress=not quiet)
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    store = Store(out / "store" / "results.sqlite")
+    atomic_write_text(config_file, cfg.to_yaml())
+    store.set_meta("config", cfg.model_dump(mode="json"))
+    store.set_meta("device", dev.type)
+    store.set_meta("data_source", loaded.source)
+    bank = ImageBank.from_mnist(loaded.mnist, device=dev)
+    return RunContext(out=out, store=store, mnist=loaded.mnist, bank=bank, quiet=quiet)

@@ -1,0 +1,173 @@
+"""Training plans into the store: cohorts, periodic atomic snapshots, and resumption.
+
+A *unit* is one cohort (models with the same cohort key, laned by split). Every
+`snapshot_every` epochs its state is written to a new safetensors file and, in one store
+transaction, the epochs' metrics and the unit's progress marker are committed; only then is the
+previous snapshot deleted. A killed run therefore resumes from the last committed epoch and,
+because batch order is a pure function of (seed, epoch), ends with the same results as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lowcap.data.bank import ImageBank
+from lowcap.data.mnist import MNIST
+from lowcap.data.tasks import TaskSplit, make_split
+from lowcap.experiments.checkpoints import load_tensors, save_tensors
+from lowcap.experiments.plan import ModelPlan
+from lowcap.experiments.store import Store
+from lowcap.models.cohort import Cohort, Lane, ModelSpec
+from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
+
+
+@dataclass
+class RunContext:
+    """A run directory opened for work: its store, the data on the compute device, options."""
+
+    out: Path
+    store: Store
+    mnist: MNIST
+    bank: ImageBank
+    quiet: bool = False
+    _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out / "checkpoints"
+
+    def split(self, plan: ModelPlan) -> TaskSplit:
+        """The (cached) split a plan trains and evaluates on."""
+        key = plan.lane_key()
+        if key not in self._splits:
+            self._splits[key] = make_split(
+                self.mnist.train_labels, self.mnist.test_labels, plan.pair, plan.seed,
+                balance=plan.balance, val_fraction=plan.val_fraction)
+        return self._splits[key]
+
+    def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
+        """A trained model's parameters {w1, b1, w2, b2} on the compute device."""
+        return load_tensors(self.checkpoints / f"{model_id}.safetensors", self.bank.device)
+
+
+def _unit_id(plans: list[ModelPlan]) -> str:
+    blob = json.dumps(sorted(p.model_id for p in plans)).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def register_phase(store: Store, phase: str, plans: list[ModelPlan]) -> None:
+    """Record which models belong to a phase (the report selects models through this)."""
+    with store.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO phase_models VALUES (?, ?, ?)",
+                       [(phase, p.protocol, p.model_id) for p in plans])
+
+
+def train_plans(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_every: int) -> int:
+    """Train every plan not already in the store; returns how many models were trained."""
+    register_phase(ctx.store, phase, plans)
+    unique = {p.model_id: p for p in plans}
+    done = ctx.store.done_models(unique)
+    pending = [p for mid, p in unique.items() if mid not in done]
+    by_cohort: dict[tuple, list[ModelPlan]] = defaultdict(list)
+    for plan in pending:
+        by_cohort[plan.cohort_key()].append(plan)
+    for group in by_cohort.values():
+        _train_unit(ctx, phase, group, snapshot_every)
+    return len(pending)
+
+
+def _layout(ctx: RunContext, plans: list[ModelPlan]) -> tuple[list[Lane], list[list[ModelPlan]]]:
+    by_lane: dict[tuple, list[ModelPlan]] = defaultdict(list)
+    for plan in sorted(plans, key=lambda p: (p.lane_key(), p.hidden, p.lr)):
+        by_lane[plan.lane_key()].append(plan)
+    lanes, lane_plans = [], []
+    for members in by_lane.values():
+        first = members[0]
+        specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec) for p in members)
+        lanes.append(Lane(ctx.split(first), first.seed, specs))
+        lane_plans.append(members)
+    return lanes, lane_plans
+
+
+def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_every: int) -> None:
+    unit_id = _unit_id(plans)
+    lanes, lane_plans = _layout(ctx, plans)
+    first = plans[0]
+    cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
+                    device=ctx.bank.device, dtype=ctx.bank.images.dtype)
+    diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
+    start = 0
+    unit = ctx.store.unit(unit_id)
+    if unit is not None and unit["snapshot"]:
+        state = load_tensors(ctx.out / unit["snapshot"], ctx.bank.device)
+        cohort.load_state(state)
+        diverged_epoch = state["diverged_epoch"].cpu().numpy()
+        start = unit["epoch_done"]
+    pending_rows: list[tuple] = []
+    bar = tqdm(total=first.epochs, initial=start, desc=f"{phase} {first.protocol} "
+               f"({len(plans)} models)", unit="epoch", disable=ctx.quiet, leave=False)
+
+    def on_epoch(cohort: Cohort, result: EpochResult) -> None:
+        newly = result.diverged & (diverged_epoch < 0)
+        diverged_epoch[newly] = result.epoch
+        for g, members in enumerate(lane_plans):
+            for i, plan in enumerate(members):
+                values = [_sql_float(result.metrics[k][g, i]) for k in METRIC_NAMES]
+                pending_rows.append((plan.model_id, result.epoch, *values))
+        epoch_done = result.epoch + 1
+        if epoch_done % snapshot_every == 0 or epoch_done == first.epochs:
+            _commit_snapshot(ctx, unit_id, cohort, diverged_epoch, epoch_done, pending_rows)
+            pending_rows.clear()
+        bar.update(1)
+
+    train_cohort(cohort, ctx.bank, first.epochs, first.batch_size, start_epoch=start,
+                 eval_train=first.eval_train, on_epoch=on_epoch,
+                 diverged=diverged_epoch >= 0)
+    bar.close()
+    _finalize(ctx, unit_id, cohort, lane_plans, diverged_epoch)
+
+
+def _sql_float(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
+
+
+def _commit_snapshot(ctx: RunContext, unit_id: str, cohort: Cohort, diverged_epoch: np.ndarray,
+                     epoch_done: int, rows: list[tuple]) -> None:
+    name = f"checkpoints/unit-{unit_id}-e{epoch_done:04d}.safetensors"
+    save_tensors(ctx.out / name, {**cohort.state(),
+                                  "diverged_epoch": torch.from_numpy(diverged_epoch)})
+    previous = ctx.store.unit(unit_id)
+    marks = ",".join("?" * (2 + len(METRIC_NAMES)))
+    with ctx.store.transaction() as db:
+        db.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({marks})", rows)
+        db.execute("INSERT OR REPLACE INTO units VALUES (?, ?, ?, 0)",
+                   (unit_id, epoch_done, name))
+    if previous and previous["snapshot"] and previous["snapshot"] != name:
+        (ctx.out / previous["snapshot"]).unlink(missing_ok=True)
+
+
+def _finalize(ctx: RunContext, unit_id: str, cohort: Cohort, lane_plans: list[list[ModelPlan]],
+              diverged_epoch: np.ndarray) -> None:
+    rows = []
+    for g, members in enumerate(lane_plans):
+        for i, plan in enumerate(members):
+            path = f"checkpoints/{plan.model_id}.safetensors"
+            save_tensors(ctx.out / path, cohort.model_params(g, i))
+            div = int(diverged_epoch[g, i])
+            rows.append((plan.model_id, plan.protocol, plan.pair_key, plan.hidden, plan.lr,
+                         plan.seed, json.dumps(asdict(plan)), div if div >= 0 else None, path))
+    snapshot = (ctx.store.unit(unit_id) or {}).get("snapshot")
+    with ctx.store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute("UPDATE units SET done = 1, snapshot = NULL WHERE unit_id = ?", (unit_id,))
+    if snapshot:
+        (ctx.out / snapshot).unlink(missing_ok=True)

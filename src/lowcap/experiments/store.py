@@ -1,0 +1,159 @@
+"""The results store: one SQLite database per run directory (`store/results.sqlite`).
+
+Why SQLite: it ships with Python (no extra dependency), every write is an ACID transaction (a
+killed process leaves the last committed state, never a torn file), and it is queryable with
+plain SQL from any tool. Each unit of work commits its rows and its progress marker together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lowcap.errors import StoreError
+from lowcap.training.trainer import METRIC_NAMES
+
+SCHEMA_VERSION = 1
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    model_id TEXT PRIMARY KEY, protocol TEXT NOT NULL, pair TEXT NOT NULL,
+    hidden INTEGER NOT NULL, lr REAL NOT NULL, seed INTEGER NOT NULL, spec TEXT NOT NULL,
+    diverged_epoch INTEGER, checkpoint TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS epochs (
+    model_id TEXT NOT NULL, epoch INTEGER NOT NULL,
+    {", ".join(f"{name} REAL" for name in METRIC_NAMES)},
+    PRIMARY KEY (model_id, epoch));
+CREATE TABLE IF NOT EXISTS phase_models (
+    phase TEXT NOT NULL, protocol TEXT NOT NULL, model_id TEXT NOT NULL,
+    PRIMARY KEY (phase, protocol, model_id));
+CREATE TABLE IF NOT EXISTS units (
+    unit_id TEXT PRIMARY KEY, epoch_done INTEGER NOT NULL, snapshot TEXT, done INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS timings (phase TEXT PRIMARY KEY, seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    analysis TEXT NOT NULL, model_id TEXT NOT NULL, params TEXT NOT NULL,
+    metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (analysis, model_id, params, metric));
+"""
+
+
+class Store:
+    """A thin, explicit layer over the run's SQLite database."""
+
+    def __init__(self, path: Path, create: bool = True):
+        self.path = path
+        if not create and not path.exists():
+            raise StoreError(f"{path}: no results store here (run `lowcap reproduce` first)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+            if version is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            elif version != SCHEMA_VERSION:
+                raise StoreError(f"{path}: store schema {version}, this lowcap reads "
+                                 f"{SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: results store is unreadable or corrupted ({exc})") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query; rows support access by column name."""
+        try:
+            cursor = self.db.execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: query failed ({exc})") from exc
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # --- metadata ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def set_timing(self, phase: str, seconds: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO timings VALUES (?, ?)", (phase, seconds))
+
+    def timings(self) -> dict[str, float]:
+        return {r["phase"]: r["seconds"] for r in self.query("SELECT * FROM timings")}
+
+    # --- trained models ------------------------------------------------------------------------
+
+    def done_models(self, model_ids: Iterable[str]) -> set[str]:
+        """Which of these models are fully trained and checkpointed."""
+        ids = list(model_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT model_id FROM models WHERE model_id IN ({marks})", chunk).fetchall()
+            found.update(r[0] for r in rows)
+        return found
+
+    def unit(self, unit_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM units WHERE unit_id = ?", (unit_id,))
+        return rows[0] if rows else None
+
+    def models_of(self, phase: str, protocol: str) -> list[dict[str, Any]]:
+        """Model rows of a phase under a protocol (with their stored spec decoded)."""
+        rows = self.query(
+            "SELECT m.* FROM models m JOIN phase_models p USING (model_id) "
+            "WHERE p.phase = ? AND p.protocol = ? ORDER BY m.pair, m.hidden, m.lr, m.seed",
+            (phase, protocol))
+        for row in rows:
+            row["spec"] = json.loads(row["spec"])
+        return rows
+
+    def epoch_metrics(self, model_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """model_id → its per-epoch metric rows, ordered by epoch."""
+        out: dict[str, list[dict[str, Any]]] = {m: [] for m in model_ids}
+        for start in range(0, len(model_ids), 500):
+            chunk = model_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(f"SELECT * FROM epochs WHERE model_id IN ({marks}) "
+                                  "ORDER BY model_id, epoch", chunk):
+                out[row["model_id"]].append(row)
+        return out
+
+    # --- analysis results ----------------------------------------------------------------------
+
+    def results(self, analysis: str) -> list[dict[str, Any]]:
+        """Rows (model_id, params dict, metric, value) of one analysis."""
+        rows = self.query("SELECT model_id, params, metric, value FROM results "
+                          "WHERE analysis = ?", (analysis,))
+        for row in rows:
+            row["params"] = json.loads(row["params"])
+        return rows
+
+    def has_results(self, analysis: str, model_ids: Iterable[str]) -> bool:
+        ids = list(model_ids)
+        marks = ",".join("?" * len(ids))
+        row = self.db.execute(
+            f"SELECT COUNT(DISTINCT model_id) FROM results WHERE analysis = ? "
+            f"AND model_id IN ({marks})", (analysis, *ids)).fetchone()
+        return bool(ids) and row[0] == len(ids)

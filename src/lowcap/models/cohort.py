@@ -1,0 +1,162 @@
+"""A cohort: many 784 → h → 1 MLPs held as one set of batched tensors.
+
+Layout. Models that see the same data stream (same task split and batch order) form a *lane*;
+within a lane every model's hidden units are concatenated into one wide hidden layer, and the
+output layer is block-structured: unit j feeds only its own model's output (`unit_model[g, j]`).
+Lanes are stacked along a leading dimension G and padded to the widest lane, so a forward pass
+over all models is one `baddbmm` plus one `scatter_add`. Padding units map to a dummy output
+column and have zero weights and zero learning rate, so they never change and never leak.
+
+Because a unit feeds only its own model's column, a model whose weights become NaN/inf cannot
+contaminate any other model's outputs or gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from lowcap.data.tasks import TaskSplit
+from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_params
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a cohort: width, learning rate, and the seed of its initialisation."""
+
+    hidden: int
+    lr: float
+    seed: int
+    init: InitSpec = field(default_factory=InitSpec)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Models trained on the same split with the same batch order (`order_seed`)."""
+
+    split: TaskSplit
+    order_seed: int
+    models: tuple[ModelSpec, ...]
+
+
+class Cohort:
+    """Batched parameters of every model of every lane, with per-unit learning rates."""
+
+    def __init__(self, lanes: list[Lane], activation: Activation = "relu",
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        if not lanes or any(not lane.models for lane in lanes):
+            raise ValueError("a cohort needs at least one lane and one model per lane")
+        self.lanes = lanes
+        self.activation: Activation = activation
+        self.n_lanes = len(lanes)
+        self.max_models = max(len(lane.models) for lane in lanes)
+        self.total_hidden = max(sum(m.hidden for m in lane.models) for lane in lanes)
+        g, h, m = self.n_lanes, self.total_hidden, self.max_models
+        opts = {"device": device, "dtype": dtype}
+        self.w1 = torch.zeros(g, h, INPUT_DIM, **opts)
+        self.b1 = torch.zeros(g, h, **opts)
+        self.w2 = torch.zeros(g, h, **opts)
+        self.b2 = torch.zeros(g, m, **opts)
+        self.unit_lr = torch.zeros(g, h, **opts)
+        self.model_lr = torch.zeros(g, m, **opts)
+        self.model_mask = torch.zeros(g, m, dtype=torch.bool, device=device)
+        # Padding units point at the dummy column m, dropped after the scatter.
+        unit_model = torch.full((g, h), m, dtype=torch.long)
+        self.unit_slices: list[list[slice]] = []
+        for gi, lane in enumerate(lanes):
+            start, slices = 0, []
+            for mi, spec in enumerate(lane.models):
+                if spec.hidden < 1 or not spec.lr > 0:
+                    raise ValueError(f"invalid model {spec}: width ≥ 1 and lr > 0 required")
+                units = slice(start, start + spec.hidden)
+                params = init_params(spec.hidden, spec.seed, spec.init)
+                self.w1[gi, units] = params["w1"].to(**opts)
+                self.b1[gi, units] = params["b1"].to(**opts)
+                self.w2[gi, units] = params["w2"].reshape(-1).to(**opts)
+                self.b2[gi, mi] = params["b2"].reshape(()).to(**opts)
+                self.unit_lr[gi, units] = spec.lr
+                self.model_lr[gi, mi] = spec.lr
+                self.model_mask[gi, mi] = True
+                unit_model[gi, units] = mi
+                slices.append(units)
+                start += spec.hidden
+            self.unit_slices.append(slices)
+        self.unit_model = unit_model.to(device)
+
+    # --- computation ---------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return self.w1.device
+
+    def hidden_pre(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-activations [G, B, H] for inputs x [G, B, 784]."""
+        return torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2))
+
+    def act(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.relu(z) if self.activation == "relu" else torch.tanh(z)
+
+    def act_grad(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """d act / d z, given z and h = act(z)."""
+        return (z > 0).to(z.dtype) if self.activation == "relu" else 1 - h * h
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """Per-model logits [G, B, M] from hidden activations h [G, B, H]."""
+        g, b, _ = h.shape
+        out = torch.zeros(g, b, self.max_models + 1, device=h.device, dtype=h.dtype)
+        index = self.unit_model.unsqueeze(1).expand(g, b, -1)
+        out.scatter_add_(2, index, h * self.w2.unsqueeze(1))
+        return out[:, :, : self.max_models] + self.b2.unsqueeze(1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [G, B, M] for inputs x [G, B, 784]."""
+        return self.readout(self.act(self.hidden_pre(x)))
+
+    def lane_logits(self, lane: int, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+        """Logits [N, M] of every model of one lane on inputs x [N, 784]."""
+        parts = []
+        for start in range(0, x.shape[0], chunk):
+            xb = x[start:start + chunk]
+            z = torch.addmm(self.b1[lane], xb, self.w1[lane].T)
+            h = self.act(z) * self.w2[lane]
+            out = torch.zeros(xb.shape[0], self.max_models + 1, device=x.device, dtype=x.dtype)
+            out.index_add_(1, self.unit_model[lane], h)
+            parts.append(out[:, : self.max_models] + self.b2[lane])
+        return torch.cat(parts)
+
+    # --- single models -------------------------------------------------------------------------
+
+    def model_params(self, lane: int, index: int) -> dict[str, torch.Tensor]:
+        """Detached copies {w1, b1, w2 [1, h], b2 [1]} of one model."""
+        units = self.unit_slices[lane][index]
+        return {
+            "w1": self.w1[lane, units].clone(), "b1": self.b1[lane, units].clone(),
+            "w2": self.w2[lane, units].clone().reshape(1, -1),
+            "b2": self.b2[lane, index].clone().reshape(1),
+        }
+
+    def module(self, lane: int, index: int) -> nn.Sequential:
+        """One model as a plain nn.Module (for analyses, Captum, export)."""
+        return build_mlp(self.model_params(lane, index), self.activation)
+
+    def models(self) -> list[tuple[int, int, ModelSpec]]:
+        """(lane, index, spec) of every real model, in layout order."""
+        return [(g, i, spec) for g, lane in enumerate(self.lanes)
+                for i, spec in enumerate(lane.models)]
+
+    # --- snapshots -----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The trainable state as plain tensors (for atomic snapshots)."""
+        return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2,
+                "model_lr": self.model_lr, "unit_lr": self.unit_lr}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what `state()` returned; shapes must match this cohort's layout."""
+        for name, tensor in self.state().items():
+            if state[name].shape != tensor.shape:
+                raise ValueError(f"snapshot tensor {name} has shape {tuple(state[name].shape)}, "
+                                 f"cohort expects {tuple(tensor.shape)}")
+            tensor.copy_(state[name])

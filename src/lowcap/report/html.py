@@ -1,0 +1,69 @@
+"""A self-contained report.html: figures embedded as data URIs, no network needed."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from lowcap.experiments.config import ExperimentConfig
+
+# What the paper states, shown beside our numbers (protocol.md, 'Reported figures').
+PAPER_MIN_CAPACITY = {"0-1": "≈ 4", "1-7": "≈ 10", "5-6": "≈ 10", "3-8": "—", "4-9": "12–24"}
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;
+padding:.3em .6em;text-align:right}th{background:#f3f3f3}img{max-width:100%;display:block;
+margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}.proto{border-left:4px solid #369;
+padding-left:1em;margin:2em 0}"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _capacity_section(table: dict) -> str:
+    rows = [[pair, entry["min_hidden"] if entry["min_hidden"] is not None else "none",
+             PAPER_MIN_CAPACITY.get(pair, "—"),
+             max(entry["f1_mean"].values())] for pair, entry in table.items()]
+    return _table(["pair", "min hidden (ours)", "paper", "best mean F1"], rows)
+
+
+def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) -> str:
+    """The report page: protocol choices, per-protocol sections with figures and numbers."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
+             f"{html.escape(cfg.profile)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
+             f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, "
+             f"total compute time {summary['seconds']['total']:.1f} s.</p>",
+             "<h2>Protocol</h2><pre>" + html.escape(cfg.to_yaml()) + "</pre>"]
+    timing_rows = [[k, v] for k, v in summary["seconds"].items()]
+    parts.append("<h2>Timings (s)</h2>" + _table(["phase", "seconds"], timing_rows))
+    for section in sections:
+        protocol = section["protocol"]
+        result = section["result"]
+        parts.append(f"<div class='proto'><h2>Protocol <code>{protocol.name}</code></h2>")
+        parts.append(f"<p>batch size {protocol.batch_size}, init {protocol.init}, balanced "
+                     f"classes: {protocol.balance}, seeds {protocol.seeds}, curves on "
+                     f"{protocol.curves_split} split.</p>")
+        if "lr_grid" in result:
+            parts.append(f"<h3>§4.1 Learning rate grid</h3><p>Best learning rate (mean F1 over "
+                         f"widths): {result['lr_grid']['best_lr']}; the paper chose 0.03.</p>")
+        if "capacity" in result:
+            parts.append("<h3>§4.2 Minimum capacity</h3>" + _capacity_section(result["capacity"]))
+        parts.extend(_img(path) for path in section["figures"])
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,75 @@
+"""Numbers the figures, summary and claims share, computed from the store alone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowcap.experiments.store import Store
+
+
+@dataclass
+class ModelCurves:
+    """Per-model metric curves of a phase: (pair, hidden, lr) → metric → [seeds, epochs]."""
+
+    curves: dict[tuple[str, int, float], dict[str, np.ndarray]]
+
+    def best(self, key: tuple[str, int, float], metric: str = "val_f1") -> np.ndarray:
+        """Best value over epochs, per seed (NaN for diverged seeds)."""
+        values = self.curves[key][metric]
+        with np.errstate(all="ignore"):
+            return np.where(np.isnan(values).all(1), np.nan, np.nanmax(
+                np.where(np.isnan(values), -np.inf, values), axis=1))
+
+
+def phase_curves(store: Store, phase: str, protocol: str) -> ModelCurves:
+    """Load every epoch metric of a phase's models, grouped over seeds."""
+    models = store.models_of(phase, protocol)
+    metrics = store.epoch_metrics([m["model_id"] for m in models])
+    grouped: dict[tuple[str, int, float], list[list[dict]]] = defaultdict(list)
+    for model in sorted(models, key=lambda m: m["seed"]):
+        grouped[(model["pair"], model["hidden"], model["lr"])].append(metrics[model["model_id"]])
+    curves = {}
+    for key, runs in grouped.items():
+        names = [k for k in runs[0][0] if k not in ("model_id", "epoch")]
+        curves[key] = {
+            name: np.array([[np.nan if r[name] is None else r[name] for r in run] for run in runs],
+                           dtype=float)
+            for name in names
+        }
+    return ModelCurves(curves)
+
+
+def capacity_table(curves: ModelCurves, min_f1: float, max_std: float) -> dict[str, dict]:
+    """Per pair: best-F1 mean/std per width, final F1, and the min-capacity rule's answer.
+
+    Min capacity = smallest width whose best validation F1 exceeds `min_f1` for every seed and
+    whose seed std is below `max_std`.
+    """
+    table: dict[str, dict] = defaultdict(lambda: {"f1_mean": {}, "f1_std": {},
+                                                  "final_f1_mean": {}, "min_hidden": None})
+    for (pair, hidden, _lr), _ in sorted(curves.curves.items(), key=lambda kv: kv[0][1]):
+        best = curves.best((pair, hidden, _lr))
+        final = curves.curves[(pair, hidden, _lr)]["val_f1"][:, -1]
+        entry = table[pair]
+        entry["f1_mean"][str(hidden)] = float(np.mean(best))
+        entry["f1_std"][str(hidden)] = float(np.std(best))
+        entry["final_f1_mean"][str(hidden)] = float(np.mean(final))
+        if (entry["min_hidden"] is None and np.all(best > min_f1)
+                and np.std(best) < max_std):
+            entry["min_hidden"] = hidden
+    return dict(table)
+
+
+def lr_grid_table(curves: ModelCurves) -> dict:
+    """F1 per learning rate and width (mean best validation F1 over seeds) and the best lr."""
+    f1: dict[str, dict[str, float]] = defaultdict(dict)
+    for key in sorted(curves.curves, key=lambda k: (k[2], k[1])):
+        _pair, hidden, lr = key
+        f1[repr(lr)][str(hidden)] = float(np.mean(curves.best(key)))
+    means = {lr: np.nanmean(list(v.values())) for lr, v in f1.items()}
+    best_lr = max(means, key=lambda lr: means[lr]) if means else None
+    pair = next(iter(curves.curves))[0] if curves.curves else None
+    return {"pair": pair, "best_lr": float(best_lr) if best_lr else None, "f1": dict(f1)}
