@@ -14,4 +14,4 @@ class DataError(UserInputError):
 
 
 class StoreError(LowcapError):
-    """The results store or a checkpoint is unreadable or inconsistent; the message names the file."""
+    """The results store or a checkpoint is unreadable or inconsistent (message names the file)."""

@@ -42,7 +42,7 @@ class MNIST:
 
 
 def verify(mnist: MNIST, origin: str) -> None:
-    """Check the arrays are the real MNIST; raise DataError naming `origin` on the first mismatch."""
+    """Check the arrays are the real MNIST; DataError naming `origin` at the first mismatch."""
     checks = [
         (mnist.train_images.shape == (60000, 28, 28), "training images shape"),
         (mnist.test_images.shape == (10000, 28, 28), "test images shape"),

@@ -173,7 +173,7 @@ def read_wheel(wheel: Path) -> MNIST:
     if hashlib.sha256(payload).hexdigest() != PICKLE_SHA256:
         raise SourceUnavailable(f"{wheel}!{PICKLE_MEMBER}: sha256 differs from the known file")
     # Safe to unpickle: the bytes were just matched against a known checksum.
-    train, valid, test = pickle.loads(gzip.decompress(payload), encoding="latin1")  # noqa: S301
+    train, valid, test = pickle.loads(gzip.decompress(payload), encoding="latin1")
 
     def to_bytes(x: np.ndarray) -> np.ndarray:
         return np.rint(np.asarray(x) * 256).astype(np.uint8).reshape(-1, 28, 28)

@@ -62,7 +62,7 @@ def dynamics_figures(curves: ModelCurves, folder: Path, protocol: str, split: st
                      ) -> list[Path]:
     """Figs A.x: per pair, F1 and loss vs epoch on `split`, one line per width, seed bands."""
     pairs = sorted({k[0] for k in curves.curves},
-                   key=lambda p: (APPENDIX_A_ORDER + (p,)).index(p))
+                   key=lambda p: (*APPENDIX_A_ORDER, p).index(p))
     paths = []
     for number, pair in enumerate(pairs, start=1):
         fig, (ax_f1, ax_loss) = new_figure(ncols=2)

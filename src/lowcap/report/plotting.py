@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from lowcap.atomic import atomic_path  # noqa: E402
+from lowcap.atomic import atomic_path
 
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up lowcap on a fresh machine: a virtual environment in .venv (or $LOWCAP_VENV), torch
+# pinned to the CPU build first (a bare `torch` requirement would pull a multi-GB CUDA build),
+# then lowcap with its test extras, then verified MNIST in the cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${LOWCAP_VENV:-.venv}"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$venv/bin/lowcap" data --quiet

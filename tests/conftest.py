@@ -1,0 +1,45 @@
+"""Shared fixtures: the real MNIST (fetched by scripts/setup.sh) and small helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+
+from lowcap.cli.main import main
+from lowcap.data import ImageBank, TaskSplit, load_mnist, make_split
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return load_mnist(progress=False).mnist
+
+
+@pytest.fixture(scope="session")
+def bank(mnist):
+    return ImageBank.from_mnist(mnist)
+
+
+def small_split(mnist, pair, seed, n_train) -> TaskSplit:
+    """A real split with its training part cut to `n_train` images (fast tests)."""
+    split = make_split(mnist.train_labels, mnist.test_labels, pair, seed)
+    return dataclasses.replace(split, train_idx=split.train_idx[:n_train],
+                               train_y=split.train_y[:n_train])
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run `lowcap ARGS...` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["lowcap", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -1,0 +1,116 @@
+"""The cohort engine against the plainest reference: nn.Module + torch.optim.SGD, same batches."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import small_split
+from torch import nn
+
+from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
+from lowcap.models.mlp import init_seed
+from lowcap.training import epoch_order, train_cohort
+
+
+def train_reference(params, split, bank, lr, epochs, batch_size, order_seed, activation="relu"):
+    model = build_mlp({k: v.float() for k, v in params.items()}, activation)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = bank.inputs(split, "train")
+    for epoch in range(epochs):
+        for idx in epoch_order(len(y), order_seed, epoch, batch_size):
+            opt.zero_grad()
+            F.binary_cross_entropy_with_logits(model(x[idx]).squeeze(1), y[idx]).backward()
+            opt.step()
+    return model
+
+
+def rel_err(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+MIXED = [(2, 0.03), (4, 0.1), (6, 0.01), (8, 0.3), (12, 0.03), (16, 0.05), (24, 0.003),
+         (48, 0.03), (64, 0.1)]
+
+
+@pytest.mark.parametrize(("batch_size", "activation"), [(64, "relu"), (None, "relu"),
+                                                        (100, "tanh")])
+def test_cohort_equals_independent_training(mnist, bank, batch_size, activation):
+    lanes = [
+        Lane(small_split(mnist, (4, 9), 0, 600), 0,
+             tuple(ModelSpec(h, lr, 0) for h, lr in MIXED)),
+        Lane(small_split(mnist, (3, 8), 1, 450), 1,
+             tuple(ModelSpec(h, lr, 1, InitSpec("normal", 0.1)) for h, lr in MIXED[:4])),
+    ]
+    cohort = Cohort(lanes, activation=activation)
+    assert len(cohort.models()) >= 10
+    train_cohort(cohort, bank, epochs=3, batch_size=batch_size)
+    for g, i, spec in cohort.models():
+        lane = lanes[g]
+        ref = train_reference(init_params(spec.hidden, spec.seed, spec.init), lane.split, bank,
+                              spec.lr, 3, batch_size, lane.order_seed, activation)
+        got = cohort.module(g, i)
+        for p_got, p_ref in zip(got.parameters(), ref.parameters(), strict=True):
+            assert rel_err(p_got.detach(), p_ref.detach()) <= 1e-5, (g, spec)
+
+
+def test_init_is_nn_linear_default():
+    params = init_params(24, seed=3)
+    torch.manual_seed(init_seed(3, 24))
+    first, second = nn.Linear(784, 24), nn.Linear(24, 1)
+    torch.testing.assert_close(params["w1"].float(), first.weight.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(params["b1"].float(), first.bias.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(params["w2"].float(), second.weight.detach(), rtol=0, atol=0)
+    assert params["w1"].abs().max() <= 1 / math.sqrt(784)
+
+
+def test_normal_init_has_zero_bias_and_given_std():
+    params = init_params(64, seed=0, init=InitSpec("normal", 0.1))
+    assert params["b1"].abs().sum() == 0 and params["b2"].abs().sum() == 0
+    assert params["w1"].std().item() == pytest.approx(0.1, rel=0.02)
+
+
+def test_diverging_model_leaves_others_unchanged(mnist, bank):
+    split = small_split(mnist, (4, 9), 0, 512)
+    specs = (ModelSpec(8, 0.03, 0), ModelSpec(16, 0.1, 0))
+    blowup = ModelSpec(12, 1e38, 0)
+    with_bad = Cohort([Lane(split, 0, (specs[0], blowup, specs[1]))])
+    without = Cohort([Lane(split, 0, specs)])
+    seen = []
+    train_cohort(with_bad, bank, 3, 64, on_epoch=lambda c, r: seen.append(r))
+    train_cohort(without, bank, 3, 64)
+    last = seen[-1]
+    assert last.diverged[0].tolist() == [False, True, False]
+    assert np.isnan(last.metrics["val_f1"][0, 1])
+    assert np.isfinite(last.metrics["val_f1"][0, [0, 2]]).all()
+    for idx_bad, idx_ok in ((0, 0), (2, 1)):
+        a, b = with_bad.model_params(0, idx_bad), without.model_params(0, idx_ok)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-6, atol=1e-7)
+
+
+def test_module_matches_cohort_logits(mnist, bank):
+    split = small_split(mnist, (1, 7), 2, 256)
+    cohort = Cohort([Lane(split, 2, (ModelSpec(3, 0.1, 2), ModelSpec(10, 0.1, 2)))])
+    train_cohort(cohort, bank, 1, 32)
+    x, _ = bank.inputs(split, "val")
+    logits = cohort.lane_logits(0, x)
+    for i in range(2):
+        torch.testing.assert_close(cohort.module(0, i)(x).squeeze(1), logits[:, i])
+
+
+def test_epoch_metrics_match_sklearn_on_module_predictions(mnist, bank):
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    split = small_split(mnist, (5, 6), 0, 300)
+    seen = []
+    cohort = Cohort([Lane(split, 0, (ModelSpec(4, 0.05, 0), ModelSpec(9, 0.05, 0)))])
+    train_cohort(cohort, bank, 2, 50, on_epoch=lambda c, r: seen.append(r))
+    x, y = bank.inputs(split, "test")
+    for i in range(2):
+        scores = torch.sigmoid(cohort.module(0, i)(x).squeeze(1)).detach().numpy()
+        assert seen[-1].metrics["test_f1"][0, i] == pytest.approx(
+            f1_score(y.numpy(), scores > 0.5), abs=1e-6)
+        assert seen[-1].metrics["test_auc"][0, i] == pytest.approx(
+            roc_auc_score(y.numpy(), scores), abs=1e-6)

@@ -1,0 +1,122 @@
+"""End to end: `lowcap reproduce --profile smoke`, report rebuilding, and kill -9 resumption."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke",
+                           "--out", str(out), "--quiet", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_smoke_layout(smoke_run):
+    assert {p.name for p in smoke_run.iterdir()} >= {
+        "config.yaml", "store", "checkpoints", "figures", "report.html", "summary.json"}
+    figures = {p.name for p in (smoke_run / "figures").iterdir()}
+    for protocol in ("corrected", "reference"):
+        for name in ("fig1_lr_f1", "fig2_lr_heatmap", "fig3_capacity"):
+            assert f"{name}_{protocol}.png" in figures and f"{name}_{protocol}.svg" in figures
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    assert summary["profile"] == "smoke"
+    assert set(summary["capacity"]) == {"0-1", "4-9"}
+    assert set(summary["lr_grid"]["f1"]) == {"0.003", "0.03"}
+    assert summary["protocols"]["reference"]["capacity"]["0-1"]["f1_mean"]["8"] > 0.5
+    assert summary["seconds"]["total"] > 0
+    checkpoints = list((smoke_run / "checkpoints").glob("unit-*"))
+    assert checkpoints == [], "snapshots are removed once a unit is done"
+    resolved = yaml.safe_load((smoke_run / "config.yaml").read_text())
+    assert resolved["protocols"][0]["batch_size"] == 128
+
+
+def test_report_rebuilds_identical_summary(smoke_run, run_cli):
+    before = (smoke_run / "summary.json").read_text()
+    (smoke_run / "summary.json").unlink()
+    (smoke_run / "report.html").unlink()
+    code, _, err = run_cli("report", str(smoke_run))
+    assert code == 0, err
+    assert (smoke_run / "summary.json").read_text() == before
+    assert "<img" in (smoke_run / "report.html").read_text()
+
+
+def test_rerun_skips_finished_work(smoke_run, run_cli):
+    mtimes = {p: p.stat().st_mtime_ns for p in (smoke_run / "checkpoints").iterdir()}
+    code, _, err = run_cli("reproduce", "--profile", "smoke", "--out", str(smoke_run),
+                           "--quiet", "--device", "cpu")
+    assert code == 0, err
+    assert {p: p.stat().st_mtime_ns for p in (smoke_run / "checkpoints").iterdir()} == mtimes
+
+
+def test_other_config_in_same_dir_is_refused(smoke_run, run_cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"profile": "smoke", "epochs": 1, "widths": [2],
+                                      "protocols": {"corrected": {}},
+                                      "capacity": {"pairs": [[0, 1]]}}))
+    code, _, err = run_cli("sweep", str(config), "--out", str(smoke_run))
+    assert code == 2 and "different config" in err
+
+
+def _dump_store(out):
+    db = sqlite3.connect(out / "store" / "results.sqlite")
+    epochs = db.execute("SELECT * FROM epochs ORDER BY model_id, epoch").fetchall()
+    models = db.execute("SELECT model_id, diverged_epoch FROM models ORDER BY model_id").fetchall()
+    db.close()
+    weights = {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()}
+    return epochs, models, weights
+
+
+def test_killed_sweep_resumes_to_identical_results(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump({
+        "profile": "killtest", "epochs": 12, "snapshot_every": 1,
+        "protocols": {"corrected": {"seeds": [0, 1]}},
+        "sweep": {"pairs": [[4, 9], [1, 7]], "widths": [4, 16, 32], "learning_rates": [0.03]},
+    }))
+    cmd = [sys.executable, "-m", "lowcap.cli", "sweep", str(config), "--quiet", "--device", "cpu",
+           "--out"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, str(killed)], start_new_session=True)
+    store = killed / "store" / "results.sqlite"
+    deadline = time.time() + 300
+    progress = 0
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists():
+            try:
+                db = sqlite3.connect(store, timeout=0.1)
+                row = db.execute("SELECT max(epoch_done) FROM units").fetchone()
+                db.close()
+                progress = row[0] or 0
+            except sqlite3.Error:
+                pass
+        if progress >= 3:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    assert not (killed / "summary.json").exists()
+    subprocess.run([*cmd, str(killed)], check=True, timeout=600)
+    clean = tmp_path / "clean"
+    subprocess.run([*cmd, str(clean)], check=True, timeout=600)
+    resumed_epochs, resumed_models, resumed_weights = _dump_store(killed)
+    clean_epochs, clean_models, clean_weights = _dump_store(clean)
+    assert len(clean_epochs) == 12 * 12
+    assert resumed_epochs == clean_epochs
+    assert resumed_models == clean_models
+    assert resumed_weights == clean_weights
+    assert json.loads((killed / "summary.json").read_text())["protocols"] == \
+        json.loads((clean / "summary.json").read_text())["protocols"]
