@@ -56,7 +56,8 @@ class ProtocolConfig(_Strict):
     seeds: list[int] = Field(min_length=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
     curves_split: Literal["val", "train"]
-    pruning_fraction_scale: Literal["intended", "reference"] = "intended"
+    # "both" also runs the reference code's fraction/100 pruning, labelled layerwise_refscale.
+    pruning_fraction_scale: Literal["intended", "both"] = "intended"
 
     @property
     def batch(self) -> int | None:
@@ -66,7 +67,7 @@ class ProtocolConfig(_Strict):
 
 PROTOCOL_PRESETS: dict[str, dict[str, Any]] = {
     "reference": {"batch_size": "full", "init": "normal", "init_std": 0.1, "balance": True,
-                  "seeds": [0, 42, 78], "curves_split": "train"},
+                  "seeds": [0, 42, 78], "curves_split": "train", "pruning_fraction_scale": "both"},
     "corrected": {"batch_size": 128, "init": "kaiming_uniform", "balance": False,
                   "seeds": [0, 1, 2], "curves_split": "val"},
 }
@@ -126,6 +127,38 @@ class PruningConfig(_Strict):
         return values
 
 
+class DeadNeuronsConfig(_Strict):
+    """§4.4: dead-unit counts before and after pruning at `level` (Table 1 models listed)."""
+
+    models: list[tuple[Pair, PositiveInt]] = [((0, 1), 12), ((3, 8), 16), ((4, 9), 24)]
+    level: float = Field(0.95, gt=0, lt=1)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, values: list[Any]) -> list[tuple[Pair, int]]:
+        out = []
+        for value in values:
+            try:
+                a, b, h = value
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{value!r} is not [digit, digit, width]") from exc
+            out.append((_check_pair((a, b)), h))
+        return out
+
+
+class TSNEConfig(_Strict):
+    """§4.5: t-SNE of one model's hidden activations before and after pruning."""
+
+    pair: Pair = (4, 9)
+    hidden: PositiveInt = 24
+    level: float = Field(0.95, gt=0, lt=1)
+    perplexity: float = Field(30.0, gt=1)
+    max_points: PositiveInt = 1000
+    seed: int = 0
+
+    _pair = field_validator("pair", mode="before")(_check_pair)
+
+
 class ExperimentConfig(_Strict):
     """A whole experiment: shared training settings, protocols, and the phases to run."""
 
@@ -139,6 +172,8 @@ class ExperimentConfig(_Strict):
     lr_grid: LRGridConfig | None = None
     capacity: CapacityConfig | None = None
     pruning: PruningConfig | None = None
+    dead_neurons: DeadNeuronsConfig | None = None
+    tsne: TSNEConfig | None = None
     sweep: SweepConfig | None = None
 
     @field_validator("protocols", mode="before")

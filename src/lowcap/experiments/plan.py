@@ -28,7 +28,6 @@ class ModelPlan:
     balance: bool
     val_fraction: float
     activation: str
-    eval_train: bool
     labels: str = "true"
 
     @property
@@ -51,7 +50,7 @@ class ModelPlan:
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
-        return (self.epochs, self.batch_size, self.activation, self.eval_train)
+        return (self.epochs, self.batch_size, self.activation)
 
 
 def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
@@ -63,7 +62,6 @@ def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
             epochs=cfg.epochs, batch_size=protocol.batch, init=protocol.init,
             init_std=protocol.init_std, balance=protocol.balance,
             val_fraction=protocol.val_fraction, activation=cfg.activation,
-            eval_train=protocol.curves_split == "train",
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
         bar.update(1)
 
     train_cohort(cohort, ctx.bank, first.epochs, first.batch_size, start_epoch=start,
-                 eval_train=first.eval_train, on_epoch=on_epoch,
+                 on_epoch=on_epoch,
                  diverged=diverged_epoch >= 0)
     bar.close()
     _finalize(ctx, unit_id, cohort, lane_plans, diverged_epoch)
@@ -171,3 +172,40 @@ def _finalize(ctx: RunContext, unit_id: str, cohort: Cohort, lane_plans: list[li
         db.execute("UPDATE units SET done = 1, snapshot = NULL WHERE unit_id = ?", (unit_id,))
     if snapshot:
         (ctx.out / snapshot).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained model as the store knows it: its plan, id and divergence."""
+
+    plan: ModelPlan
+    model_id: str
+    diverged: bool
+
+
+def trained_models(ctx: RunContext, phase: str, protocol: str) -> list[TrainedModel]:
+    """The models of a phase under a protocol, in (pair, hidden, lr, seed) order."""
+    rows = ctx.store.models_of(phase, protocol)
+    return [TrainedModel(ModelPlan(**{**r["spec"], "pair": tuple(r["spec"]["pair"])}),
+                         r["model_id"], r["diverged_epoch"] is not None) for r in rows]
+
+
+def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
+                      compute: Callable[[], list[tuple[str, dict, str, float]]]) -> bool:
+    """Compute an analysis unless the store already holds it for this exact `identity`.
+
+    `compute` returns rows (model_id, params, metric, value); they and the unit's done-marker
+    are committed in one transaction. Returns whether work was done.
+    """
+    blob = json.dumps([analysis, identity], sort_keys=True, default=str).encode()
+    unit_id = f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
+    unit = ctx.store.unit(unit_id)
+    if unit is not None and unit["done"]:
+        return False
+    rows = compute()
+    with ctx.store.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+                       [(analysis, mid, json.dumps(p, sort_keys=True), metric,
+                         _sql_float(value)) for mid, p, metric, value in rows])
+        db.execute("INSERT OR REPLACE INTO units VALUES (?, 0, NULL, 1)", (unit_id,))
+    return True

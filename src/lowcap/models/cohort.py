@@ -45,7 +45,10 @@ class Cohort:
     """Batched parameters of every model of every lane, with per-unit learning rates."""
 
     def __init__(self, lanes: list[Lane], activation: Activation = "relu",
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 params: list[list[dict[str, torch.Tensor]]] | None = None):
+        """Lay out and initialise every model (from its seed), or take `params[lane][index]`
+        ({w1, b1, w2, b2} as `model_params` returns) for already trained models."""
         if not lanes or any(not lane.models for lane in lanes):
             raise ValueError("a cohort needs at least one lane and one model per lane")
         self.lanes = lanes
@@ -71,11 +74,6 @@ class Cohort:
                 if spec.hidden < 1 or not spec.lr > 0:
                     raise ValueError(f"invalid model {spec}: width ≥ 1 and lr > 0 required")
                 units = slice(start, start + spec.hidden)
-                params = init_params(spec.hidden, spec.seed, spec.init)
-                self.w1[gi, units] = params["w1"].to(**opts)
-                self.b1[gi, units] = params["b1"].to(**opts)
-                self.w2[gi, units] = params["w2"].reshape(-1).to(**opts)
-                self.b2[gi, mi] = params["b2"].reshape(()).to(**opts)
                 self.unit_lr[gi, units] = spec.lr
                 self.model_lr[gi, mi] = spec.lr
                 self.model_mask[gi, mi] = True
@@ -84,6 +82,10 @@ class Cohort:
                 start += spec.hidden
             self.unit_slices.append(slices)
         self.unit_model = unit_model.to(device)
+        for gi, lane in enumerate(lanes):
+            for mi, spec in enumerate(lane.models):
+                self.set_model_params(gi, mi, params[gi][mi] if params is not None
+                                      else init_params(spec.hidden, spec.seed, spec.init))
 
     # --- computation ---------------------------------------------------------------------------
 
@@ -98,9 +100,11 @@ class Cohort:
     def act(self, z: torch.Tensor) -> torch.Tensor:
         return torch.relu(z) if self.activation == "relu" else torch.tanh(z)
 
-    def act_grad(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """d act / d z, given z and h = act(z)."""
-        return (z > 0).to(z.dtype) if self.activation == "relu" else 1 - h * h
+    def backprop_act(self, d_h: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """d_h · act'(z), in place (h = act(z))."""
+        if self.activation == "relu":
+            return d_h.masked_fill_(z <= 0, 0.0)
+        return d_h.mul_(1 - h * h)
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """Per-model logits [G, B, M] from hidden activations h [G, B, H]."""
@@ -114,7 +118,7 @@ class Cohort:
         """Logits [G, B, M] for inputs x [G, B, 784]."""
         return self.readout(self.act(self.hidden_pre(x)))
 
-    def lane_logits(self, lane: int, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    def lane_logits(self, lane: int, x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
         """Logits [N, M] of every model of one lane on inputs x [N, 784]."""
         parts = []
         for start in range(0, x.shape[0], chunk):
@@ -136,6 +140,16 @@ class Cohort:
             "w2": self.w2[lane, units].clone().reshape(1, -1),
             "b2": self.b2[lane, index].clone().reshape(1),
         }
+
+    @torch.no_grad()
+    def set_model_params(self, lane: int, index: int, params: dict[str, torch.Tensor]) -> None:
+        """Overwrite one model's parameters ({w1, b1, w2, b2}, any device or float dtype)."""
+        units = self.unit_slices[lane][index]
+        opts = {"device": self.w1.device, "dtype": self.w1.dtype}
+        self.w1[lane, units] = params["w1"].to(**opts)
+        self.b1[lane, units] = params["b1"].to(**opts)
+        self.w2[lane, units] = params["w2"].reshape(-1).to(**opts)
+        self.b2[lane, index] = params["b2"].reshape(()).to(**opts)
 
     def module(self, lane: int, index: int) -> nn.Sequential:
         """One model as a plain nn.Module (for analyses, Captum, export)."""

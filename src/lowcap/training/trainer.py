@@ -59,44 +59,75 @@ def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int 
             torch.from_numpy(weights.reshape(shape)).to(**to, dtype=bank.images.dtype))
 
 
-@torch.no_grad()
-def sgd_step(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor
-             ) -> torch.Tensor:
-    """One SGD update of every model on its lane's batch; returns the summed loss [G, M].
+CHUNK = 1024
 
-    x [G, B, 784], y and weight [G, B]; each model minimises the weighted mean BCE of its batch.
-    """
+
+def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
+                    count: torch.Tensor, w1_target: torch.Tensor, alpha: float):
+    """Forward and backward of one chunk; adds alpha · lr · ∂L/∂w1 into `w1_target` and returns
+    (logits [G, B, M], lr-scaled ∂L/∂b1, ∂L/∂w2, ∂L/∂b2)."""
     z = cohort.hidden_pre(x)
     h = cohort.act(z)
     logits = cohort.readout(h)
     target = y.unsqueeze(-1).expand_as(logits)
-    losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    loss_sum = (losses * weight.unsqueeze(-1)).sum(1)
-    count = weight.sum(1, keepdim=True).clamp_min(1.0)
     d_logits = (torch.sigmoid(logits) - target) * (weight / count).unsqueeze(-1)
     g, b, _ = x.shape
-    padded = F.pad(d_logits, (0, 1))
-    d_units = padded.gather(2, cohort.unit_model.unsqueeze(1).expand(g, b, -1))
-    grad_b2 = d_logits.sum(1)
+    # Route each model's output gradient to its own units only (a gather, never a product
+    # with zeros, so a diverged model's NaN cannot reach another model).
+    d_units = F.pad(d_logits, (0, 1)).gather(2, cohort.unit_model.unsqueeze(1).expand(g, b, -1))
     grad_w2 = (d_units * h).sum(1)
-    d_z = d_units * cohort.w2.unsqueeze(1) * cohort.act_grad(z, h)
-    grad_b1 = d_z.sum(1)
-    # w1 -= lr * d_zᵀ x, with the per-unit learning rate folded into d_z so that the update is
-    # fused into the GEMM (w1 is the largest tensor; a separate pass over it costs as much).
-    cohort.w1.baddbmm_((d_z * cohort.unit_lr.unsqueeze(1)).transpose(1, 2), x, alpha=-1.0)
-    cohort.b1.sub_(cohort.unit_lr * grad_b1)
-    cohort.w2.sub_(cohort.unit_lr * grad_w2)
-    cohort.b2.sub_(cohort.model_lr * grad_b2)
-    return loss_sum
+    d_z = cohort.backprop_act(d_units.mul_((cohort.w2 * cohort.unit_lr).unsqueeze(1)), z, h)
+    w1_target.baddbmm_(d_z.transpose(1, 2), x, alpha=alpha)
+    return logits, d_z.sum(1), grad_w2, d_logits.sum(1)
 
 
 @torch.no_grad()
-def evaluate(cohort: Cohort, bank: ImageBank, part: str) -> dict[str, torch.Tensor]:
-    """{'loss', 'f1', 'auc'} [G, M] of every model on its lane's `part` split."""
+def sgd_step(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
+             chunk: int = CHUNK) -> torch.Tensor:
+    """One SGD update of every model on its lane's batch; returns the pre-update logits.
+
+    x [G, B, 784], y and weight [G, B]; each model minimises the weighted mean BCE of its batch.
+    A batch of at most `chunk` samples updates w1 inside its gradient GEMM (the per-unit
+    learning rate folded in), so the largest tensor is touched once. Larger (full) batches are
+    processed in chunks with the gradient accumulated first: big temporaries cost more in page
+    faults than in arithmetic on a CPU.
+    """
+    count = weight.sum(1, keepdim=True).clamp_min(1.0)
+    if x.shape[1] <= chunk:
+        logits, grad_b1, grad_w2, grad_b2 = _backward_chunk(
+            cohort, x, y, weight, count, cohort.w1, -1.0)
+    else:
+        grad_w1 = torch.zeros_like(cohort.w1)
+        parts = [_backward_chunk(cohort, x[:, i:i + chunk], y[:, i:i + chunk],
+                                 weight[:, i:i + chunk], count, grad_w1, 1.0)
+                 for i in range(0, x.shape[1], chunk)]
+        chunks, b1s, w2s, b2s = zip(*parts, strict=True)
+        logits = torch.cat(chunks, dim=1)
+        grad_b1, grad_w2, grad_b2 = (torch.stack(p).sum(0) for p in (b1s, w2s, b2s))
+        cohort.w1.sub_(grad_w1)
+    cohort.b1.sub_(grad_b1)
+    cohort.w2.sub_(cohort.unit_lr * grad_w2)
+    cohort.b2.sub_(cohort.model_lr * grad_b2)
+    return logits
+
+
+InputCache = dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
+
+
+@torch.no_grad()
+def evaluate(cohort: Cohort, bank: ImageBank, part: str, cache: InputCache | None = None
+             ) -> dict[str, torch.Tensor]:
+    """{'loss', 'f1', 'auc'} [G, M] of every model on its lane's `part` split.
+
+    `cache` keeps each lane's gathered inputs between calls (one gather per run, not per epoch).
+    """
     out = {k: torch.full((cohort.n_lanes, cohort.max_models), float("nan"),
                          dtype=torch.float64) for k in ("loss", "f1", "auc")}
+    cache = {} if cache is None else cache
     for g, lane in enumerate(cohort.lanes):
-        x, y = bank.inputs(lane.split, part)
+        if (g, part) not in cache:
+            cache[(g, part)] = bank.inputs(lane.split, part)
+        x, y = cache[(g, part)]
         n_models = len(lane.models)
         values = classification_metrics(cohort.lane_logits(g, x)[:, :n_models].T, y)
         for key, value in values.items():
@@ -122,50 +153,65 @@ def _freeze(cohort: Cohort, models: torch.Tensor) -> None:
     cohort.unit_lr[unit_frozen] = 0.0
 
 
+def _train_metrics(cohort: Cohort, logits: list[torch.Tensor], labels: torch.Tensor,
+                   weights: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes."""
+    out = {k: torch.full((cohort.n_lanes, cohort.max_models), float("nan"),
+                         dtype=torch.float64) for k in ("loss", "f1", "auc")}
+    seen = torch.cat(logits, dim=1)  # [G, steps · B, M]
+    flat_y, flat_w = labels.flatten(1), weights.flatten(1)
+    for g, lane in enumerate(cohort.lanes):
+        real = flat_w[g] > 0
+        n_models = len(lane.models)
+        values = classification_metrics(seen[g, real, :n_models].T, flat_y[g, real])
+        for key, value in values.items():
+            out[key][g, :n_models] = value.double().cpu()
+    return out
+
+
 def train_cohort(
     cohort: Cohort,
     bank: ImageBank,
     epochs: int,
     batch_size: int | None,
     start_epoch: int = 0,
-    eval_train: bool = False,
     on_epoch: EpochCallback | None = None,
     diverged: np.ndarray | None = None,
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
-    `batch_size=None` is full-batch gradient descent. `eval_train` measures train metrics exactly
-    at the end of each epoch; otherwise train loss is the mean of the epoch's mini-batch losses
-    (before each update) and train F1/AUC are NaN. Models that diverge (non-finite loss or
-    weights) are frozen and reported with NaN metrics; the rest train on unaffected.
+    `batch_size=None` is full-batch gradient descent. Train metrics of an epoch come from the
+    epoch's own forward passes, each before its update: for full-batch GD they are the exact
+    metrics of the model entering the epoch; for mini-batch SGD they pool the predictions made
+    on each batch just before learning from it. Validation and test metrics are exact, after
+    the epoch. Models that diverge (non-finite loss or weights) are frozen and reported with NaN
+    metrics; the rest train on unaffected.
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
                        device=cohort.device)
     if diverged is not None:
         done |= torch.from_numpy(diverged).to(cohort.device)
         _freeze(cohort, done)
-    sizes = torch.tensor([len(lane.split.train_idx) for lane in cohort.lanes],
-                         dtype=torch.float64, device=cohort.device).unsqueeze(1)
+    full_batch_x = None
+    eval_inputs: InputCache = {}
     for epoch in range(start_epoch, epochs):
         rows, labels, weights = _epoch_batches(cohort, bank, epoch, batch_size)
-        loss_sum = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.float64,
-                               device=cohort.device)
+        seen = []
         for step in range(rows.shape[1]):
-            x = bank.images[rows[:, step]]
-            loss_sum += sgd_step(cohort, x, labels[:, step], weights[:, step]).double()
-        running_loss = loss_sum / sizes
-        done |= _diverged_models(cohort, running_loss)
+            if batch_size is None:  # the same single batch every epoch: gather it once
+                full_batch_x = bank.images[rows[:, 0]] if full_batch_x is None else full_batch_x
+                x = full_batch_x
+            else:
+                x = bank.images[rows[:, step]]
+            seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
+        metrics = {f"train_{k}": v
+                   for k, v in _train_metrics(cohort, seen, labels, weights).items()}
+        done |= _diverged_models(cohort, metrics["train_loss"].to(cohort.device))
         _freeze(cohort, done)
-        metrics: dict[str, torch.Tensor] = {}
-        for part in ("train", "val", "test") if eval_train else ("val", "test"):
-            for key, value in evaluate(cohort, bank, part).items():
+        for part in ("val", "test"):
+            for key, value in evaluate(cohort, bank, part, eval_inputs).items():
                 metrics[f"{part}_{key}"] = value
-        if not eval_train:
-            metrics["train_loss"] = running_loss.cpu()
-            metrics["train_f1"] = torch.full_like(metrics["val_f1"], float("nan"))
-            metrics["train_auc"] = torch.full_like(metrics["val_f1"], float("nan"))
-        invalid = (done | ~cohort.model_mask).cpu()
-        arrays = {k: np.where(invalid.numpy(), np.nan, metrics[k].double().numpy())
-                  for k in METRIC_NAMES}
+        invalid = (done | ~cohort.model_mask).cpu().numpy()
+        arrays = {k: np.where(invalid, np.nan, metrics[k].numpy()) for k in METRIC_NAMES}
         if on_epoch is not None:
             on_epoch(cohort, EpochResult(epoch, arrays, done.cpu().numpy().copy()))

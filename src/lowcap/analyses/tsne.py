@@ -1,0 +1,40 @@
+"""t-SNE of hidden representations, with numbers that make "clusters preserved" measurable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from openTSNE import TSNE
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+
+@dataclass
+class Embedding:
+    """A 2-D embedding [N, 2] and its scores."""
+
+    embedding: np.ndarray
+    scores: dict[str, float]
+
+
+def knn_agreement(points: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    """5-fold cross-validated accuracy of a k-NN classifier on the points: how well the labels
+    cluster."""
+    return float(cross_val_score(KNeighborsClassifier(k), points, labels, cv=5).mean())
+
+
+def embed(features: np.ndarray, labels: np.ndarray, perplexity: float = 30.0, seed: int = 0
+          ) -> Embedding:
+    """openTSNE 2-D embedding (seeded), scored by 10-NN label agreement in 2-D and in the
+    original space, and by trustworthiness (10 neighbours)."""
+    features = np.asarray(features, dtype=np.float64)
+    perplexity = min(perplexity, (len(features) - 1) / 3)
+    points = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed,
+                             n_jobs=1, verbose=False).fit(features))
+    return Embedding(points, {
+        "knn_agreement_2d": knn_agreement(points, labels),
+        "knn_agreement_hidden": knn_agreement(features, labels),
+        "trustworthiness": float(trustworthiness(features, points, n_neighbors=10)),
+    })

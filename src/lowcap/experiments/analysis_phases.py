@@ -1,0 +1,142 @@
+"""Analyses of the capacity-sweep models as resumable phases: pruning, dead neurons, t-SNE."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from lowcap.analyses.evaluate import evaluate_params, hidden_activations
+from lowcap.analyses.pruning import prune
+from lowcap.analyses.tsne import embed
+from lowcap.data.tasks import TaskSplit
+from lowcap.experiments.checkpoints import save_tensors
+from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
+from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
+
+Rows = list[tuple[str, dict, str, float]]
+SOURCE_PHASE = "capacity"
+
+
+def _by_lane(ctx: RunContext, models: list[TrainedModel]
+             ) -> list[tuple[TaskSplit, list[TrainedModel], list[dict[str, torch.Tensor]]]]:
+    groups: dict[tuple, list[TrainedModel]] = defaultdict(list)
+    for model in models:
+        groups[model.plan.lane_key()].append(model)
+    return [(ctx.split(members[0].plan), members,
+             [ctx.load_params(m.model_id) for m in members]) for members in groups.values()]
+
+
+def _healthy(ctx: RunContext, protocol: str) -> list[TrainedModel]:
+    return [m for m in trained_models(ctx, SOURCE_PHASE, protocol) if not m.diverged]
+
+
+def pruning_methods(cfg: ExperimentConfig, protocol: ProtocolConfig) -> list[str]:
+    """The configured methods, plus the reference code's scaled fractions where asked."""
+    extra = ["layerwise_refscale"] if protocol.pruning_fraction_scale == "both" else []
+    return list(cfg.pruning.methods) + extra if cfg.pruning else []
+
+
+def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Every capacity model pruned at every level by every method, evaluated on val and test."""
+    assert cfg.pruning is not None
+    models = _healthy(ctx, protocol.name)
+    methods = pruning_methods(cfg, protocol)
+    levels = cfg.pruning.levels
+
+    def compute() -> Rows:
+        lanes = _by_lane(ctx, models)
+        flat = [p for _, _, plist in lanes for p in plist]
+        ids = [m.model_id for _, members, _ in lanes for m in members]
+        variants: list[tuple[str, float, list, np.ndarray]] = [
+            ("dense", 0.0, flat, np.zeros(len(flat)))]
+        for level in levels:
+            for method in methods:
+                pruned, achieved = prune(flat, level, method, seed=round(level * 1000))
+                variants.append((method, level, pruned, achieved.cpu().numpy()))
+        rows: Rows = []
+        for part in ("val", "test"):
+            packed, start = [], 0
+            for split, members, _ in lanes:
+                count = len(members)
+                packed.append((split, [p for _, _, ps, _ in variants
+                                       for p in ps[start:start + count]]))
+                start += count
+            results = evaluate_params(ctx.bank, packed, part, cfg.activation)
+            start = 0
+            for (_, members, _), metrics in zip(lanes, results, strict=True):
+                count = len(members)
+                for v, (method, level, _, achieved) in enumerate(variants):
+                    for i, model in enumerate(members):
+                        params = {"method": method, "level": level}
+                        j = v * count + i
+                        rows.append((model.model_id, params, f"{part}_f1", metrics["f1"][j]))
+                        rows.append((model.model_id, params, f"{part}_auc", metrics["auc"][j]))
+                        if part == "val":
+                            rows.append((model.model_id, params, "achieved_sparsity",
+                                         achieved[start + i]))
+                start += count
+        assert len({r[0] for r in rows}) == len(ids)
+        return rows
+
+    identity = {"models": [m.model_id for m in models], "levels": levels, "methods": methods}
+    return run_analysis_unit(ctx, "pruning", identity, compute)
+
+
+def dead_neurons_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Dead hidden units (ReLU output 0 on every validation input), before and after pruning."""
+    assert cfg.dead_neurons is not None
+    models = _healthy(ctx, protocol.name)
+    level = cfg.dead_neurons.level
+
+    def compute() -> Rows:
+        rows: Rows = []
+        for split, members, plist in _by_lane(ctx, models):
+            x, _ = ctx.bank.inputs(split, "val")
+            pruned, _ = prune(plist, level, "layerwise")
+            for model, dense, sparse in zip(members, plist, pruned, strict=True):
+                for lvl, params in ((0.0, dense), (level, sparse)):
+                    dead = dead_units(params, x)
+                    rows.append((model.model_id, {"level": lvl}, "dead", float(dead.sum())))
+        return rows
+
+    identity = {"models": [m.model_id for m in models], "level": level}
+    return run_analysis_unit(ctx, "dead_neurons", identity, compute)
+
+
+def dead_units(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Bool [h]: units whose ReLU output is 0 for every input in x."""
+    return hidden_activations(params, x).amax(dim=0) <= 0
+
+
+def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
+    spec = cfg.tsne
+    assert spec is not None
+    candidates = [m for m in _healthy(ctx, protocol.name)
+                  if m.plan.pair == spec.pair and m.plan.hidden == spec.hidden]
+    if not candidates:
+        return False
+    model = min(candidates, key=lambda m: m.plan.seed)
+
+    def compute() -> Rows:
+        split = ctx.split(model.plan)
+        x, y = ctx.bank.inputs(split, "val")
+        take = np.random.default_rng(spec.seed).permutation(len(y))[: spec.max_points]
+        x, y = x[torch.from_numpy(take).to(x.device)], y.cpu().numpy()[take]
+        dense = ctx.load_params(model.model_id)
+        (sparse,), _ = prune([dense], spec.level, "layerwise")
+        rows: Rows = []
+        arrays = {"labels": torch.from_numpy(y)}
+        for lvl, params in ((0.0, dense), (spec.level, sparse)):
+            hidden = hidden_activations(params, x).cpu().numpy()
+            result = embed(hidden, y, spec.perplexity, spec.seed)
+            arrays[f"embedding_{lvl}"] = torch.from_numpy(result.embedding)
+            for metric, value in result.scores.items():
+                rows.append((model.model_id, {"level": lvl}, metric, value))
+        save_tensors(ctx.out / "store" / f"tsne-{protocol.name}.safetensors", arrays)
+        return rows
+
+    identity = {"model": model.model_id, **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "tsne", identity, compute)
