@@ -61,13 +61,20 @@ def test_rerun_skips_finished_work(smoke_run, run_cli):
     assert {p: p.stat().st_mtime_ns for p in (smoke_run / "checkpoints").iterdir()} == mtimes
 
 
-def test_other_config_in_same_dir_is_refused(smoke_run, run_cli, tmp_path):
+def test_changed_config_reuses_finished_models(tmp_path, run_cli):
+    base = {"profile": "grow", "epochs": 2, "widths": [2, 4],
+            "protocols": {"corrected": {"seeds": [0]}}, "capacity": {"pairs": [[0, 1]]}}
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"profile": "smoke", "epochs": 1, "widths": [2],
-                                      "protocols": {"corrected": {}},
-                                      "capacity": {"pairs": [[0, 1]]}}))
-    code, _, err = run_cli("sweep", str(config), "--out", str(smoke_run))
-    assert code == 2 and "different config" in err
+    out = tmp_path / "run"
+    config.write_text(yaml.safe_dump(base))
+    assert run_cli("sweep", str(config), "--out", str(out), "--quiet")[0] == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()}
+    config.write_text(yaml.safe_dump({**base, "widths": [2, 4, 8]}))
+    assert run_cli("sweep", str(config), "--out", str(out), "--quiet")[0] == 0
+    second = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()}
+    assert len(second) == 3 and all(second[name] == first[name] for name in first)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["capacity"]["0-1"]["f1_mean"]) == {"2", "4", "8"}
 
 
 def _dump_store(out):

@@ -59,7 +59,9 @@ def _load(profile: str | None, config: Path | None):
     return load_config(config if config is not None else profile_path(profile or "paper"))
 
 
-def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str) -> None:
+def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str,
+             train: bool = True, analyses: tuple[str, ...] | None = None) -> None:
+    from lowcap.experiments.analysis_phases import run_analyses
     from lowcap.experiments.phases import run_training
     from lowcap.experiments.rundir import open_run
     from lowcap.report.build import build_report
@@ -68,7 +70,8 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
         raise UserInputError(f"--executor {executor}: only 'local' is available in this version")
     started = time.perf_counter()
     ctx = open_run(out, cfg, device, fresh, quiet)
-    seconds = run_training(ctx, cfg)
+    seconds = run_training(ctx, cfg) if train else {}
+    seconds.update(run_analyses(ctx, cfg, analyses))
     for phase, secs in seconds.items():
         click.echo(f"{phase}: {secs:.1f} s", err=True)
     summary = build_report(out, ctx.store)
@@ -104,6 +107,79 @@ def sweep(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> Non
     if cfg.sweep is None and cfg.capacity is None and cfg.lr_grid is None:
         raise UserInputError(f"{config}: declares nothing to train (add a 'sweep:' section)")
     _execute(cfg, out, device, fresh, quiet, "local")
+
+
+def _run_config(directory: Path):
+    from lowcap.experiments.config import load_config
+
+    config = directory / "config.yaml"
+    if not config.exists():
+        raise UserInputError(f"{directory}: not a run directory (no config.yaml); "
+                             "run `lowcap reproduce --out DIR` first")
+    return load_config(config)
+
+
+def _with_section(cfg, section: str, overrides: dict):
+    """The config with `section` set (defaults first) and overridden; validated."""
+    from lowcap.experiments.config import parse_config
+
+    data = cfg.model_dump(mode="json")
+    data[section] = {**(data.get(section) or {}),
+                     **{k: v for k, v in overrides.items() if v is not None}}
+    return parse_config(data, f"--{section} options")
+
+
+def _floats(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError as exc:
+        raise UserInputError(f"{text!r}: expected comma-separated numbers") from exc
+
+
+ANALYSIS_ARGS = [click.argument("directory", type=click.Path(path_type=Path)),
+                 click.option("--device", type=DEVICES, default="auto", show_default=True),
+                 click.option("--quiet", is_flag=True, help="No progress bars.")]
+
+
+def _analysis_command(func):
+    for decorator in reversed(ANALYSIS_ARGS):
+        func = decorator(func)
+    return cli.command()(func)
+
+
+@click.option("--levels", default=None, help="Comma-separated sparsities, e.g. 0.5,0.9,0.99.")
+@click.option("--methods", default=None,
+              help="Comma-separated: layerwise, global, random.")
+@_analysis_command
+def prune(directory: Path, device: str, quiet: bool, levels: str | None,
+          methods: str | None) -> None:
+    """One-shot pruning of a run's capacity models (§4.3), into its store; rebuilds the report."""
+    cfg = _with_section(_run_config(directory), "pruning", {
+        "levels": _floats(levels), "methods": methods.split(",") if methods else None})
+    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("pruning",))
+
+
+@click.option("--level", type=float, default=None, help="Pruning level to compare (0.95).")
+@_analysis_command
+def neurons(directory: Path, device: str, quiet: bool, level: float | None) -> None:
+    """Dead hidden units before and after pruning (§4.4, Table 1); rebuilds the report."""
+    cfg = _with_section(_run_config(directory), "dead_neurons", {"level": level})
+    _execute(cfg, directory, device, False, quiet, "local", train=False,
+             analyses=("dead_neurons",))
+
+
+@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
+@click.option("--hidden", type=int, default=None, help="Width of the model to embed.")
+@click.option("--max-points", type=int, default=None, help="Validation points to embed.")
+@_analysis_command
+def tsne(directory: Path, device: str, quiet: bool, pair: str | None, hidden: int | None,
+         max_points: int | None) -> None:
+    """t-SNE of hidden activations before and after pruning (§4.5); rebuilds the report."""
+    cfg = _with_section(_run_config(directory), "tsne", {
+        "pair": pair, "hidden": hidden, "max_points": max_points})
+    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("tsne",))
 
 
 @cli.command()

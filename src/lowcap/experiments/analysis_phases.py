@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -13,6 +14,7 @@ from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
 from lowcap.experiments.checkpoints import save_tensors
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
+from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
 
 Rows = list[tuple[str, dict, str, float]]
@@ -28,8 +30,10 @@ def _by_lane(ctx: RunContext, models: list[TrainedModel]
              [ctx.load_params(m.model_id) for m in members]) for members in groups.values()]
 
 
-def _healthy(ctx: RunContext, protocol: str) -> list[TrainedModel]:
-    return [m for m in trained_models(ctx, SOURCE_PHASE, protocol) if not m.diverged]
+def _healthy(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig
+             ) -> list[TrainedModel]:
+    plans = phase_plans(cfg, SOURCE_PHASE, protocol)
+    return [m for m in trained_models(ctx.store, plans) if not m.diverged]
 
 
 def pruning_methods(cfg: ExperimentConfig, protocol: ProtocolConfig) -> list[str]:
@@ -41,7 +45,7 @@ def pruning_methods(cfg: ExperimentConfig, protocol: ProtocolConfig) -> list[str
 def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
     """Every capacity model pruned at every level by every method, evaluated on val and test."""
     assert cfg.pruning is not None
-    models = _healthy(ctx, protocol.name)
+    models = _healthy(ctx, cfg, protocol)
     methods = pruning_methods(cfg, protocol)
     levels = cfg.pruning.levels
 
@@ -87,7 +91,7 @@ def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConf
 def dead_neurons_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
     """Dead hidden units (ReLU output 0 on every validation input), before and after pruning."""
     assert cfg.dead_neurons is not None
-    models = _healthy(ctx, protocol.name)
+    models = _healthy(ctx, cfg, protocol)
     level = cfg.dead_neurons.level
 
     def compute() -> Rows:
@@ -114,7 +118,7 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
     """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
     spec = cfg.tsne
     assert spec is not None
-    candidates = [m for m in _healthy(ctx, protocol.name)
+    candidates = [m for m in _healthy(ctx, cfg, protocol)
                   if m.plan.pair == spec.pair and m.plan.hidden == spec.hidden]
     if not candidates:
         return False
@@ -140,3 +144,23 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
 
     identity = {"model": model.model_id, **spec.model_dump(mode="json")}
     return run_analysis_unit(ctx, "tsne", identity, compute)
+
+
+ANALYSES = {"pruning": pruning_phase, "dead_neurons": dead_neurons_phase, "tsne": tsne_phase}
+
+
+def run_analyses(ctx: RunContext, cfg: ExperimentConfig, only: tuple[str, ...] | None = None
+                 ) -> dict[str, float]:
+    """Run every configured analysis (or those in `only`) under every protocol, resuming."""
+    seconds: dict[str, float] = {}
+    for protocol in cfg.protocols:
+        for name, phase in ANALYSES.items():
+            if getattr(cfg, name) is None or (only is not None and name not in only):
+                continue
+            started = time.perf_counter()
+            did_work = phase(ctx, cfg, protocol)
+            key = f"{name}_{protocol.name}"
+            seconds[key] = time.perf_counter() - started
+            if did_work:
+                ctx.store.set_timing(key, seconds[key])
+    return seconds

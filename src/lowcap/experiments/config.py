@@ -138,11 +138,11 @@ class DeadNeuronsConfig(_Strict):
     def _models(cls, values: list[Any]) -> list[tuple[Pair, int]]:
         out = []
         for value in values:
-            try:
-                a, b, h = value
+            try:  # [a, b, h] as written in YAML, or [[a, b], h] as dumped
+                pair, h = (value[:2], value[2]) if len(value) == 3 else value
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{value!r} is not [digit, digit, width]") from exc
-            out.append((_check_pair((a, b)), h))
+            out.append((_check_pair(pair), h))
         return out
 
 

@@ -1,4 +1,6 @@
-"""Opening a run directory: validate first, then create; refuse to mix different configs."""
+"""Opening a run directory: validate first, then create. A changed config in the same directory
+is fine: models are named by what determines them, so finished ones are reused and the report
+follows the config last run."""
 
 from __future__ import annotations
 
@@ -29,15 +31,11 @@ def open_run(out: Path, cfg: ExperimentConfig, device: str, fresh: bool, quiet: 
              ) -> RunContext:
     """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device."""
     dev = resolve_device(device)
-    config_file = out / "config.yaml"
-    if config_file.exists() and not fresh and config_file.read_text() != cfg.to_yaml():
-        raise UserInputError(f"{out} holds a run of a different config ({config_file}); "
-                             "pass --fresh to start over or choose another --out")
     loaded = load_mnist(progress=not quiet)
     if fresh and out.exists():
         shutil.rmtree(out)
     store = Store(out / "store" / "results.sqlite")
-    atomic_write_text(config_file, cfg.to_yaml())
+    atomic_write_text(out / "config.yaml", cfg.to_yaml())
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("device", dev.type)
     store.set_meta("data_source", loaded.source)

@@ -65,16 +65,8 @@ def _unit_id(plans: list[ModelPlan]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def register_phase(store: Store, phase: str, plans: list[ModelPlan]) -> None:
-    """Record which models belong to a phase (the report selects models through this)."""
-    with store.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO phase_models VALUES (?, ?, ?)",
-                       [(phase, p.protocol, p.model_id) for p in plans])
-
-
 def train_plans(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_every: int) -> int:
     """Train every plan not already in the store; returns how many models were trained."""
-    register_phase(ctx.store, phase, plans)
     unique = {p.model_id: p for p in plans}
     done = ctx.store.done_models(unique)
     pending = [p for mid, p in unique.items() if mid not in done]
@@ -183,11 +175,11 @@ class TrainedModel:
     diverged: bool
 
 
-def trained_models(ctx: RunContext, phase: str, protocol: str) -> list[TrainedModel]:
-    """The models of a phase under a protocol, in (pair, hidden, lr, seed) order."""
-    rows = ctx.store.models_of(phase, protocol)
-    return [TrainedModel(ModelPlan(**{**r["spec"], "pair": tuple(r["spec"]["pair"])}),
-                         r["model_id"], r["diverged_epoch"] is not None) for r in rows]
+def trained_models(store: Store, plans: list[ModelPlan]) -> list[TrainedModel]:
+    """The stored models of these plans, in plan order (plans not yet trained are skipped)."""
+    rows = store.models([p.model_id for p in plans])
+    return [TrainedModel(p, p.model_id, rows[p.model_id]["diverged_epoch"] is not None)
+            for p in plans if p.model_id in rows]
 
 
 def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,

@@ -28,9 +28,6 @@ CREATE TABLE IF NOT EXISTS epochs (
     model_id TEXT NOT NULL, epoch INTEGER NOT NULL,
     {", ".join(f"{name} REAL" for name in METRIC_NAMES)},
     PRIMARY KEY (model_id, epoch));
-CREATE TABLE IF NOT EXISTS phase_models (
-    phase TEXT NOT NULL, protocol TEXT NOT NULL, model_id TEXT NOT NULL,
-    PRIMARY KEY (phase, protocol, model_id));
 CREATE TABLE IF NOT EXISTS units (
     unit_id TEXT PRIMARY KEY, epoch_done INTEGER NOT NULL, snapshot TEXT, done INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS timings (phase TEXT PRIMARY KEY, seconds REAL NOT NULL);
@@ -103,41 +100,37 @@ class Store:
 
     # --- trained models ------------------------------------------------------------------------
 
-    def done_models(self, model_ids: Iterable[str]) -> set[str]:
-        """Which of these models are fully trained and checkpointed."""
-        ids = list(model_ids)
-        found: set[str] = set()
+    def _rows_in(self, sql: str, ids: list[str]) -> list[dict[str, Any]]:
+        """Run `sql` (with one `{marks}` placeholder list) over `ids` in chunks."""
+        rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT model_id FROM models WHERE model_id IN ({marks})", chunk).fetchall()
-            found.update(r[0] for r in rows)
-        return found
+            rows += self.query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
+
+    def done_models(self, model_ids: Iterable[str]) -> set[str]:
+        """Which of these models are fully trained and checkpointed."""
+        rows = self._rows_in("SELECT model_id FROM models WHERE model_id IN ({marks})",
+                             list(model_ids))
+        return {r["model_id"] for r in rows}
 
     def unit(self, unit_id: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM units WHERE unit_id = ?", (unit_id,))
         return rows[0] if rows else None
 
-    def models_of(self, phase: str, protocol: str) -> list[dict[str, Any]]:
-        """Model rows of a phase under a protocol (with their stored spec decoded)."""
-        rows = self.query(
-            "SELECT m.* FROM models m JOIN phase_models p USING (model_id) "
-            "WHERE p.phase = ? AND p.protocol = ? ORDER BY m.pair, m.hidden, m.lr, m.seed",
-            (phase, protocol))
+    def models(self, model_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """model_id → its row (stored plan decoded into 'spec'), for the ids that are stored."""
+        rows = self._rows_in("SELECT * FROM models WHERE model_id IN ({marks})", model_ids)
         for row in rows:
             row["spec"] = json.loads(row["spec"])
-        return rows
+        return {r["model_id"]: r for r in rows}
 
     def epoch_metrics(self, model_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """model_id → its per-epoch metric rows, ordered by epoch."""
         out: dict[str, list[dict[str, Any]]] = {m: [] for m in model_ids}
-        for start in range(0, len(model_ids), 500):
-            chunk = model_ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.query(f"SELECT * FROM epochs WHERE model_id IN ({marks}) "
-                                  "ORDER BY model_id, epoch", chunk):
-                out[row["model_id"]].append(row)
+        for row in self._rows_in("SELECT * FROM epochs WHERE model_id IN ({marks}) "
+                                 "ORDER BY model_id, epoch", model_ids):
+            out[row["model_id"]].append(row)
         return out
 
     # --- analysis results ----------------------------------------------------------------------

@@ -7,46 +7,85 @@ from pathlib import Path
 
 from lowcap import __version__
 from lowcap.atomic import atomic_write_text
-from lowcap.experiments.config import ExperimentConfig
+from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
+from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.store import Store
+from lowcap.report import figures_analyses as fa
 from lowcap.report.figures_training import capacity_figure, dynamics_figures, lr_figures
 from lowcap.report.html import render_report
 from lowcap.report.tables import capacity_table, lr_grid_table, phase_curves
+from lowcap.report.tables_analyses import dead_neuron_rows, pruning_table, tsne_scores
 
 DEFAULT_PROTOCOL = "corrected"
+
+
+def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolConfig,
+                      out: Path) -> tuple[dict, list[Path]]:
+    """One protocol's numbers (summary keys) and figures."""
+    name, figures = protocol.name, out / "figures"
+    result: dict = {}
+    paths: list[Path] = []
+    if cfg.lr_grid is not None:
+        table = lr_grid_table(phase_curves(store, phase_plans(cfg, "lr_grid", protocol)))
+        result["lr_grid"] = table
+        paths += lr_figures(table, figures, name)
+    capacity_plans = phase_plans(cfg, "capacity", protocol)
+    if cfg.capacity is not None:
+        curves = phase_curves(store, capacity_plans)
+        table = capacity_table(curves, cfg.capacity.min_f1, cfg.capacity.max_std)
+        result["capacity"] = table
+        paths.append(capacity_figure(table, figures, name, cfg.capacity.min_f1))
+        paths += dynamics_figures(curves, figures, name, protocol.curves_split)
+    if cfg.pruning is not None:
+        by_method = pruning_table(store, capacity_plans)
+        layerwise = by_method.get("layerwise", {})
+        result["pruning"] = {pair: {h: {lv: {"f1": e["f1"], "pct_change_f1": e["pct_change_f1"],
+                                             "achieved_sparsity": e["achieved_sparsity"]}
+                                        for lv, e in levels.items()}
+                                    for h, levels in widths.items()}
+                             for pair, widths in layerwise.items()}
+        result["pruning_methods"] = by_method
+        paths += fa.pruning_figures(layerwise, figures, name)
+        focus = cfg.tsne.pair if cfg.tsne else None
+        pair = f"{focus[0]}-{focus[1]}" if focus else next(iter(layerwise), None)
+        hidden = str(cfg.tsne.hidden) if cfg.tsne else None
+        if pair and hidden:
+            path = fa.methods_figure(by_method, pair, hidden, figures, name)
+            paths += [path] if path else []
+    if cfg.dead_neurons is not None:
+        rows = dead_neuron_rows(store, capacity_plans, cfg.dead_neurons.level)
+        chosen = {(f"{p[0]}-{p[1]}", h) for p, h in cfg.dead_neurons.models}
+        result["dead_neurons"] = [r for r in rows if (r["pair"], r["hidden"]) in chosen]
+        result["dead_neurons_all"] = rows
+        paths.append(fa.dead_neurons_figure(result["dead_neurons"], figures, name))
+    if cfg.tsne is not None:
+        scores = tsne_scores(store, capacity_plans)
+        result["tsne"] = scores
+        path = fa.tsne_figure(out / "store", scores, figures, name)
+        paths += [path] if path else []
+    return result, paths
 
 
 def build_report(out: Path, store: Store | None = None) -> dict:
     """Rebuild figures/, summary.json and report.html in `out`; returns the summary."""
     store = store or Store(out / "store" / "results.sqlite", create=False)
     cfg = ExperimentConfig.model_validate(store.get_meta("config"))
-    figures = out / "figures"
     per_protocol: dict[str, dict] = {}
     sections: list[dict] = []
     for protocol in cfg.protocols:
-        name = protocol.name
-        result: dict = {}
-        paths = []
-        if cfg.lr_grid is not None:
-            table = lr_grid_table(phase_curves(store, "lr_grid", name))
-            result["lr_grid"] = table
-            paths += lr_figures(table, figures, name)
-        if cfg.capacity is not None:
-            curves = phase_curves(store, "capacity", name)
-            table = capacity_table(curves, cfg.capacity.min_f1, cfg.capacity.max_std)
-            result["capacity"] = table
-            paths.append(capacity_figure(table, figures, name, cfg.capacity.min_f1))
-            paths += dynamics_figures(curves, figures, name, protocol.curves_split)
-        per_protocol[name] = result
+        result, paths = _protocol_section(store, cfg, protocol, out)
+        per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "result": result, "figures": paths})
     timings = store.timings()
+    default = DEFAULT_PROTOCOL if DEFAULT_PROTOCOL in per_protocol else next(iter(per_protocol))
     summary = {
         "lowcap_version": __version__,
         "profile": cfg.profile,
         "device": store.get_meta("device"),
         "seconds": {"total": float(sum(timings.values())), **timings},
-        "default_protocol": DEFAULT_PROTOCOL,
-        **per_protocol.get(DEFAULT_PROTOCOL, next(iter(per_protocol.values()))),
+        "default_protocol": default,
+        **{k: v for k, v in per_protocol[default].items()
+           if k in ("lr_grid", "capacity", "pruning", "dead_neurons")},
         "protocols": per_protocol,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")

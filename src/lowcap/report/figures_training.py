@@ -64,7 +64,12 @@ def dynamics_figures(curves: ModelCurves, folder: Path, protocol: str, split: st
     pairs = sorted({k[0] for k in curves.curves},
                    key=lambda p: (*APPENDIX_A_ORDER, p).index(p))
     paths = []
-    for number, pair in enumerate(pairs, start=1):
+    extra = len(APPENDIX_A_ORDER) + 1
+    for pair in pairs:
+        if pair in APPENDIX_A_ORDER:
+            number = APPENDIX_A_ORDER.index(pair) + 1
+        else:
+            number, extra = extra, extra + 1
         fig, (ax_f1, ax_loss) = new_figure(ncols=2)
         keys = sorted((k for k in curves.curves if k[0] == pair), key=lambda k: k[1])
         for key in keys:

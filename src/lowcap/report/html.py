@@ -41,6 +41,22 @@ def _capacity_section(table: dict) -> str:
     return _table(["pair", "min hidden (ours)", "paper", "best mean F1"], rows)
 
 
+def _pruning_section(by_method: dict) -> str:
+    """Mean % change in F1 at the highest levels, per method and pair (all widths pooled)."""
+    rows = []
+    for method, pairs in by_method.items():
+        for pair, widths in pairs.items():
+            levels = sorted({lv for w in widths.values() for lv in w}, key=float)[-3:]
+            rows.append([method, pair, *(
+                float(sum(w[lv]["pct_change_f1"] for w in widths.values()) / len(widths))
+                for lv in levels)])
+    levels = sorted({lv for pairs in by_method.values() for widths in pairs.values()
+                     for w in widths.values() for lv in w}, key=float)[-3:]
+    return ("<p>Mean % change in validation F1 over widths (paper: (0,1) ≈ 0 up to 99%; (4,9) "
+            "changes of order 1e-2; degradation mostly beyond 95%).</p>"
+            + _table(["method", "pair", *(f"{float(lv):.0%}" for lv in levels)], rows))
+
+
 def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) -> str:
     """The report page: protocol choices, per-protocol sections with figures and numbers."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
@@ -63,6 +79,21 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) ->
                          f"widths): {result['lr_grid']['best_lr']}; the paper chose 0.03.</p>")
         if "capacity" in result:
             parts.append("<h3>§4.2 Minimum capacity</h3>" + _capacity_section(result["capacity"]))
+        if "pruning" in result:
+            parts.append("<h3>§4.3 One-shot magnitude pruning</h3>"
+                         + _pruning_section(result["pruning_methods"]))
+        if "dead_neurons" in result:
+            rows = [[r["pair"], r["hidden"], r["seed"], r["before"], r["after_95"]]
+                    for r in result["dead_neurons"]]
+            parts.append("<h3>§4.4 Dead neurons (Table 1)</h3><p>Paper: 0 before and after for "
+                         "all three models.</p>"
+                         + _table(["pair", "hidden", "seed", "dead (dense)", "dead (95%)"], rows))
+        if result.get("tsne"):
+            rows = [[lv, *(v for _, v in sorted(s.items()))]
+                    for lv, s in sorted(result["tsne"].items())]
+            names = sorted(next(iter(result["tsne"].values())))
+            parts.append("<h3>§4.5 t-SNE</h3><p>Paper: clusters 'qualitatively identical' after "
+                         "95% pruning. Our numbers:</p>" + _table(["level", *names], rows))
         parts.extend(_img(path) for path in section["figures"])
         parts.append("</div>")
     parts.append("</body></html>")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowcap.experiments.plan import ModelPlan
 from lowcap.experiments.store import Store
 
 
@@ -24,9 +25,9 @@ class ModelCurves:
                 np.where(np.isnan(values), -np.inf, values), axis=1))
 
 
-def phase_curves(store: Store, phase: str, protocol: str) -> ModelCurves:
-    """Load every epoch metric of a phase's models, grouped over seeds."""
-    models = store.models_of(phase, protocol)
+def phase_curves(store: Store, plans: list[ModelPlan]) -> ModelCurves:
+    """Load every epoch metric of the stored models among `plans`, grouped over seeds."""
+    models = list(store.models([p.model_id for p in plans]).values())
     metrics = store.epoch_metrics([m["model_id"] for m in models])
     grouped: dict[tuple[str, int, float], list[list[dict]]] = defaultdict(list)
     for model in sorted(models, key=lambda m: m["seed"]):

@@ -1,0 +1,71 @@
+"""Tables of the analyses (pruning, dead neurons, t-SNE), from the store alone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from lowcap.experiments.plan import ModelPlan
+from lowcap.experiments.store import Store
+
+
+def _by_model(store: Store, analysis: str, plans: list[ModelPlan]) -> dict[str, list[dict]]:
+    wanted = {p.model_id for p in plans}
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for row in store.results(analysis):
+        if row["model_id"] in wanted:
+            rows[row["model_id"]].append(row)
+    return rows
+
+
+def pruning_table(store: Store, plans: list[ModelPlan], metric: str = "val_f1") -> dict:
+    """method → pair → width → level → {f1, f1_std, pct_change_f1, pct_change_std,
+    achieved_sparsity}, means over seeds; % change is relative to each model's dense F1."""
+    rows = _by_model(store, "pruning", plans)
+    per: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
+    for plan in plans:
+        results = rows.get(plan.model_id, [])
+        values = {(r["params"]["method"], r["params"]["level"], r["metric"]): r["value"]
+                  for r in results}
+        dense = values.get(("dense", 0.0, metric))
+        if dense is None:
+            continue
+        for (method, level, name), value in values.items():
+            if name != metric or method == "dense":
+                continue
+            value = np.nan if value is None else value
+            change = 100 * (value - dense) / dense if dense else np.nan
+            sparsity = values.get((method, level, "achieved_sparsity")) or np.nan
+            per[(method, plan.pair_key, plan.hidden, level)].append((value, change, sparsity))
+    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for (method, pair, hidden, level), values in sorted(per.items()):
+        arr = np.array(values, dtype=float)
+        table[method][pair][str(hidden)][repr(level)] = {
+            "f1": float(np.nanmean(arr[:, 0])), "f1_std": float(np.nanstd(arr[:, 0])),
+            "pct_change_f1": float(np.nanmean(arr[:, 1])),
+            "pct_change_std": float(np.nanstd(arr[:, 1])),
+            "achieved_sparsity": float(np.nanmean(arr[:, 2])),
+        }
+    return {m: {p: dict(w) for p, w in pairs.items()} for m, pairs in table.items()}
+
+
+def dead_neuron_rows(store: Store, plans: list[ModelPlan], level: float) -> list[dict]:
+    """One row per model: pair, hidden, seed, dead units before and after pruning."""
+    rows = _by_model(store, "dead_neurons", plans)
+    out = []
+    for plan in plans:
+        counts = {r["params"]["level"]: r["value"] for r in rows.get(plan.model_id, [])}
+        if 0.0 in counts and level in counts:
+            out.append({"pair": plan.pair_key, "hidden": plan.hidden, "seed": plan.seed,
+                        "before": int(counts[0.0]), "after_95": int(counts[level])})
+    return out
+
+
+def tsne_scores(store: Store, plans: list[ModelPlan]) -> dict[str, dict[str, float]]:
+    """level → metric → value for the t-SNE model among `plans` (empty if none)."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for rows in _by_model(store, "tsne", plans).values():
+        for row in rows:
+            out[repr(row["params"]["level"])][row["metric"]] = row["value"]
+    return dict(out)

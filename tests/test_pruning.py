@@ -1,0 +1,91 @@
+"""Pruning masks against torch.nn.utils.prune, ties, batching, and dead-unit counting."""
+
+import pytest
+import torch
+from torch.nn.utils import prune as torch_prune
+
+from lowcap.analyses.pruning import PackedWeights, achieved_sparsity, prune, prune_masks
+from lowcap.experiments.analysis_phases import dead_units
+from lowcap.models import init_params
+
+
+def random_models(widths, seed=0):
+    return [init_params(h, seed + i) for i, h in enumerate(widths)]
+
+
+@pytest.mark.parametrize("level", [0.1, 0.5, 0.95, 0.99])
+def test_layerwise_masks_equal_torch_l1_unstructured(level):
+    models = random_models([3, 12, 24, 64])  # continuous weights: no ties
+    pruned, _ = prune(models, level, "layerwise")
+    for params, ours in zip(models, pruned, strict=True):
+        for name in ("w1", "w2"):
+            layer = torch.nn.Linear(1, 1)
+            layer.weight = torch.nn.Parameter(params[name].clone())
+            k = int(level * params[name].numel())  # the paper's int(), not torch's round()
+            torch_prune.l1_unstructured(layer, "weight", amount=k)
+            torch.testing.assert_close((ours[name] != 0), layer.weight_mask.bool(),
+                                       rtol=0, atol=0)
+            torch.testing.assert_close(ours["b1"], params["b1"])
+
+
+def test_ties_at_threshold_are_pruned_and_reported():
+    w1 = torch.tensor([[0.1, 0.1, 0.1, 0.1, 0.5], [0.3, -0.1, 0.7, 0.2, 0.9]])
+    params = {"w1": w1, "b1": torch.zeros(2), "w2": torch.tensor([[1.0, 2.0]]),
+              "b2": torch.zeros(1)}
+    (pruned,), achieved = prune([params], 0.2, "layerwise")  # k = int(0.2·10) = 2 ...
+    # ... but five entries tie at |w| = 0.1, and the appendix's `<=` prunes all of them.
+    assert int((pruned["w1"] == 0).sum()) == 5
+    assert achieved.item() == pytest.approx(5 / 12)
+    assert torch.equal(pruned["w2"], params["w2"])  # k = int(0.2·2) = 0: nothing pruned
+
+
+def test_batched_pruning_equals_one_model_at_a_time():
+    models = random_models([2, 6, 16, 48], seed=3)
+    for method in ("layerwise", "global", "layerwise_refscale"):
+        together, sparsity = prune(models, 0.9, method)
+        for i, params in enumerate(models):
+            (alone,), alone_sparsity = prune([params], 0.9, method)
+            for name in params:
+                assert torch.equal(together[i][name], alone[name]), (method, i, name)
+            assert sparsity[i] == alone_sparsity[0]
+
+
+def test_global_pruning_uses_one_threshold_per_model():
+    (params,) = random_models([8])
+    (pruned,), achieved = prune([params], 0.7, "global")
+    kept = torch.cat([pruned["w1"].flatten(), pruned["w2"].flatten()])
+    removed = torch.cat([params["w1"].flatten(), params["w2"].flatten()])[kept == 0]
+    assert kept[kept != 0].abs().min() > removed.abs().max()
+    assert achieved.item() == pytest.approx(0.7, abs=1 / (784 * 8 + 8))
+
+
+def test_random_pruning_is_seeded_and_exact():
+    models = random_models([10, 20])
+    a, sa = prune(models, 0.5, "random", seed=1)
+    b, _ = prune(models, 0.5, "random", seed=1)
+    c, _ = prune(models, 0.5, "random", seed=2)
+    assert all(torch.equal(x["w1"], y["w1"]) for x, y in zip(a, b, strict=True))
+    assert not torch.equal(a[0]["w1"], c[0]["w1"])
+    assert int((a[0]["w1"] == 0).sum()) == int(0.5 * 7840)
+    assert sa.tolist() == pytest.approx([0.5, 0.5], abs=1e-3)
+
+
+def test_reference_scale_prunes_a_hundredth():
+    (params,) = random_models([24])
+    packed = PackedWeights.pack([params])
+    keep1, keep2 = prune_masks(packed, 0.95, "layerwise_refscale")
+    assert int((~keep1[0, : 784 * 24]).sum()) == int(0.0095 * 784 * 24)
+    assert bool(keep2[0, :24].all())  # int(0.0095 · 24) = 0: the second layer is untouched
+    assert achieved_sparsity(packed, keep1, keep2).item() < 0.01
+
+
+def test_dead_units_on_hand_built_model():
+    x = torch.rand(50, 784)  # inputs in [0, 1]
+    w1 = torch.zeros(4, 784)
+    w1[0] = 1.0  # always active
+    w1[1] = -1.0  # never active (pre-activation ≤ 0 for every non-negative input)
+    w1[2, 0] = 1.0  # active where x[:, 0] > 0.5 ...
+    b1 = torch.tensor([0.0, 0.0, -0.5, -1.0])  # ... and unit 3 is never active
+    params = {"w1": w1, "b1": b1, "w2": torch.ones(1, 4), "b2": torch.zeros(1)}
+    dead = dead_units(params, x)
+    assert dead.tolist() == [False, True, bool((x[:, 0] <= 0.5).all()), True]
