@@ -8,7 +8,9 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from lowcap.analyses.evaluate import evaluate_params, hidden_activations
+from lowcap.analyses import saliency
+from lowcap.analyses.corruptions import SEVERITIES, corrupt
+from lowcap.analyses.evaluate import evaluate_params, hidden_activations, params_cohort
 from lowcap.analyses.pruning import prune
 from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
@@ -16,6 +18,7 @@ from lowcap.experiments.checkpoints import save_tensors
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
+from lowcap.training.trainer import evaluate
 
 Rows = list[tuple[str, dict, str, float]]
 SOURCE_PHASE = "capacity"
@@ -146,7 +149,97 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
     return run_analysis_unit(ctx, "tsne", identity, compute)
 
 
-ANALYSES = {"pruning": pruning_phase, "dead_neurons": dead_neurons_phase, "tsne": tsne_phase}
+def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Every chosen model on the same corrupted test images (the test split is shared by all
+    seeds of a pair, so identical inputs really are identical)."""
+    spec = cfg.robustness
+    assert spec is not None
+    models = [m for m in _healthy(ctx, cfg, protocol)
+              if m.plan.pair == spec.pair and m.plan.hidden in spec.widths]
+    if not models:
+        return False
+    settings = ([("gaussian", sigma, 0) for sigma in spec.sigmas]
+                + [("occlusion", float(spec.occlusion_size), 0)]
+                + [(name, SEVERITIES[name][k - 1], k) for name in spec.mnist_c
+                   for k in spec.severities])
+
+    def compute() -> Rows:
+        split = ctx.split(models[0].plan)
+        x, y = ctx.bank.inputs(split, "test")
+        cohort = params_cohort(ctx.bank, [(split, [ctx.load_params(m.model_id)
+                                                   for m in models])], cfg.activation)
+        rows: Rows = []
+        for name, parameter, severity in settings:
+            corrupted = corrupt(x, name, parameter, spec.seed)
+            metrics = evaluate(cohort, ctx.bank, "test", {(0, "test"): (corrupted, y)})
+            params = {"corruption": name, "parameter": parameter, "severity": severity}
+            for i, model in enumerate(models):
+                rows.append((model.model_id, params, "test_f1", float(metrics["f1"][0, i])))
+                rows.append((model.model_id, params, "test_auc", float(metrics["auc"][0, i])))
+        return rows
+
+    identity = {"models": [m.model_id for m in models], **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "robustness", identity, compute)
+
+
+def saliency_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Fig 8 maps, and dense-vs-pruned agreement over validation images against a
+    random-pruning baseline at the same sparsity."""
+    spec = cfg.saliency
+    assert spec is not None
+    candidates = [m for m in _healthy(ctx, cfg, protocol)
+                  if m.plan.pair == spec.pair and m.plan.hidden == spec.hidden]
+    if not candidates:
+        return False
+    model = min(candidates, key=lambda m: m.plan.seed)
+
+    def compute() -> Rows:
+        x, y = ctx.bank.inputs(ctx.split(model.plan), "val")
+        dense = ctx.load_params(model.model_id)
+        (magnitude,), _ = prune([dense], spec.level, "layerwise")
+        (random,), _ = prune([dense], spec.level, "random", seed=spec.seed)
+        take = torch.from_numpy(np.random.default_rng(spec.seed).permutation(len(y))
+                                [: spec.max_images]).to(x.device)
+        reference = saliency.finite_difference(dense, x[take], spec.epsilon)
+        rows: Rows = []
+        for name, params in (("magnitude", magnitude), ("random", random)):
+            maps = saliency.finite_difference(params, x[take], spec.epsilon)
+            for metric, values in saliency.agreement(reference, maps, spec.top_k).items():
+                key = {"pruning": name, "level": spec.level}
+                rows.append((model.model_id, key, f"{metric}_mean", float(np.nanmean(values))))
+                rows.append((model.model_id, key, f"{metric}_std", float(np.nanstd(values))))
+        save_tensors(ctx.out / "store" / f"saliency-{protocol.name}.safetensors",
+                     _figure_maps(dense, magnitude, x, y, spec.epsilon))
+        return rows
+
+    identity = {"model": model.model_id, **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "saliency", identity, compute)
+
+
+def _figure_maps(dense: dict, pruned: dict, x: torch.Tensor, y: torch.Tensor, epsilon: float
+                 ) -> dict[str, torch.Tensor]:
+    """Fig 8 panels: a correct first digit, a correct second digit, a first digit taken for the
+    second, and the correct first digit under the pruned model (paper, §4.7)."""
+    with torch.no_grad():
+        predicted = (hidden_activations(dense, x) @ dense["w2"].reshape(-1)
+                     + dense["b2"]) > 0
+    correct_a = torch.nonzero((y == 0) & ~predicted).flatten()
+    correct_b = torch.nonzero((y == 1) & predicted).flatten()
+    mistaken = torch.nonzero((y == 0) & predicted).flatten()
+    picks = [int(idx[0]) if len(idx) else -1 for idx in (correct_a, correct_b, mistaken)]
+    images = torch.stack([x[i] if i >= 0 else torch.full_like(x[0], float("nan"))
+                          for i in picks])
+    fd = saliency.finite_difference(dense, images.nan_to_num(), epsilon)
+    fd_pruned = saliency.finite_difference(pruned, images[:1].nan_to_num(), epsilon)
+    return {"images": images, "indices": torch.tensor(picks),
+            "finite_difference": torch.cat([fd, fd_pruned]),
+            "gradient": saliency.gradient(dense, images.nan_to_num()),
+            "integrated_gradients": saliency.integrated_gradients(
+                {k: v.cpu() for k, v in dense.items()}, images.nan_to_num().cpu())}
+
+
+ANALYSES = {"pruning": pruning_phase, "dead_neurons": dead_neurons_phase, "tsne": tsne_phase,
+            "robustness": robustness_phase, "saliency": saliency_phase}
 
 
 def run_analyses(ctx: RunContext, cfg: ExperimentConfig, only: tuple[str, ...] | None = None
@@ -164,3 +257,4 @@ def run_analyses(ctx: RunContext, cfg: ExperimentConfig, only: tuple[str, ...] |
             if did_work:
                 ctx.store.set_timing(key, seconds[key])
     return seconds
+

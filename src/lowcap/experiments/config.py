@@ -8,7 +8,7 @@ Protocol presets (`reference`, `corrected`) fill whatever a YAML file leaves uns
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
@@ -159,6 +159,46 @@ class TSNEConfig(_Strict):
     _pair = field_validator("pair", mode="before")(_check_pair)
 
 
+class RobustnessConfig(_Strict):
+    """§4.6: Gaussian noise, occlusion and MNIST-C-style corruptions of the test images."""
+
+    pair: Pair = (4, 9)
+    widths: list[PositiveInt] = Field(default=[24, 48, 64], min_length=1)
+    sigmas: list[float] = Field(default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0],
+                                min_length=1)
+    occlusion_size: int = Field(7, ge=1, le=28)
+    mnist_c: list[Literal["shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation",
+                          "brightness", "stripe"]] = [
+        "shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation", "brightness",
+        "stripe"]
+    severities: list[Annotated[int, Field(ge=1, le=5)]] = [1, 2, 3, 4, 5]
+    seed: int = 0
+
+    _pair = field_validator("pair", mode="before")(_check_pair)
+
+    @field_validator("sigmas")
+    @classmethod
+    def _sigmas(cls, values: list[float]) -> list[float]:
+        for sigma in values:
+            if sigma < 0:
+                raise ValueError(f"noise σ {sigma} must be ≥ 0")
+        return values
+
+
+class SaliencyConfig(_Strict):
+    """§4.7: saliency maps of one model, dense vs pruned, and their agreement."""
+
+    pair: Pair = (4, 9)
+    hidden: PositiveInt = 24
+    epsilon: float = Field(0.01, gt=0)
+    level: float = Field(0.95, gt=0, lt=1)
+    max_images: PositiveInt = 500
+    top_k: PositiveInt = 50
+    seed: int = 0
+
+    _pair = field_validator("pair", mode="before")(_check_pair)
+
+
 class ExperimentConfig(_Strict):
     """A whole experiment: shared training settings, protocols, and the phases to run."""
 
@@ -174,6 +214,8 @@ class ExperimentConfig(_Strict):
     pruning: PruningConfig | None = None
     dead_neurons: DeadNeuronsConfig | None = None
     tsne: TSNEConfig | None = None
+    robustness: RobustnessConfig | None = None
+    saliency: SaliencyConfig | None = None
     sweep: SweepConfig | None = None
 
     @field_validator("protocols", mode="before")

@@ -5,18 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from lowcap import __version__
 from lowcap.atomic import atomic_write_text
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.store import Store
 from lowcap.report import figures_analyses as fa
+from lowcap.report import figures_robustness as fr
 from lowcap.report.figures_training import capacity_figure, dynamics_figures, lr_figures
-from lowcap.report.html import render_report
+from lowcap.report.html import PAPER_OCCLUSION, render_report
 from lowcap.report.tables import capacity_table, lr_grid_table, phase_curves
-from lowcap.report.tables_analyses import dead_neuron_rows, pruning_table, tsne_scores
+from lowcap.report.tables_analyses import (
+    dead_neuron_rows,
+    pruning_table,
+    robustness_summary,
+    robustness_table,
+    saliency_scores,
+    tsne_scores,
+)
 
 DEFAULT_PROTOCOL = "corrected"
+
 
 
 def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolConfig,
@@ -63,6 +74,20 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
         result["tsne"] = scores
         path = fa.tsne_figure(out / "store", scores, figures, name)
         paths += [path] if path else []
+    if cfg.robustness is not None:
+        plans = [p for p in capacity_plans if p.pair == cfg.robustness.pair]
+        table = robustness_table(store, plans)
+        if table:
+            pair = plans[0].pair_key
+            result["robustness"] = robustness_summary(table, pair)
+            paths.append(fr.gaussian_figure(table["gaussian"], figures, name))
+            paths.append(fr.occlusion_figure(table["occlusion"], figures, name,
+                                             PAPER_OCCLUSION if pair == "4-9" else {}))
+            path = fr.mnist_c_figure(table, figures, name)
+            paths += [path] if path else []
+    if cfg.saliency is not None:
+        result["saliency"] = saliency_scores(store, capacity_plans)
+        paths += fr.saliency_figures(out / "store", figures, name)
     return result, paths
 
 
@@ -76,6 +101,8 @@ def build_report(out: Path, store: Store | None = None) -> dict:
         result, paths = _protocol_section(store, cfg, protocol, out)
         per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "result": result, "figures": paths})
+    if cfg.robustness is not None:
+        _corruption_example(store, cfg, out / "figures")
     timings = store.timings()
     default = DEFAULT_PROTOCOL if DEFAULT_PROTOCOL in per_protocol else next(iter(per_protocol))
     summary = {
@@ -85,9 +112,22 @@ def build_report(out: Path, store: Store | None = None) -> dict:
         "seconds": {"total": float(sum(timings.values())), **timings},
         "default_protocol": default,
         **{k: v for k, v in per_protocol[default].items()
-           if k in ("lr_grid", "capacity", "pruning", "dead_neurons")},
+           if k in ("lr_grid", "capacity", "pruning", "dead_neurons", "robustness",
+                    "saliency")},
         "protocols": per_protocol,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     atomic_write_text(out / "report.html", render_report(cfg, summary, sections))
     return summary
+
+
+def _corruption_example(store: Store, cfg: ExperimentConfig, folder: Path) -> None:
+    """Fig D.1 from the first test image of the robustness pair (MNIST from the cache)."""
+    from lowcap.data.mnist import load_mnist
+
+    assert cfg.robustness is not None
+    mnist = load_mnist(mirrors=[], use_registry=False, progress=False).mnist
+    a, b = cfg.robustness.pair
+    index = int(((mnist.test_labels == a) | (mnist.test_labels == b)).argmax())
+    image = torch.from_numpy(mnist.test_images[index].astype("float32") / 255.0)
+    fr.corruption_examples(image, folder, cfg.robustness.seed)

@@ -9,6 +9,8 @@ from pathlib import Path
 from lowcap.experiments.config import ExperimentConfig
 
 # What the paper states, shown beside our numbers (protocol.md, 'Reported figures').
+PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
+SALIENCY_METRICS = ("spearman_mean", "spearman_std", "topk_overlap_mean", "topk_overlap_std")
 PAPER_MIN_CAPACITY = {"0-1": "≈ 4", "1-7": "≈ 10", "5-6": "≈ 10", "3-8": "—", "4-9": "12–24"}
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -94,6 +96,19 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) ->
             names = sorted(next(iter(result["tsne"].values())))
             parts.append("<h3>§4.5 t-SNE</h3><p>Paper: clusters 'qualitatively identical' after "
                          "95% pruning. Our numbers:</p>" + _table(["level", *names], rows))
+        if "robustness" in result:
+            occ = result["robustness"]["occlusion"]
+            rows = [[h, occ[h], PAPER_OCCLUSION.get(h, "—")] for h in sorted(occ, key=int)]
+            parts.append("<h3>§4.6 Robustness (test split, same corrupted images for every "
+                         "model)</h3>" + _table(["hidden", "occlusion F1 (ours)", "paper"], rows))
+        if result.get("saliency"):
+            rows = [[kind, *(s.get(m, float("nan")) for m in SALIENCY_METRICS)]
+                    for kind, s in result["saliency"].items()]
+            parts.append("<h3>§4.7 Saliency: does the pruned model keep the dense one's "
+                         "reasoning?</h3><p>Agreement of finite-difference maps, dense vs "
+                         "95%-pruned, over validation images; random pruning at the same "
+                         "sparsity is the baseline.</p>"
+                         + _table(["pruning", *SALIENCY_METRICS], rows))
         parts.extend(_img(path) for path in section["figures"])
         parts.append("</div>")
     parts.append("</body></html>")

@@ -69,3 +69,52 @@ def tsne_scores(store: Store, plans: list[ModelPlan]) -> dict[str, dict[str, flo
         for row in rows:
             out[repr(row["params"]["level"])][row["metric"]] = row["value"]
     return dict(out)
+
+
+def robustness_table(store: Store, plans: list[ModelPlan]) -> dict:
+    """Test F1 under each corruption: corruption → parameter → width → [per-seed values]."""
+    hidden = {p.model_id: p.hidden for p in plans}
+    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for rows in _by_model(store, "robustness", plans).values():
+        for row in rows:
+            if row["metric"] == "test_f1":
+                p = row["params"]
+                key = p["severity"] if p["severity"] else p["parameter"]
+                table[p["corruption"]][repr(key)][str(hidden[row["model_id"]])].append(
+                    np.nan if row["value"] is None else row["value"])
+    return {c: {k: dict(w) for k, w in params.items()} for c, params in table.items()}
+
+
+def robustness_summary(table: dict, pair: str) -> dict:
+    """The contract's robustness key: mean test F1 over seeds per width and σ / occlusion."""
+    def mean(values: list[float]) -> float:
+        return float(np.nanmean(values))
+
+    out: dict = {"pair": pair, "split": "test",
+                 "gaussian": defaultdict(dict), "occlusion": {}, "occlusion_std": {},
+                 "mnist_c": defaultdict(lambda: defaultdict(dict))}
+    for sigma, widths in table.get("gaussian", {}).items():
+        for h, values in widths.items():
+            out["gaussian"][h][sigma] = mean(values)
+    for widths in table.get("occlusion", {}).values():
+        for h, values in widths.items():
+            out["occlusion"][h] = mean(values)
+            out["occlusion_std"][h] = float(np.nanstd(values))
+    for name, severities in table.items():
+        if name in ("gaussian", "occlusion"):
+            continue
+        for severity, widths in severities.items():
+            for h, values in widths.items():
+                out["mnist_c"][name][h][severity] = mean(values)
+    out["gaussian"] = dict(out["gaussian"])
+    out["mnist_c"] = {k: dict(v) for k, v in out["mnist_c"].items()}
+    return out
+
+
+def saliency_scores(store: Store, plans: list[ModelPlan]) -> dict:
+    """pruning kind ('magnitude' | 'random') → metric → value, for the saliency model."""
+    out: dict = defaultdict(dict)
+    for rows in _by_model(store, "saliency", plans).values():
+        for row in rows:
+            out[row["params"]["pruning"]][row["metric"]] = row["value"]
+    return dict(out)
