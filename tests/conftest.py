@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import sys
 
 import pytest
@@ -43,3 +44,14 @@ def run_cli(monkeypatch, capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A finished `lowcap reproduce --profile smoke` run directory (shared by the session)."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke",
+                           "--out", str(out), "--quiet", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return out

@@ -14,16 +14,6 @@ import yaml
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke",
-                           "--out", str(out), "--quiet", "--device", "cpu"],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
 def test_smoke_layout(smoke_run):
     assert {p.name for p in smoke_run.iterdir()} >= {
         "config.yaml", "store", "checkpoints", "figures", "report.html", "summary.json"}

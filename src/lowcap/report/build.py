@@ -14,6 +14,7 @@ from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.store import Store
 from lowcap.report import figures_analyses as fa
 from lowcap.report import figures_robustness as fr
+from lowcap.report.claims import check_claims
 from lowcap.report.figures_training import capacity_figure, dynamics_figures, lr_figures
 from lowcap.report.html import PAPER_OCCLUSION, render_report
 from lowcap.report.tables import capacity_table, lr_grid_table, phase_curves
@@ -99,10 +100,10 @@ def build_report(out: Path, store: Store | None = None) -> dict:
     sections: list[dict] = []
     for protocol in cfg.protocols:
         result, paths = _protocol_section(store, cfg, protocol, out)
+        result["claims"] = check_claims(protocol.name, result)
         per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "result": result, "figures": paths})
-    if cfg.robustness is not None:
-        _corruption_example(store, cfg, out / "figures")
+    shared = [_corruption_example(cfg, out / "figures")] if cfg.robustness is not None else []
     timings = store.timings()
     default = DEFAULT_PROTOCOL if DEFAULT_PROTOCOL in per_protocol else next(iter(per_protocol))
     summary = {
@@ -115,13 +116,14 @@ def build_report(out: Path, store: Store | None = None) -> dict:
            if k in ("lr_grid", "capacity", "pruning", "dead_neurons", "robustness",
                     "saliency")},
         "protocols": per_protocol,
+        "claims": [c for name in per_protocol for c in per_protocol[name]["claims"]],
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(out / "report.html", render_report(cfg, summary, sections))
+    atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))
     return summary
 
 
-def _corruption_example(store: Store, cfg: ExperimentConfig, folder: Path) -> None:
+def _corruption_example(cfg: ExperimentConfig, folder: Path) -> Path:
     """Fig D.1 from the first test image of the robustness pair (MNIST from the cache)."""
     from lowcap.data.mnist import load_mnist
 
@@ -130,4 +132,4 @@ def _corruption_example(store: Store, cfg: ExperimentConfig, folder: Path) -> No
     a, b = cfg.robustness.pair
     index = int(((mnist.test_labels == a) | (mnist.test_labels == b)).argmax())
     image = torch.from_numpy(mnist.test_images[index].astype("float32") / 255.0)
-    fr.corruption_examples(image, folder, cfg.robustness.seed)
+    return fr.corruption_examples(image, folder, cfg.robustness.seed)

@@ -59,14 +59,49 @@ def _pruning_section(by_method: dict) -> str:
             + _table(["method", "pair", *(f"{float(lv):.0%}" for lv in levels)], rows))
 
 
-def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) -> str:
-    """The report page: protocol choices, per-protocol sections with figures and numbers."""
+VERDICT_COLOURS = {"holds": "#d9f2d9", "does not hold": "#f8d7d7", "inconclusive": "#eee"}
+
+
+def _claims_section(claims: list[dict]) -> str:
+    """One row per claim, one verdict column (with its evidence) per protocol."""
+    protocols = sorted({c["protocol"] for c in claims})
+    by_claim: dict[str, dict] = {}
+    for claim in claims:
+        by_claim.setdefault(claim["id"], {"claim": claim})[claim["protocol"]] = claim
+    head = "".join(f"<th>{html.escape(p)}</th>" for p in protocols)
+    rows = []
+    for entry in by_claim.values():
+        first = entry["claim"]
+        cells = []
+        for p in protocols:
+            c = entry.get(p)
+            if c is None:
+                cells.append("<td>—</td>")
+                continue
+            colour = VERDICT_COLOURS[c["verdict"]]
+            cells.append(f"<td style='background:{colour};text-align:left'><b>"
+                         f"{html.escape(c['verdict'])}</b><br><small>"
+                         f"{html.escape(c['measured'])}</small></td>")
+        rows.append(f"<tr><td style='text-align:left'><b>{html.escape(first['id'])}</b><br>"
+                    f"{html.escape(first['paper_says'])}<br><small>rule: "
+                    f"{html.escape(first['rule'])}</small></td>{''.join(cells)}</tr>")
+    return ("<h2>Claims check</h2><p>Each finding of the paper as a rule, evaluated under both "
+            "protocols: <code>reference</code> (what the paper's public code does) and "
+            "<code>corrected</code> (what its text implies).</p>"
+            f"<table id='claims'><tr><th>claim</th>{head}</tr>{''.join(rows)}</table>")
+
+
+def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
+                  shared_figures: list[Path]) -> str:
+    """The report page: claims, protocol choices, per-protocol sections with figures and
+    numbers, then figures that do not depend on a protocol (appendix D)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
              f"{html.escape(cfg.profile)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
              f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, "
              f"total compute time {summary['seconds']['total']:.1f} s.</p>",
              "<h2>Protocol</h2><pre>" + html.escape(cfg.to_yaml()) + "</pre>"]
+    parts.append(_claims_section(summary["claims"]))
     timing_rows = [[k, v] for k, v in summary["seconds"].items()]
     parts.append("<h2>Timings (s)</h2>" + _table(["phase", "seconds"], timing_rows))
     for section in sections:
@@ -111,5 +146,8 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict]) ->
                          + _table(["pruning", *SALIENCY_METRICS], rows))
         parts.extend(_img(path) for path in section["figures"])
         parts.append("</div>")
+    if shared_figures:
+        parts.append("<h2>Appendix D · examples of input corruption</h2>")
+        parts.extend(_img(path) for path in shared_figures)
     parts.append("</body></html>")
     return "\n".join(parts)
