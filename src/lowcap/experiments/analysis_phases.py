@@ -39,6 +39,15 @@ def _healthy(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig
     return [m for m in trained_models(ctx.store, plans) if not m.diverged]
 
 
+def _first_seed(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig,
+                pair: tuple[int, int], hidden: int) -> TrainedModel | None:
+    """The (pair, hidden) capacity model with the smallest seed: the one the paper's single-model
+    analyses (t-SNE, saliency) look at."""
+    candidates = [m for m in _healthy(ctx, cfg, protocol)
+                  if m.plan.pair == pair and m.plan.hidden == hidden]
+    return min(candidates, key=lambda m: m.plan.seed) if candidates else None
+
+
 def pruning_methods(cfg: ExperimentConfig, protocol: ProtocolConfig) -> list[str]:
     """The configured methods, plus the reference code's scaled fractions where asked."""
     extra = ["layerwise_refscale"] if protocol.pruning_fraction_scale == "both" else []
@@ -121,11 +130,9 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
     """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
     spec = cfg.tsne
     assert spec is not None
-    candidates = [m for m in _healthy(ctx, cfg, protocol)
-                  if m.plan.pair == spec.pair and m.plan.hidden == spec.hidden]
-    if not candidates:
+    model = _first_seed(ctx, cfg, protocol, spec.pair, spec.hidden)
+    if model is None:
         return False
-    model = min(candidates, key=lambda m: m.plan.seed)
 
     def compute() -> Rows:
         split = ctx.split(model.plan)
@@ -187,11 +194,9 @@ def saliency_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolCon
     random-pruning baseline at the same sparsity."""
     spec = cfg.saliency
     assert spec is not None
-    candidates = [m for m in _healthy(ctx, cfg, protocol)
-                  if m.plan.pair == spec.pair and m.plan.hidden == spec.hidden]
-    if not candidates:
+    model = _first_seed(ctx, cfg, protocol, spec.pair, spec.hidden)
+    if model is None:
         return False
-    model = min(candidates, key=lambda m: m.plan.seed)
 
     def compute() -> Rows:
         x, y = ctx.bank.inputs(ctx.split(model.plan), "val")
