@@ -182,6 +182,33 @@ def tsne(directory: Path, device: str, quiet: bool, pair: str | None, hidden: in
     _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("tsne",))
 
 
+@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
+@click.option("--widths", default=None, help="Comma-separated widths, e.g. 24,48,64.")
+@click.option("--sigmas", default=None, help="Comma-separated Gaussian noise levels.")
+@_analysis_command
+def robustness(directory: Path, device: str, quiet: bool, pair: str | None,
+               widths: str | None, sigmas: str | None) -> None:
+    """Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds the report."""
+    parsed = _floats(widths)
+    cfg = _with_section(_run_config(directory), "robustness", {
+        "pair": pair, "widths": [int(w) for w in parsed] if parsed else None,
+        "sigmas": _floats(sigmas)})
+    _execute(cfg, directory, device, False, quiet, "local", train=False,
+             analyses=("robustness",))
+
+
+@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
+@click.option("--hidden", type=int, default=None, help="Width of the model to explain.")
+@click.option("--epsilon", type=float, default=None, help="Finite-difference step (0.01).")
+@_analysis_command
+def saliency(directory: Path, device: str, quiet: bool, pair: str | None, hidden: int | None,
+             epsilon: float | None) -> None:
+    """Saliency maps, dense vs pruned agreement (§4.7); rebuilds the report."""
+    cfg = _with_section(_run_config(directory), "saliency", {
+        "pair": pair, "hidden": hidden, "epsilon": epsilon})
+    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("saliency",))
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 def report(directory: Path) -> None:

@@ -15,7 +15,7 @@ from lowcap.analyses.pruning import prune
 from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
 from lowcap.experiments.checkpoints import save_tensors
-from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
+from lowcap.experiments.config import ExperimentConfig, ProtocolConfig, RobustnessConfig
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
 from lowcap.training.trainer import evaluate
@@ -156,6 +156,14 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
     return run_analysis_unit(ctx, "tsne", identity, compute)
 
 
+def robustness_settings(spec: RobustnessConfig) -> list[tuple[str, float, int]]:
+    """(corruption, parameter, severity) of every evaluation the config asks for."""
+    return ([("gaussian", float(sigma), 0) for sigma in spec.sigmas]
+            + [("occlusion", float(spec.occlusion_size), 0)]
+            + [(name, float(SEVERITIES[name][k - 1]), k) for name in spec.mnist_c
+               for k in spec.severities])
+
+
 def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
     """Every chosen model on the same corrupted test images (the test split is shared by all
     seeds of a pair, so identical inputs really are identical)."""
@@ -165,10 +173,7 @@ def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolC
               if m.plan.pair == spec.pair and m.plan.hidden in spec.widths]
     if not models:
         return False
-    settings = ([("gaussian", sigma, 0) for sigma in spec.sigmas]
-                + [("occlusion", float(spec.occlusion_size), 0)]
-                + [(name, SEVERITIES[name][k - 1], k) for name in spec.mnist_c
-                   for k in spec.severities])
+    settings = robustness_settings(spec)
 
     def compute() -> Rows:
         split = ctx.split(models[0].plan)

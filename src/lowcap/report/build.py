@@ -9,6 +9,7 @@ import torch
 
 from lowcap import __version__
 from lowcap.atomic import atomic_write_text
+from lowcap.experiments.analysis_phases import pruning_methods, robustness_settings
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.store import Store
@@ -49,7 +50,8 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
         paths.append(capacity_figure(table, figures, name, cfg.capacity.min_f1))
         paths += dynamics_figures(curves, figures, name, protocol.curves_split)
     if cfg.pruning is not None:
-        by_method = pruning_table(store, capacity_plans)
+        by_method = pruning_table(store, capacity_plans, cfg.pruning.levels,
+                                  pruning_methods(cfg, protocol))
         layerwise = by_method.get("layerwise", {})
         result["pruning"] = {pair: {h: {lv: {"f1": e["f1"], "pct_change_f1": e["pct_change_f1"],
                                              "achieved_sparsity": e["achieved_sparsity"]}
@@ -71,13 +73,15 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
         result["dead_neurons_all"] = rows
         paths.append(fa.dead_neurons_figure(result["dead_neurons"], figures, name))
     if cfg.tsne is not None:
-        scores = tsne_scores(store, capacity_plans)
+        scores = tsne_scores(store, capacity_plans, cfg.tsne.level)
         result["tsne"] = scores
         path = fa.tsne_figure(out / "store", scores, figures, name)
         paths += [path] if path else []
     if cfg.robustness is not None:
         plans = [p for p in capacity_plans if p.pair == cfg.robustness.pair]
-        table = robustness_table(store, plans)
+        table = robustness_table(store, plans, {
+            (name, parameter, severity)
+            for name, parameter, severity in robustness_settings(cfg.robustness)})
         if table:
             pair = plans[0].pair_key
             result["robustness"] = robustness_summary(table, pair)
@@ -87,7 +91,7 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
             path = fr.mnist_c_figure(table, figures, name)
             paths += [path] if path else []
     if cfg.saliency is not None:
-        result["saliency"] = saliency_scores(store, capacity_plans)
+        result["saliency"] = saliency_scores(store, capacity_plans, cfg.saliency.level)
         paths += fr.saliency_figures(out / "store", figures, name)
     return result, paths
 

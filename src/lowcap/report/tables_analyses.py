@@ -19,9 +19,11 @@ def _by_model(store: Store, analysis: str, plans: list[ModelPlan]) -> dict[str, 
     return rows
 
 
-def pruning_table(store: Store, plans: list[ModelPlan], metric: str = "val_f1") -> dict:
+def pruning_table(store: Store, plans: list[ModelPlan], levels: list[float],
+                  methods: list[str], metric: str = "val_f1") -> dict:
     """method → pair → width → level → {f1, f1_std, pct_change_f1, pct_change_std,
-    achieved_sparsity}, means over seeds; % change is relative to each model's dense F1."""
+    achieved_sparsity}, means over seeds; % change is relative to each model's dense F1.
+    Only the configured levels and methods count (the store may hold earlier ones)."""
     rows = _by_model(store, "pruning", plans)
     per: dict[tuple, list[tuple[float, float, float]]] = defaultdict(list)
     for plan in plans:
@@ -32,7 +34,7 @@ def pruning_table(store: Store, plans: list[ModelPlan], metric: str = "val_f1") 
         if dense is None:
             continue
         for (method, level, name), value in values.items():
-            if name != metric or method == "dense":
+            if name != metric or method not in methods or level not in levels:
                 continue
             value = np.nan if value is None else value
             change = 100 * (value - dense) / dense if dense else np.nan
@@ -62,23 +64,28 @@ def dead_neuron_rows(store: Store, plans: list[ModelPlan], level: float) -> list
     return out
 
 
-def tsne_scores(store: Store, plans: list[ModelPlan]) -> dict[str, dict[str, float]]:
-    """level → metric → value for the t-SNE model among `plans` (empty if none)."""
+def tsne_scores(store: Store, plans: list[ModelPlan], level: float
+                ) -> dict[str, dict[str, float]]:
+    """level (0 and `level`) → metric → value for the t-SNE model among `plans`."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for rows in _by_model(store, "tsne", plans).values():
         for row in rows:
+            if row["params"]["level"] not in (0.0, level):
+                continue
             out[repr(row["params"]["level"])][row["metric"]] = row["value"]
     return dict(out)
 
 
-def robustness_table(store: Store, plans: list[ModelPlan]) -> dict:
-    """Test F1 under each corruption: corruption → parameter → width → [per-seed values]."""
+def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple]) -> dict:
+    """Test F1 under each corruption: corruption → parameter → width → [per-seed values],
+    for the configured (corruption, parameter, severity) settings only."""
     hidden = {p.model_id: p.hidden for p in plans}
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for rows in _by_model(store, "robustness", plans).values():
         for row in rows:
-            if row["metric"] == "test_f1":
-                p = row["params"]
+            p = row["params"]
+            if (row["metric"] == "test_f1"
+                    and (p["corruption"], p["parameter"], p["severity"]) in settings):
                 key = p["severity"] if p["severity"] else p["parameter"]
                 table[p["corruption"]][repr(key)][str(hidden[row["model_id"]])].append(
                     np.nan if row["value"] is None else row["value"])
@@ -111,10 +118,12 @@ def robustness_summary(table: dict, pair: str) -> dict:
     return out
 
 
-def saliency_scores(store: Store, plans: list[ModelPlan]) -> dict:
+def saliency_scores(store: Store, plans: list[ModelPlan], level: float) -> dict:
     """pruning kind ('magnitude' | 'random') → metric → value, for the saliency model."""
     out: dict = defaultdict(dict)
     for rows in _by_model(store, "saliency", plans).values():
         for row in rows:
+            if row["params"]["level"] != level:
+                continue
             out[row["params"]["pruning"]][row["metric"]] = row["value"]
     return dict(out)
