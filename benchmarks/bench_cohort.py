@@ -6,6 +6,10 @@ achieved GFLOP/s (training FLOPs ≈ 6 × parameters per sample) against the mac
 float32 GEMM peak, and the speed-up.
 
     python benchmarks/bench_cohort.py [--epochs 3] [--naive-epochs 1] [--device cpu]
+                                      [--full-sweep]
+
+`--full-sweep` adds a row for the paper's whole capacity sweep (5 pairs × 3 seeds × 11 widths =
+165 models) as one cohort, for one epoch.
 """
 
 from __future__ import annotations
@@ -61,11 +65,33 @@ def naive_loop(bank, split, widths, epochs, batch_size):
                     classification_metrics(model(xe).T, ye)
 
 
+def full_sweep_row(mnist, bank, widths, peak: float) -> tuple[str, float, float, float]:
+    """The 165-model capacity sweep as one cohort, one epoch."""
+    from lowcap.data import PAPER_PAIRS
+
+    lanes = []
+    samples = 0
+    for pair in PAPER_PAIRS:
+        for seed in (0, 1, 2):
+            split = make_split(mnist.train_labels, mnist.test_labels, pair, seed)
+            samples += len(split.train_idx)
+            lanes.append(Lane(split, seed, tuple(ModelSpec(h, 0.03, seed) for h in widths)))
+    cohort = Cohort(lanes, device=bank.device)
+    _sync(bank.device)
+    start = time.perf_counter()
+    train_cohort(cohort, bank, 1, 128)
+    _sync(bank.device)
+    seconds = time.perf_counter() - start
+    gflops = train_flops(samples, widths, 1) / seconds / 1e9
+    return ("cohort, 165 models", len(lanes) * len(widths) / seconds, gflops, 100 * gflops / peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--naive-epochs", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--full-sweep", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
     mnist = load_mnist(progress=False).mnist
@@ -94,6 +120,8 @@ def main() -> None:
                                   ("naive per-model loop", t_naive, args.naive_epochs)):
         gflops = train_flops(n, widths, epochs) / seconds / 1e9
         rows.append((name, len(widths) * epochs / seconds, gflops, 100 * gflops / peak))
+    if args.full_sweep:
+        rows.append(full_sweep_row(mnist, bank, widths, peak))
     print(f"device {device}, threads {torch.get_num_threads()}, pair 4-9, {n} training images, "
           f"{len(widths)} widths, batch 128, GEMM peak {peak:.0f} GFLOP/s")
     print(f"{'engine':<22}{'model-epochs/s':>16}{'GFLOP/s':>10}{'% peak':>8}")

@@ -16,8 +16,10 @@ from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
 from lowcap.experiments.checkpoints import save_tensors
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig, RobustnessConfig
+from lowcap.experiments.narrow_phase import narrow_phase
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
+from lowcap.experiments.sensitivity_phase import sensitivity_phase
 from lowcap.training.trainer import evaluate
 
 Rows = list[tuple[str, dict, str, float]]
@@ -249,7 +251,8 @@ def _figure_maps(dense: dict, pruned: dict, x: torch.Tensor, y: torch.Tensor, ep
 
 
 ANALYSES = {"pruning": pruning_phase, "dead_neurons": dead_neurons_phase, "tsne": tsne_phase,
-            "robustness": robustness_phase, "saliency": saliency_phase}
+            "robustness": robustness_phase, "saliency": saliency_phase,
+            "sensitivity": sensitivity_phase, "narrow": narrow_phase}
 
 
 def run_analyses(ctx: RunContext, cfg: ExperimentConfig, only: tuple[str, ...] | None = None

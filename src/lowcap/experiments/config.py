@@ -199,6 +199,57 @@ class SaliencyConfig(_Strict):
     _pair = field_validator("pair", mode="before")(_check_pair)
 
 
+class SensitivityConfig(_Strict):
+    """Companion paper A (Novak et al. 2018): Jacobian norm vs generalization over a cohort.
+
+    The population is the capacity sweep of `protocol` plus factor variants trained on `pairs` ×
+    `widths`: random training labels, full-batch GD, tanh instead of ReLU.
+    """
+
+    protocol: Literal["reference", "corrected"] = "corrected"
+    pairs: list[Pair] = Field(default=[(4, 9)], min_length=1)
+    widths: list[PositiveInt] = Field(default=[4, 8, 16, 32, 64], min_length=1)
+    variants: list[Literal["random_labels", "full_batch", "tanh"]] = [
+        "random_labels", "full_batch", "tanh"]
+    points: PositiveInt = 500
+    ellipses: PositiveInt = 5
+    trajectory_points: int = Field(2048, ge=16)
+    bootstrap: PositiveInt = 1000
+    seed: int = 0
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _pairs(cls, values: list[Any]) -> list[Pair]:
+        return [_check_pair(v) for v in values]
+
+
+class NarrowConfig(_Strict):
+    """Companion paper B (Zhang et al. 2021): projected gradient methods on narrow networks."""
+
+    datasets: list[Literal["synthetic", "mnist"]] = ["synthetic", "mnist"]
+    samples: PositiveInt = 1000
+    synthetic_dim: PositiveInt = 50
+    multipliers: list[float] = Field(default=[0.5, 1.0, 2.0, 4.0], min_length=1)
+    methods: list[Literal["projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"]] = [
+        "projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"]
+    # Radii are multiples of ‖W0‖_F; every method gets its best (radius, lr) by final loss.
+    radii: list[Annotated[float, Field(gt=0)]] = [0.5, 2.0, 8.0]
+    seeds: list[int] = Field(default=[0, 1, 2], min_length=1)
+    steps: PositiveInt = 400
+    lrs: list[Annotated[float, Field(gt=0)]] = [10.0, 100.0]
+    adam_lrs: list[Annotated[float, Field(gt=0)]] = [0.01, 0.1]
+    batch_size: PositiveInt = 100
+    activation: Literal["tanh", "softplus", "gelu"] = "tanh"
+
+    @field_validator("multipliers")
+    @classmethod
+    def _multipliers(cls, values: list[float]) -> list[float]:
+        for value in values:
+            if not value > 0:
+                raise ValueError(f"width multiplier {value} must be > 0")
+        return values
+
+
 class ExperimentConfig(_Strict):
     """A whole experiment: shared training settings, protocols, and the phases to run."""
 
@@ -216,6 +267,8 @@ class ExperimentConfig(_Strict):
     tsne: TSNEConfig | None = None
     robustness: RobustnessConfig | None = None
     saliency: SaliencyConfig | None = None
+    sensitivity: SensitivityConfig | None = None
+    narrow: NarrowConfig | None = None
     sweep: SweepConfig | None = None
 
     @field_validator("protocols", mode="before")

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +50,13 @@ class RunContext:
         """The (cached) split a plan trains and evaluates on."""
         key = plan.lane_key()
         if key not in self._splits:
-            self._splits[key] = make_split(
+            split = make_split(
                 self.mnist.train_labels, self.mnist.test_labels, plan.pair, plan.seed,
                 balance=plan.balance, val_fraction=plan.val_fraction)
+            if plan.labels == "random":  # training labels shuffled; val/test keep the truth
+                rng = np.random.default_rng([plan.seed, 1])
+                split = replace(split, train_y=rng.permutation(split.train_y))
+            self._splits[key] = split
         return self._splits[key]
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:

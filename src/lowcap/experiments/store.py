@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lowcap.errors import StoreError
+from lowcap.errors import StoreError, UserInputError
 from lowcap.training.trainer import METRIC_NAMES
 
 SCHEMA_VERSION = 1
@@ -44,7 +44,8 @@ class Store:
     def __init__(self, path: Path, create: bool = True):
         self.path = path
         if not create and not path.exists():
-            raise StoreError(f"{path}: no results store here (run `lowcap reproduce` first)")
+            raise UserInputError(f"{path}: no results store here (run `lowcap reproduce` "
+                                 "first)")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)

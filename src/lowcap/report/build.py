@@ -18,6 +18,12 @@ from lowcap.report import figures_robustness as fr
 from lowcap.report.claims import check_claims
 from lowcap.report.figures_training import capacity_figure, dynamics_figures, lr_figures
 from lowcap.report.html import PAPER_OCCLUSION, render_report
+from lowcap.report.narrow import narrow_claims, narrow_figures, narrow_summary
+from lowcap.report.sensitivity import (
+    sensitivity_claims,
+    sensitivity_figure,
+    sensitivity_summary,
+)
 from lowcap.report.tables import capacity_table, lr_grid_table, phase_curves
 from lowcap.report.tables_analyses import (
     dead_neuron_rows,
@@ -108,6 +114,18 @@ def build_report(out: Path, store: Store | None = None) -> dict:
         per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "result": result, "figures": paths})
     shared = [_corruption_example(cfg, out / "figures")] if cfg.robustness is not None else []
+    extra: dict = {}
+    if cfg.sensitivity is not None:
+        extra["sensitivity"] = sensitivity_summary(store, cfg.sensitivity)
+        extra_claims = sensitivity_claims(extra["sensitivity"])
+        figure = sensitivity_figure(store, out / "figures")
+        shared += [figure] if figure else []
+    else:
+        extra_claims = []
+    if cfg.narrow is not None:
+        extra["narrow"] = narrow_summary(store)
+        extra_claims += narrow_claims(extra["narrow"])
+        shared += narrow_figures(store, extra["narrow"], out / "figures")
     timings = store.timings()
     default = DEFAULT_PROTOCOL if DEFAULT_PROTOCOL in per_protocol else next(iter(per_protocol))
     summary = {
@@ -120,7 +138,9 @@ def build_report(out: Path, store: Store | None = None) -> dict:
            if k in ("lr_grid", "capacity", "pruning", "dead_neurons", "robustness",
                     "saliency")},
         "protocols": per_protocol,
-        "claims": [c for name in per_protocol for c in per_protocol[name]["claims"]],
+        "claims": [c for name in per_protocol for c in per_protocol[name]["claims"]]
+        + extra_claims,
+        **extra,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))

@@ -146,8 +146,33 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
                          + _table(["pruning", *SALIENCY_METRICS], rows))
         parts.extend(_img(path) for path in section["figures"])
         parts.append("</div>")
+    if summary.get("sensitivity"):
+        s = summary["sensitivity"]
+        rows = [[gap, e["pearson"], f"{e['pearson_ci'][0]:.3f}–{e['pearson_ci'][1]:.3f}",
+                 e["spearman"], f"{e['spearman_ci'][0]:.3f}–{e['spearman_ci'][1]:.3f}"]
+                for gap, e in s["correlation"].items()]
+        parts.append(f"<h2>Companion A · sensitivity and generalization (Novak et al. 2018), "
+                     f"protocol {s['protocol']}, {s['models']} models</h2>"
+                     + _table(["gap", "Pearson", "95% CI", "Spearman", "95% CI"], rows)
+                     + _table(["variant", "models", "mean test Jacobian norm",
+                               "mean accuracy gap"],
+                              [[v, e["models"], e["jac_test_mean"], e["gap_acc_mean"]]
+                               for v, e in s["variants"].items()])
+                     + f"<p>Linear-region transitions along ellipses: mean "
+                     f"{s['transitions']['mean']:.1f}; relative change when doubling the "
+                     f"points {s['transitions']['relative_change_when_doubling_points']:.3%}."
+                     "</p>")
+    if summary.get("narrow"):
+        rows = [[data, v["multiplier"], v["best_projected"], v["radius"], v["projected_loss"],
+                 v["sgd_loss"], "holds" if v["holds"] else "does not hold"]
+                for data, v in summary["narrow"]["verdict"].items()]
+        parts.append("<h2>Companion B · narrow networks, projected gradient vs SGD (Zhang et al. "
+                     "2021)</h2><p>lowcap's operationalisation: first layer trained inside a "
+                     "Frobenius ball around a mirrored initialisation, square loss.</p>"
+                     + _table(["dataset", "m/(2n/d)", "best projected", "R",
+                               "projected loss", "SGD loss", "verdict"], rows))
     if shared_figures:
-        parts.append("<h2>Appendix D · examples of input corruption</h2>")
+        parts.append("<h2>Figures shared by the protocols</h2>")
         parts.extend(_img(path) for path in shared_figures)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,0 +1,67 @@
+"""Companion paper B as a phase: narrow networks, projected methods vs SGD/Adam, into the store."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lowcap.analyses import narrow
+from lowcap.data.tasks import make_split
+from lowcap.experiments.config import ExperimentConfig, NarrowConfig, ProtocolConfig
+from lowcap.experiments.runner import RunContext, run_analysis_unit
+
+
+def dataset(ctx: RunContext, spec: NarrowConfig, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x [n, d] with unit-norm rows, y [n]) in float64: Gaussian inputs with random N(0, 1)
+    targets, or n MNIST (4, 9) training images with ±1 labels."""
+    if name == "synthetic":
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(spec.samples, spec.synthetic_dim, generator=gen, dtype=torch.float64)
+        y = torch.randn(spec.samples, generator=gen, dtype=torch.float64)
+    else:
+        split = make_split(ctx.mnist.train_labels, ctx.mnist.test_labels, (4, 9), 0)
+        rows = split.train_idx[: spec.samples]
+        x = torch.from_numpy(ctx.mnist.train_images[rows].reshape(len(rows), -1) / 255.0)
+        y = torch.from_numpy(2.0 * split.train_y[: spec.samples] - 1).double()
+    return x / x.norm(dim=1, keepdim=True), y
+
+
+def widths(spec: NarrowConfig, n: int, dim: int) -> dict[float, int]:
+    """multiplier → even width m ≈ multiplier · ⌈2n/d⌉ (at least 2)."""
+    base = math.ceil(2 * n / dim)
+    return {k: max(2, 2 * math.ceil(k * base / 2)) for k in spec.multipliers}
+
+
+def narrow_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Run once (under the config's first protocol: it does not depend on one)."""
+    spec = cfg.narrow
+    assert spec is not None
+    if protocol.name != cfg.protocols[0].name:
+        return False
+
+    def compute():
+        rows = []
+        for name in spec.datasets:
+            x, y = dataset(ctx, spec, name)
+            for multiplier, width in widths(spec, *x.shape).items():
+                for method in spec.methods:
+                    lrs = spec.adam_lrs if method.endswith("adam") else spec.lrs
+                    projected = method.startswith("projected")
+                    run, members = narrow.train(  # unconstrained methods ignore the radius
+                        x, y, width, method, spec.radii if projected else [0.0], lrs,
+                        spec.seeds, spec.steps, spec.activation, spec.batch_size)
+                    for i, (radius, lr, seed) in enumerate(members):
+                        shown = radius if projected else None
+                        run_id = f"narrow/{name}/{method}/m{width}/R{shown}/lr{lr:g}/s{seed}"
+                        params = {"dataset": name, "method": method, "width": width,
+                                  "multiplier": multiplier, "radius": shown, "lr": lr,
+                                  "seed": seed}
+                        for j, step in enumerate(run.steps):
+                            rows.append((run_id, {**params, "step": step}, "loss",
+                                         float(run.loss[i, j])))
+                            rows.append((run_id, {**params, "step": step}, "sigma_min",
+                                         float(run.sigma_min[i, j])))
+        return rows
+
+    return run_analysis_unit(ctx, "narrow", spec.model_dump(mode="json"), compute)

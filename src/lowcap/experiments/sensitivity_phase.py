@@ -1,0 +1,96 @@
+"""Companion paper A as a phase: train the factor variants, then measure every model's
+generalization gap, Jacobian norms, misclassification AUC and linear-region transitions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from lowcap.analyses import sensitivity as sens
+from lowcap.experiments.config import ExperimentConfig, ProtocolConfig, SensitivityConfig
+from lowcap.experiments.phases import phase_plans
+from lowcap.experiments.plan import ModelPlan
+from lowcap.experiments.runner import RunContext, run_analysis_unit, train_plans, trained_models
+
+VARIANT_CHANGES = {"random_labels": {"labels": "random"}, "full_batch": {"batch_size": None},
+                   "tanh": {"activation": "tanh"}}
+
+
+def population(cfg: ExperimentConfig, spec: SensitivityConfig
+               ) -> list[tuple[str, ModelPlan]]:
+    """(variant, plan) of every model of the study: the capacity sweep ('base') and variants."""
+    protocol = cfg.protocol(spec.protocol)
+    base = phase_plans(cfg, "capacity", protocol)
+    study = [p for p in base if p.pair in spec.pairs and p.hidden in spec.widths]
+    out = [("base", p) for p in base]
+    for variant in spec.variants:
+        out += [(variant, replace(p, **VARIANT_CHANGES[variant])) for p in study]
+    return out
+
+
+def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    acc = ((logits > 0).to(y.dtype) == y).double().mean().item()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y).item()
+    return acc, loss
+
+
+def _measure(ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> dict[str, float]:
+    params = ctx.load_params(plan.model_id)
+    split = ctx.split(plan)
+    rng = np.random.default_rng(spec.seed)
+    out: dict[str, float] = {}
+    norms = {}
+    for part in ("train", "test"):
+        x, y = ctx.bank.inputs(split, part)
+        z = torch.addmm(params["b1"], x, params["w1"].T)
+        h = torch.relu(z) if plan.activation == "relu" else torch.tanh(z)
+        logits = h @ params["w2"].reshape(-1) + params["b2"]
+        out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
+        norms[part] = sens.jacobian_norm(params, x, plan.activation)
+        if part == "test":
+            wrong = ((logits > 0).to(y.dtype) != y).cpu().numpy()
+            out["error_auc"] = (float(roc_auc_score(wrong, norms[part].cpu().numpy()))
+                                if 0 < wrong.sum() < len(wrong) else float("nan"))
+        take = torch.from_numpy(rng.permutation(len(y))[: spec.points]).to(x.device)
+        out[f"jac_{part}"] = norms[part][take].mean().item()
+    noise = torch.from_numpy(rng.random((spec.points, 784), dtype=np.float32)).to(
+        ctx.bank.device, ctx.bank.images.dtype)
+    out["jac_random"] = sens.jacobian_norm(params, noise, plan.activation).mean().item()
+    x_train, _ = ctx.bank.inputs(split, "train")
+    counts = {spec.trajectory_points: [], 2 * spec.trajectory_points: []}
+    for _ in range(spec.ellipses):
+        a, b, c = x_train[torch.from_numpy(rng.choice(len(x_train), 3, replace=False))]
+        for k, values in counts.items():
+            values.append(sens.transitions(params, sens.ellipse(a, b, c, k)))
+    out["transitions"] = float(np.mean(counts[spec.trajectory_points]))
+    out["transitions_2k"] = float(np.mean(counts[2 * spec.trajectory_points]))
+    return out
+
+
+def sensitivity_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
+    """Run the study once, under the protocol the config names."""
+    spec = cfg.sensitivity
+    assert spec is not None
+    if protocol.name != spec.protocol or cfg.capacity is None:
+        return False
+    members = population(cfg, spec)
+    variants = [p for v, p in members if v != "base"]
+    if variants:
+        train_plans(ctx, "sensitivity", variants, cfg.snapshot_every)
+    stored = {m.model_id: m for m in trained_models(ctx.store, [p for _, p in members])}
+
+    def compute():
+        rows = []
+        for variant, plan in members:
+            model = stored.get(plan.model_id)
+            if model is None or model.diverged:
+                continue
+            for metric, value in _measure(ctx, plan, spec).items():
+                rows.append((plan.model_id, {"variant": variant}, metric, value))
+        return rows
+
+    identity = {"models": sorted(stored), **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "sensitivity", identity, compute)

@@ -1,0 +1,71 @@
+"""Narrow networks: projection, mirrored initialisation, and the σ_min tracker."""
+
+import pytest
+import torch
+
+from lowcap.analyses import narrow
+
+
+def test_projection_lands_in_ball_and_is_identity_inside():
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
+    step = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
+    radius = torch.tensor([0.1, 1.0, 10.0, 100.0], dtype=torch.float64)
+    projected = narrow.project(w0 + step, w0, radius)
+    distance = (projected - w0).flatten(1).norm(dim=1)
+    assert torch.all(distance <= radius * (1 + 1e-12))
+    inside = step.flatten(1).norm(dim=1) <= radius
+    assert inside.tolist() == [False, False, True, True]
+    torch.testing.assert_close(projected[inside], (w0 + step)[inside], rtol=0, atol=0)
+    # Outside the ball the projection is the closest point: on the sphere, along the same ray.
+    outside = ~inside
+    torch.testing.assert_close(distance[outside], radius[outside])
+    cos = torch.nn.functional.cosine_similarity(
+        (projected - w0)[outside].flatten(1), step[outside].flatten(1))
+    torch.testing.assert_close(cos, torch.ones_like(cos))
+
+
+@pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
+def test_mirrored_init_gives_zero_function(activation):
+    w, v = narrow.mirrored_init(3, 8, 20, seed=1)
+    x = torch.randn(50, 20, dtype=torch.float64)
+    f = narrow.forward(w, v, x, activation)
+    assert torch.allclose(f, torch.zeros_like(f), atol=1e-15)
+    assert not torch.allclose(w, torch.zeros_like(w))
+
+
+def test_mirrored_init_needs_even_width():
+    with pytest.raises(ValueError, match="even width"):
+        narrow.mirrored_init(1, 7, 20, seed=0)
+
+
+@pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
+def test_sigma_min_matches_svdvals_of_explicit_jacobian(activation):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(30, 8, generator=gen, dtype=torch.float64)
+    w = torch.randn(2, 6, 8, generator=gen, dtype=torch.float64)  # m·d = 48 ≥ n = 30
+    v = torch.randn(2, 6, generator=gen, dtype=torch.float64)
+    ours = narrow.smallest_singular_value(w, v, x, activation)
+    for b in range(2):
+        jac = narrow.feature_jacobian(w[b], v[b], x, activation)
+        assert jac.shape == (30, 48)
+        # The explicit Jacobian is also autograd's: check one row against it.
+        vb = v[b:b + 1]
+        row = torch.autograd.functional.jacobian(
+            lambda wb, vb=vb: narrow.forward(wb.unsqueeze(0), vb, x[:1], activation).sum(), w[b])
+        torch.testing.assert_close(row.flatten(), jac[0])
+        expected = torch.linalg.svdvals(jac).min()
+        assert ours[b].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_training_starts_at_zero_function_and_learns():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 10, generator=gen, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    y = torch.randn(40, generator=gen, dtype=torch.float64)
+    run, members = narrow.train(x, y, 8, "projected_sgd", [0.5], [10.0], [0, 1], steps=30,
+                                batch_size=10)
+    assert len(members) == 2 and run.loss.shape[0] == 2
+    assert run.loss[:, 0] == pytest.approx(0.5 * float((y**2).mean()))  # f ≡ 0 at the start
+    free, _ = narrow.train(x, y, 8, "sgd", [0.0], [10.0], [0, 1], steps=30, batch_size=10)
+    assert free.loss[:, -1].mean() < run.loss[:, 0].mean()

@@ -1,0 +1,73 @@
+"""Jacobian norms against autograd, and exact linear-region transition counts."""
+
+import math
+
+import pytest
+import torch
+
+from lowcap.analyses import sensitivity as sens
+from lowcap.models import build_mlp, init_params
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jacobian_norm_equals_autograd(activation, seed):
+    params = {k: v.double() * (4 if k == "w1" else 1)
+              for k, v in init_params(7 + seed, seed).items()}
+    model = build_mlp(params, activation)
+    x = torch.rand(6, 784, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    ours = sens.jacobian_norm(params, x, activation)
+    for i in range(6):
+        jac = torch.autograd.functional.jacobian(
+            lambda v: torch.sigmoid(model(v.unsqueeze(0))).squeeze(), x[i])
+        assert ours[i].item() == pytest.approx(jac.norm().item(), rel=1e-10)
+    torch.testing.assert_close(sens.jacobian_norm_autograd(model, x), ours)
+
+
+def test_autograd_norm_handles_multiclass_softmax():
+    model = torch.nn.Sequential(torch.nn.Linear(784, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    x = torch.rand(4, 784)
+    ours = sens.jacobian_norm_autograd(model, x)
+    for i in range(4):
+        jac = torch.autograd.functional.jacobian(
+            lambda v: torch.softmax(model(v.unsqueeze(0)), -1).squeeze(0), x[i])
+        assert ours[i].item() == pytest.approx(jac.norm().item(), rel=1e-5)
+
+
+def threshold_model(thresholds):
+    """Units j: x[0] − t_j, so unit j switches where the first pixel crosses t_j."""
+    h = len(thresholds)
+    w1 = torch.zeros(h, 784, dtype=torch.float64)
+    w1[:, 0] = 1.0
+    return {"w1": w1, "b1": -torch.tensor(thresholds, dtype=torch.float64),
+            "w2": torch.ones(1, h, dtype=torch.float64), "b2": torch.zeros(1, dtype=torch.float64)}
+
+
+def test_transitions_exact_on_a_line():
+    params = threshold_model([0.25, 0.5, 0.75, 1.5, -0.3])
+    line = torch.zeros(1000, 784, dtype=torch.float64)
+    line[:, 0] = torch.linspace(0, 1, 1000, dtype=torch.float64)
+    assert sens.transitions(params, line, closed=False) == 3
+
+
+def test_transitions_exact_on_an_ellipse():
+    a, b, c = (torch.zeros(784, dtype=torch.float64) for _ in range(3))
+    a[0], b[0], c[0] = 1.0, 0.0, 0.5
+    a[1], b[1], c[1] = 0.0, 1.0, 0.2
+    g0 = (a[0] + b[0] + c[0]).item() / 3
+    amplitude = math.hypot(a[0].item() - g0, (c[0] - b[0]).item() / math.sqrt(3))
+    inside = [g0 - 0.9 * amplitude, g0, g0 + 0.5 * amplitude]
+    outside = [g0 + 1.1 * amplitude, g0 - 2 * amplitude]
+    params = threshold_model(inside + outside)
+    trajectory = sens.ellipse(a, b, c, 4096)
+    assert torch.allclose(trajectory[0], a)  # e(0) = a
+    assert sens.transitions(params, trajectory) == 2 * len(inside)
+
+
+def test_transitions_converge_with_points():
+    params = {k: v.double() for k, v in init_params(64, 3).items()}
+    gen = torch.Generator().manual_seed(0)
+    a, b, c = torch.rand(3, 784, dtype=torch.float64, generator=gen)
+    counts = [sens.transitions(params, sens.ellipse(a, b, c, k)) for k in (2048, 4096, 8192)]
+    assert counts[0] > 0
+    assert abs(counts[2] - counts[1]) / counts[1] < 0.01
