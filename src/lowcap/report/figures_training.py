@@ -53,6 +53,7 @@ def capacity_figure(table: dict, folder: Path, protocol: str, min_f1: float) -> 
     ax.set(xscale="log", xlabel="hidden units", ylabel="best validation F1",
            title=f"Fig 3 · F1 vs hidden size ({protocol})")
     ax.set_xticks(sorted({int(h) for e in table.values() for h in e["f1_mean"]}))
+    ax.minorticks_off()
     ax.get_xaxis().set_major_formatter("{x:g}")
     ax.legend(fontsize=8)
     return save_figure(fig, folder, f"fig3_capacity_{protocol}")

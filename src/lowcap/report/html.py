@@ -64,7 +64,9 @@ VERDICT_COLOURS = {"holds": "#d9f2d9", "does not hold": "#f8d7d7", "inconclusive
 
 def _claims_section(claims: list[dict]) -> str:
     """One row per claim, one verdict column (with its evidence) per protocol."""
-    protocols = sorted({c["protocol"] for c in claims})
+    seen = {c["protocol"] for c in claims}
+    protocols = [p for p in ("reference", "corrected") if p in seen] + sorted(
+        seen - {"reference", "corrected"})
     by_claim: dict[str, dict] = {}
     for claim in claims:
         by_claim.setdefault(claim["id"], {"claim": claim})[claim["protocol"]] = claim
@@ -100,8 +102,9 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
              f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
              f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, "
              f"total compute time {summary['seconds']['total']:.1f} s.</p>",
-             "<h2>Protocol</h2><pre>" + html.escape(cfg.to_yaml()) + "</pre>"]
-    parts.append(_claims_section(summary["claims"]))
+             _claims_section(summary["claims"]),
+             "<h2>Protocol</h2><details><summary>the resolved config.yaml (every default "
+             "spelled out)</summary><pre>" + html.escape(cfg.to_yaml()) + "</pre></details>"]
     timing_rows = [[k, v] for k, v in summary["seconds"].items()]
     parts.append("<h2>Timings (s)</h2>" + _table(["phase", "seconds"], timing_rows))
     for section in sections:
