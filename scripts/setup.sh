@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 venv="${LOWCAP_VENV:-.venv}"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,ray]"
 "$venv/bin/lowcap" data --quiet
 # Chromium renders report.html in the browser test; install it where Debian's apt-get runs as root.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \

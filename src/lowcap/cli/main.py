@@ -60,17 +60,26 @@ def _load(profile: str | None, config: Path | None):
 
 
 def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str,
-             train: bool = True, analyses: tuple[str, ...] | None = None) -> None:
+             train: bool = True, analyses: tuple[str, ...] | None = None,
+             ray_address: str | None = None) -> None:
     from lowcap.experiments.analysis_phases import run_analyses
     from lowcap.experiments.phases import run_training
     from lowcap.experiments.rundir import open_run
     from lowcap.report.build import build_report
 
-    if executor != "local":
-        raise UserInputError(f"--executor {executor}: only 'local' is available in this version")
+    if ray_address is not None and executor != "ray":
+        raise UserInputError("--ray-address needs --executor ray")
     started = time.perf_counter()
     ctx = open_run(out, cfg, device, fresh, quiet)
-    seconds = run_training(ctx, cfg) if train else {}
+    if executor == "ray":
+        from lowcap.experiments.distributed import RayExecutor
+
+        ctx.executor = RayExecutor(ray_address)
+    try:
+        seconds = run_training(ctx, cfg) if train else {}
+    finally:
+        if ctx.executor is not None:
+            ctx.executor.shutdown()
     seconds.update(run_analyses(ctx, cfg, analyses))
     for phase, secs in seconds.items():
         click.echo(f"{phase}: {secs:.1f} s", err=True)
@@ -88,13 +97,16 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run directory (default runs/<profile>).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
-              show_default=True)
+              show_default=True, help="Where training units run: here, or on a Ray cluster.")
+@click.option("--ray-address", default=None,
+              help="Address of a running Ray cluster (default: start a local Ray).")
 @_common_run_options
-def reproduce(profile: str, config: Path | None, out: Path | None, executor: str, device: str,
-              fresh: bool, quiet: bool) -> None:
+def reproduce(profile: str, config: Path | None, out: Path | None, executor: str,
+              ray_address: str | None, device: str, fresh: bool, quiet: bool) -> None:
     """Run every phase of the paper's protocol (resuming DIR), then write the report."""
     cfg = _load(profile, config)
-    _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor)
+    _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor,
+             ray_address=ray_address)
 
 
 @cli.command()

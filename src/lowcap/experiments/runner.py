@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from lowcap.experiments.store import Store
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
 from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
 
+if TYPE_CHECKING:
+    from lowcap.experiments.distributed import RayExecutor
+
 
 @dataclass
 class RunContext:
@@ -40,6 +44,7 @@ class RunContext:
     mnist: MNIST
     bank: ImageBank
     quiet: bool = False
+    executor: RayExecutor | None = None  # None: train here, with snapshots
     _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
 
     @property
@@ -50,13 +55,7 @@ class RunContext:
         """The (cached) split a plan trains and evaluates on."""
         key = plan.lane_key()
         if key not in self._splits:
-            split = make_split(
-                self.mnist.train_labels, self.mnist.test_labels, plan.pair, plan.seed,
-                balance=plan.balance, val_fraction=plan.val_fraction)
-            if plan.labels == "random":  # training labels shuffled; val/test keep the truth
-                rng = np.random.default_rng([plan.seed, 1])
-                split = replace(split, train_y=rng.permutation(split.train_y))
-            self._splits[key] = split
+            self._splits[key] = plan_split(self.mnist, plan)
         return self._splits[key]
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
@@ -64,7 +63,18 @@ class RunContext:
         return load_tensors(self.checkpoints / f"{model_id}.safetensors", self.bank.device)
 
 
-def _unit_id(plans: list[ModelPlan]) -> str:
+def plan_split(mnist: MNIST, plan: ModelPlan) -> TaskSplit:
+    """The split a plan trains and evaluates on (random labels: training labels shuffled,
+    validation and test keep the truth)."""
+    split = make_split(mnist.train_labels, mnist.test_labels, plan.pair, plan.seed,
+                       balance=plan.balance, val_fraction=plan.val_fraction)
+    if plan.labels == "random":
+        rng = np.random.default_rng([plan.seed, 1])
+        split = replace(split, train_y=rng.permutation(split.train_y))
+    return split
+
+
+def unit_id(plans: list[ModelPlan]) -> str:
     blob = json.dumps(sorted(p.model_id for p in plans)).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -77,12 +87,17 @@ def train_plans(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
     by_cohort: dict[tuple, list[ModelPlan]] = defaultdict(list)
     for plan in pending:
         by_cohort[plan.cohort_key()].append(plan)
+    if ctx.executor is not None:
+        ctx.executor.train(ctx, list(by_cohort.values()))
+        return len(pending)
     for group in by_cohort.values():
         _train_unit(ctx, phase, group, snapshot_every)
     return len(pending)
 
 
-def _layout(ctx: RunContext, plans: list[ModelPlan]) -> tuple[list[Lane], list[list[ModelPlan]]]:
+def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
+           ) -> tuple[list[Lane], list[list[ModelPlan]]]:
+    """Lanes (models sharing a split and batch order) and the plans of each lane, in order."""
     by_lane: dict[tuple, list[ModelPlan]] = defaultdict(list)
     for plan in sorted(plans, key=lambda p: (p.lane_key(), p.hidden, p.lr)):
         by_lane[plan.lane_key()].append(plan)
@@ -90,20 +105,20 @@ def _layout(ctx: RunContext, plans: list[ModelPlan]) -> tuple[list[Lane], list[l
     for members in by_lane.values():
         first = members[0]
         specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec) for p in members)
-        lanes.append(Lane(ctx.split(first), first.seed, specs))
+        lanes.append(Lane(split_of(first), first.seed, specs))
         lane_plans.append(members)
     return lanes, lane_plans
 
 
 def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_every: int) -> None:
-    unit_id = _unit_id(plans)
-    lanes, lane_plans = _layout(ctx, plans)
+    uid = unit_id(plans)
+    lanes, lane_plans = layout(plans, ctx.split)
     first = plans[0]
     cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
                     device=ctx.bank.device, dtype=ctx.bank.images.dtype)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     start = 0
-    unit = ctx.store.unit(unit_id)
+    unit = ctx.store.unit(uid)
     if unit is not None and unit["snapshot"]:
         state = load_tensors(ctx.out / unit["snapshot"], ctx.bank.device)
         cohort.load_state(state)
@@ -114,15 +129,10 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
                f"({len(plans)} models)", unit="epoch", disable=ctx.quiet, leave=False)
 
     def on_epoch(cohort: Cohort, result: EpochResult) -> None:
-        newly = result.diverged & (diverged_epoch < 0)
-        diverged_epoch[newly] = result.epoch
-        for g, members in enumerate(lane_plans):
-            for i, plan in enumerate(members):
-                values = [_sql_float(result.metrics[k][g, i]) for k in METRIC_NAMES]
-                pending_rows.append((plan.model_id, result.epoch, *values))
+        pending_rows.extend(record_epoch(lane_plans, result, diverged_epoch))
         epoch_done = result.epoch + 1
         if epoch_done % snapshot_every == 0 or epoch_done == first.epochs:
-            _commit_snapshot(ctx, unit_id, cohort, diverged_epoch, epoch_done, pending_rows)
+            _commit_snapshot(ctx, uid, cohort, diverged_epoch, epoch_done, pending_rows)
             pending_rows.clear()
         bar.update(1)
 
@@ -130,42 +140,63 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
                  on_epoch=on_epoch,
                  diverged=diverged_epoch >= 0)
     bar.close()
-    _finalize(ctx, unit_id, cohort, lane_plans, diverged_epoch)
+    _finalize(ctx, uid, cohort, lane_plans, diverged_epoch)
+
+
+def record_epoch(lane_plans: list[list[ModelPlan]], result: EpochResult,
+                 diverged_epoch: np.ndarray) -> list[tuple]:
+    """The store rows of one epoch; notes first divergences in `diverged_epoch` (in place)."""
+    newly = result.diverged & (diverged_epoch < 0)
+    diverged_epoch[newly] = result.epoch
+    return [(plan.model_id, result.epoch,
+             *(_sql_float(result.metrics[k][g, i]) for k in METRIC_NAMES))
+            for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
 
 
 def _sql_float(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
-def _commit_snapshot(ctx: RunContext, unit_id: str, cohort: Cohort, diverged_epoch: np.ndarray,
+def _commit_snapshot(ctx: RunContext, uid: str, cohort: Cohort, diverged_epoch: np.ndarray,
                      epoch_done: int, rows: list[tuple]) -> None:
-    name = f"checkpoints/unit-{unit_id}-e{epoch_done:04d}.safetensors"
+    name = f"checkpoints/unit-{uid}-e{epoch_done:04d}.safetensors"
     save_tensors(ctx.out / name, {**cohort.state(),
                                   "diverged_epoch": torch.from_numpy(diverged_epoch)})
-    previous = ctx.store.unit(unit_id)
+    previous = ctx.store.unit(uid)
     marks = ",".join("?" * (2 + len(METRIC_NAMES)))
     with ctx.store.transaction() as db:
         db.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({marks})", rows)
         db.execute("INSERT OR REPLACE INTO units VALUES (?, ?, ?, 0)",
-                   (unit_id, epoch_done, name))
+                   (uid, epoch_done, name))
     if previous and previous["snapshot"] and previous["snapshot"] != name:
         (ctx.out / previous["snapshot"]).unlink(missing_ok=True)
 
 
-def _finalize(ctx: RunContext, unit_id: str, cohort: Cohort, lane_plans: list[list[ModelPlan]],
+def _finalize(ctx: RunContext, unit: str, cohort: Cohort, lane_plans: list[list[ModelPlan]],
               diverged_epoch: np.ndarray) -> None:
+    store_trained(ctx, unit, [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
+                              for g, members in enumerate(lane_plans)
+                              for i, plan in enumerate(members)])
+
+
+def store_trained(ctx: RunContext, unit: str,
+                  models: list[tuple[ModelPlan, dict[str, torch.Tensor], int]],
+                  epoch_rows: list[tuple] = ()) -> None:
+    """Write each model's checkpoint, then commit the models (and any epoch rows) and mark the
+    unit done in one transaction; finally drop the unit's snapshot."""
     rows = []
-    for g, members in enumerate(lane_plans):
-        for i, plan in enumerate(members):
-            path = f"checkpoints/{plan.model_id}.safetensors"
-            save_tensors(ctx.out / path, cohort.model_params(g, i))
-            div = int(diverged_epoch[g, i])
-            rows.append((plan.model_id, plan.protocol, plan.pair_key, plan.hidden, plan.lr,
-                         plan.seed, json.dumps(asdict(plan)), div if div >= 0 else None, path))
-    snapshot = (ctx.store.unit(unit_id) or {}).get("snapshot")
+    for plan, params, diverged in models:
+        path = f"checkpoints/{plan.model_id}.safetensors"
+        save_tensors(ctx.out / path, params)
+        rows.append((plan.model_id, plan.protocol, plan.pair_key, plan.hidden, plan.lr,
+                     plan.seed, json.dumps(asdict(plan)), diverged if diverged >= 0 else None,
+                     path))
+    snapshot = (ctx.store.unit(unit) or {}).get("snapshot")
+    marks = ",".join("?" * (2 + len(METRIC_NAMES)))
     with ctx.store.transaction() as db:
+        db.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({marks})", epoch_rows)
         db.executemany("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        db.execute("UPDATE units SET done = 1, snapshot = NULL WHERE unit_id = ?", (unit_id,))
+        db.execute("INSERT OR REPLACE INTO units VALUES (?, -1, NULL, 1)", (unit,))
     if snapshot:
         (ctx.out / snapshot).unlink(missing_ok=True)
 
@@ -194,8 +225,8 @@ def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
     are committed in one transaction. Returns whether work was done.
     """
     blob = json.dumps([analysis, identity], sort_keys=True, default=str).encode()
-    unit_id = f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
-    unit = ctx.store.unit(unit_id)
+    uid = f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
+    unit = ctx.store.unit(uid)
     if unit is not None and unit["done"]:
         return False
     rows = compute()
@@ -203,5 +234,5 @@ def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
         db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
                        [(analysis, mid, json.dumps(p, sort_keys=True), metric,
                          _sql_float(value)) for mid, p, metric, value in rows])
-        db.execute("INSERT OR REPLACE INTO units VALUES (?, 0, NULL, 1)", (unit_id,))
+        db.execute("INSERT OR REPLACE INTO units VALUES (?, 0, NULL, 1)", (uid,))
     return True

@@ -1,0 +1,95 @@
+"""The Ray executor: training units run on a Ray cluster; results come back to the one store
+writer (this process), which checkpoints and commits them exactly as local training does.
+
+Each lane of a cohort group (models sharing a split and batch order) becomes one remote task,
+so a cluster spreads a phase over its workers. A task trains its cohort to the end and returns
+per-epoch metrics and final weights; a run killed mid-phase resumes at unit granularity
+(finished units are in the store), not from mid-training snapshots as the local executor does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from lowcap.data.bank import ImageBank
+from lowcap.data.mnist import MNIST
+from lowcap.errors import UserInputError
+from lowcap.experiments.plan import ModelPlan
+from lowcap.experiments.runner import (
+    RunContext,
+    layout,
+    plan_split,
+    record_epoch,
+    store_trained,
+    unit_id,
+)
+from lowcap.models.cohort import Cohort
+from lowcap.training.trainer import EpochResult, train_cohort
+
+
+def train_unit(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
+               ) -> dict[str, Any]:
+    """Train one unit anywhere (no store access): epoch rows, and each model's final weights
+    (CPU tensors) and divergence epoch. `threads` matches the driver's, so CPU results are
+    bit-for-bit those of local training (GEMM reductions depend on the thread count)."""
+    torch.set_num_threads(threads)
+    bank = ImageBank.from_mnist(mnist, device=device)
+    lanes, lane_plans = layout(plans, lambda plan: plan_split(mnist, plan))
+    first = plans[0]
+    cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
+                    device=bank.device)
+    diverged = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
+    rows: list[tuple] = []
+
+    def on_epoch(cohort: Cohort, result: EpochResult) -> None:
+        rows.extend(record_epoch(lane_plans, result, diverged))
+
+    train_cohort(cohort, bank, first.epochs, first.batch_size, on_epoch=on_epoch)
+    models = [(plan, {k: v.cpu() for k, v in cohort.model_params(g, i).items()},
+               int(diverged[g, i]))
+              for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
+    return {"rows": rows, "models": models}
+
+
+class RayExecutor:
+    """Runs training units as Ray tasks; `address=None` starts a local Ray instance."""
+
+    def __init__(self, address: str | None = None):
+        try:
+            import ray
+        except ImportError as exc:
+            raise UserInputError("--executor ray: Ray is not installed; "
+                                 "pip install 'lowcap[ray]'") from exc
+        self.ray = ray
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, include_dashboard=False, logging_level="ERROR",
+                         log_to_driver=False, configure_logging=False)
+            except ConnectionError as exc:
+                raise UserInputError(f"--ray-address {address}: cannot reach a Ray cluster "
+                                     f"there ({exc})") from exc
+        self.threads = torch.get_num_threads()
+        self._task = ray.remote(num_cpus=self.threads)(train_unit)
+
+    def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
+        """Train every group, one task per lane, committing each unit as it finishes."""
+        units = []
+        for group in groups:
+            _, lane_plans = layout(group, ctx.split)
+            units.extend(lane_plans)
+        mnist = self.ray.put(ctx.mnist)
+        device = ctx.bank.device.type
+        pending = {self._task.remote(mnist, plans, device, self.threads): plans
+                   for plans in units}
+        while pending:
+            ready, _ = self.ray.wait(list(pending), num_returns=1)
+            plans = pending.pop(ready[0])
+            result = self.ray.get(ready[0])
+            store_trained(ctx, unit_id(plans), result["models"], result["rows"])
+
+    def shutdown(self) -> None:
+        self.ray.shutdown()
+
