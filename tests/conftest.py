@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 
@@ -55,3 +56,11 @@ def smoke_run(tmp_path_factory):
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture
+def run_copy(smoke_run, tmp_path):
+    """A private copy of the smoke run, for tests that modify or break it."""
+    copy = tmp_path / "run"
+    shutil.copytree(smoke_run, copy)
+    return copy

@@ -1,18 +1,10 @@
 """Analysis commands on a finished run: they write into its store and rebuild the report."""
 
 import json
-import shutil
 
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def run_copy(smoke_run, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(smoke_run, copy)
-    return copy
 
 
 def test_prune_with_new_levels_adds_them(run_copy, run_cli):

@@ -1,17 +1,8 @@
 """Faults: corrupted store, checkpoint or snapshot → a clear error naming the file, exit 1/2."""
 
-import shutil
-
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def run_copy(smoke_run, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(smoke_run, copy)
-    return copy
 
 
 def test_corrupted_store_is_named(run_copy, run_cli):
