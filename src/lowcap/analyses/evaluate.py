@@ -37,3 +37,9 @@ def hidden_activations(params: Params, x: torch.Tensor, activation: str = "relu"
     """Hidden-layer outputs [N, h] of one model."""
     z = torch.addmm(params["b1"], x, params["w1"].T)
     return torch.relu(z) if activation == "relu" else torch.tanh(z)
+
+
+@torch.no_grad()
+def model_logits(params: Params, x: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """Output logits [N] of one model."""
+    return hidden_activations(params, x, activation) @ params["w2"].reshape(-1) + params["b2"]

@@ -10,7 +10,12 @@ import torch
 
 from lowcap.analyses import saliency
 from lowcap.analyses.corruptions import SEVERITIES, corrupt
-from lowcap.analyses.evaluate import evaluate_params, hidden_activations, params_cohort
+from lowcap.analyses.evaluate import (
+    evaluate_params,
+    hidden_activations,
+    model_logits,
+    params_cohort,
+)
 from lowcap.analyses.pruning import prune
 from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
@@ -232,9 +237,7 @@ def _figure_maps(dense: dict, pruned: dict, x: torch.Tensor, y: torch.Tensor, ep
                  ) -> dict[str, torch.Tensor]:
     """Fig 8 panels: a correct first digit, a correct second digit, a first digit taken for the
     second, and the correct first digit under the pruned model (paper, §4.7)."""
-    with torch.no_grad():
-        predicted = (hidden_activations(dense, x) @ dense["w2"].reshape(-1)
-                     + dense["b2"]) > 0
+    predicted = model_logits(dense, x) > 0
     correct_a = torch.nonzero((y == 0) & ~predicted).flatten()
     correct_b = torch.nonzero((y == 1) & predicted).flatten()
     mistaken = torch.nonzero((y == 0) & predicted).flatten()

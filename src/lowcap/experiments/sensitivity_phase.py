@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from lowcap.analyses import sensitivity as sens
+from lowcap.analyses.evaluate import model_logits
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig, SensitivityConfig
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.plan import ModelPlan
@@ -45,9 +46,7 @@ def _measure(ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> dict[
     norms = {}
     for part in ("train", "test"):
         x, y = ctx.bank.inputs(split, part)
-        z = torch.addmm(params["b1"], x, params["w1"].T)
-        h = torch.relu(z) if plan.activation == "relu" else torch.tanh(z)
-        logits = h @ params["w2"].reshape(-1) + params["b2"]
+        logits = model_logits(params, x, plan.activation)
         out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
         norms[part] = sens.jacobian_norm(params, x, plan.activation)
         if part == "test":

@@ -143,11 +143,3 @@ class Store:
         for row in rows:
             row["params"] = json.loads(row["params"])
         return rows
-
-    def has_results(self, analysis: str, model_ids: Iterable[str]) -> bool:
-        ids = list(model_ids)
-        marks = ",".join("?" * len(ids))
-        row = self.db.execute(
-            f"SELECT COUNT(DISTINCT model_id) FROM results WHERE analysis = ? "
-            f"AND model_id IN ({marks})", (analysis, *ids)).fetchone()
-        return bool(ids) and row[0] == len(ids)

@@ -63,11 +63,3 @@ def build_mlp(params: dict[str, torch.Tensor], activation: Activation = "relu") 
         model[2].weight.copy_(w2.reshape(1, hidden))
         model[2].bias.copy_(params["b2"].reshape(1))
     return model.to(dtype=w1.dtype, device=w1.device)
-
-
-def module_params(model: nn.Sequential) -> dict[str, torch.Tensor]:
-    """The inverse of build_mlp: {w1, b1, w2, b2} of a plain MLP (detached copies)."""
-    return {
-        "w1": model[0].weight.detach().clone(), "b1": model[0].bias.detach().clone(),
-        "w2": model[2].weight.detach().clone(), "b2": model[2].bias.detach().clone(),
-    }
