@@ -1,15 +1,21 @@
-"""Cohort engine vs a naive per-model PyTorch loop, same data, same run.
+"""The cohort engine vs per-model baselines, same data, same process.
 
-The workload is the paper's capacity sweep of one (pair, seed): 11 widths, mini-batch SGD (128),
-with per-epoch validation and test metrics in both. Prints a table: model-epochs per second,
-achieved GFLOP/s (training FLOPs ≈ 6 × parameters per sample) against the machine's measured
-float32 GEMM peak, and the speed-up.
+Workload: the paper's capacity sweep of one (pair, seed), pair (4, 9), 11 widths (2 … 64), with
+validation and test metrics after every epoch in every engine.
 
-    python benchmarks/bench_cohort.py [--epochs 3] [--naive-epochs 1] [--device cpu]
+- mini-batch SGD (batch 128, the `corrected` protocol): cohort engine vs the idiomatic PyTorch
+  loop (one nn.Module at a time, torch.optim.SGD, autograd);
+- full-batch GD (the `reference` protocol, as the paper's code trains): cohort engine vs the
+  paper's approach, per-model NumPy full-batch training, reimplemented minimally below.
+
+Prints model-epochs per second, achieved GFLOP/s (see flops.py for what is counted) and the
+share of the measured float32 GEMM peak, then the speed-ups.
+
+    python benchmarks/bench_cohort.py [--epochs 3] [--baseline-epochs 1] [--device cpu]
                                       [--full-sweep]
 
-`--full-sweep` adds a row for the paper's whole capacity sweep (5 pairs × 3 seeds × 11 widths =
-165 models) as one cohort, for one epoch.
+`--full-sweep` adds the paper's whole capacity sweep (5 pairs × 3 seeds × 11 widths = 165
+models) as one cohort, one epoch per protocol.
 """
 
 from __future__ import annotations
@@ -17,38 +23,21 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from flops import gemm_peak, sync, train_flops
 
-from lowcap.data import ImageBank, load_mnist, make_split
+from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
 from lowcap.experiments.config import PAPER_WIDTHS
-from lowcap.models import Cohort, Lane, ModelSpec, build_mlp, init_params
+from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
 from lowcap.training import classification_metrics, epoch_order, train_cohort
+from lowcap.training.malloc import keep_freed_memory
+
+REFERENCE_INIT = InitSpec("normal", 0.1)
 
 
-def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """Measured float32 matmul GFLOP/s on this device."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    a @ b
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    _sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def train_flops(n_samples: int, widths, epochs: int) -> float:
-    return sum(6 * (784 * h + 2 * h + 1) for h in widths) * n_samples * epochs
-
-
-def naive_loop(bank, split, widths, epochs, batch_size):
+def naive_torch_loop(bank, split, widths, epochs, batch_size) -> None:
     """The idiomatic way: one model at a time, nn.Module + torch.optim.SGD + autograd."""
     x, y = bank.inputs(split, "train")
     evals = [bank.inputs(split, part) for part in ("val", "test")]
@@ -65,69 +54,102 @@ def naive_loop(bank, split, widths, epochs, batch_size):
                     classification_metrics(model(xe).T, ye)
 
 
-def full_sweep_row(mnist, bank, widths, peak: float) -> tuple[str, float, float, float]:
-    """The 165-model capacity sweep as one cohort, one epoch."""
-    from lowcap.data import PAPER_PAIRS
+def numpy_full_batch(bank, split, widths, epochs) -> list[list[float]]:
+    """The paper's approach: per model, NumPy full-batch gradient descent on the BCE loss;
+    returns each model's last validation and test F1."""
+    x, y = (t.cpu().numpy() for t in bank.inputs(split, "train"))
+    evals = [tuple(t.cpu().numpy() for t in bank.inputs(split, part)) for part in ("val", "test")]
+    scores = []
+    for h in widths:
+        p = {k: v.float().numpy().copy() for k, v in init_params(h, 0, REFERENCE_INIT).items()}
+        w1, b1, w2, b2 = p["w1"], p["b1"], p["w2"].reshape(-1), p["b2"]
+        for _ in range(epochs):
+            z = x @ w1.T + b1
+            a = np.maximum(z, 0)
+            out = 1 / (1 + np.exp(-(a @ w2 + b2)))
+            d_out = (out - y) / len(y)
+            d_z = np.outer(d_out, w2) * (z > 0)
+            w1 -= 0.03 * (d_z.T @ x)
+            b1 -= 0.03 * d_z.sum(0)
+            w2 -= 0.03 * (a.T @ d_out)
+            b2 -= 0.03 * d_out.sum()
+            f1 = []
+            for xe, ye in evals:  # per-epoch F1, as the engines compute
+                pred = (np.maximum(xe @ w1.T + b1, 0) @ w2 + b2) > 0
+                tp = float((pred & (ye > 0.5)).sum())
+                f1.append(2 * tp / max(1.0, float(pred.sum() + (ye > 0.5).sum())))
+        scores.append(f1)
+    return scores
 
-    lanes = []
-    samples = 0
-    for pair in PAPER_PAIRS:
-        for seed in (0, 1, 2):
-            split = make_split(mnist.train_labels, mnist.test_labels, pair, seed)
-            samples += len(split.train_idx)
-            lanes.append(Lane(split, seed, tuple(ModelSpec(h, 0.03, seed) for h in widths)))
-    cohort = Cohort(lanes, device=bank.device)
-    _sync(bank.device)
+
+def lanes_for(mnist, pairs, seeds, widths, reference: bool) -> list[Lane]:
+    init = REFERENCE_INIT if reference else InitSpec()
+    return [Lane(make_split(mnist.train_labels, mnist.test_labels, pair, seed, balance=reference),
+                 seed, tuple(ModelSpec(h, 0.03, seed, init) for h in widths))
+            for pair in pairs for seed in seeds]
+
+
+def timed(device: torch.device, work) -> float:
+    sync(device)
     start = time.perf_counter()
-    train_cohort(cohort, bank, 1, 128)
-    _sync(bank.device)
-    seconds = time.perf_counter() - start
-    gflops = train_flops(samples, widths, 1) / seconds / 1e9
-    return ("cohort, 165 models", len(lanes) * len(widths) / seconds, gflops, 100 * gflops / peak)
+    work()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def row(name: str, lanes: list[Lane], epochs: int, seconds: float, peak: float) -> tuple:
+    flops = sum(train_flops(m.hidden, len(lane.split.train_idx),
+                            len(lane.split.val_idx) + len(lane.split.test_idx), epochs)
+                for lane in lanes for m in lane.models)
+    models = sum(len(lane.models) for lane in lanes)
+    gflops = flops / seconds / 1e9
+    return name, models * epochs / seconds, gflops, 100 * gflops / peak
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--naive-epochs", type=int, default=1)
+    parser.add_argument("--baseline-epochs", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--full-sweep", action="store_true")
     args = parser.parse_args()
+    keep_freed_memory()
     device = torch.device(args.device)
     mnist = load_mnist(progress=False).mnist
     bank = ImageBank.from_mnist(mnist, device=device)
-    split = make_split(mnist.train_labels, mnist.test_labels, (4, 9), 0)
-    n = len(split.train_idx)
-    widths = PAPER_WIDTHS
     peak = gemm_peak(device)
-
-    cohort = Cohort([Lane(split, 0, tuple(ModelSpec(h, 0.03, 0) for h in widths))],
-                    device=device)
-    _sync(device)
-    start = time.perf_counter()
-    train_cohort(cohort, bank, args.epochs, 128)
-    _sync(device)
-    t_cohort = time.perf_counter() - start
-
-    _sync(device)
-    start = time.perf_counter()
-    naive_loop(bank, split, widths, args.naive_epochs, 128)
-    _sync(device)
-    t_naive = time.perf_counter() - start
-
     rows = []
-    for name, seconds, epochs in (("cohort engine", t_cohort, args.epochs),
-                                  ("naive per-model loop", t_naive, args.naive_epochs)):
-        gflops = train_flops(n, widths, epochs) / seconds / 1e9
-        rows.append((name, len(widths) * epochs / seconds, gflops, 100 * gflops / peak))
+    for reference, batch in ((False, 128), (True, None)):
+        lanes = lanes_for(mnist, [(4, 9)], [0], PAPER_WIDTHS, reference)
+        split = lanes[0].split
+        seconds = timed(device, lambda lanes=lanes, batch=batch: train_cohort(
+            Cohort(lanes, device=device), bank, args.epochs, batch))
+        rows.append(row(f"cohort, {'full batch' if reference else 'batch 128'}", lanes,
+                        args.epochs, seconds, peak))
+        if reference:
+            seconds = timed(device, lambda split=split: numpy_full_batch(
+                bank, split, PAPER_WIDTHS, args.baseline_epochs))
+            rows.append(row("NumPy per model, full batch", lanes, args.baseline_epochs,
+                            seconds, peak))
+        else:
+            seconds = timed(device, lambda split=split: naive_torch_loop(
+                bank, split, PAPER_WIDTHS, args.baseline_epochs, 128))
+            rows.append(row("torch per model, batch 128", lanes, args.baseline_epochs,
+                            seconds, peak))
     if args.full_sweep:
-        rows.append(full_sweep_row(mnist, bank, widths, peak))
-    print(f"device {device}, threads {torch.get_num_threads()}, pair 4-9, {n} training images, "
-          f"{len(widths)} widths, batch 128, GEMM peak {peak:.0f} GFLOP/s")
-    print(f"{'engine':<22}{'model-epochs/s':>16}{'GFLOP/s':>10}{'% peak':>8}")
+        for reference, batch in ((False, 128), (True, None)):
+            lanes = lanes_for(mnist, PAPER_PAIRS, (0, 1, 2), PAPER_WIDTHS, reference)
+            seconds = timed(device, lambda lanes=lanes, batch=batch: train_cohort(
+                Cohort(lanes, device=device), bank, 1, batch))
+            rows.append(row(f"cohort 165, {'full batch' if reference else 'batch 128'}",
+                            lanes, 1, seconds, peak))
+    print(f"device {device}, threads {torch.get_num_threads()}, pair 4-9, "
+          f"{len(PAPER_WIDTHS)} widths, GEMM peak {peak:.0f} GFLOP/s")
+    print(f"{'engine':<30}{'model-epochs/s':>16}{'GFLOP/s':>10}{'% peak':>8}")
     for name, rate, gflops, pct in rows:
-        print(f"{name:<22}{rate:>16.2f}{gflops:>10.1f}{pct:>8.1f}")
-    print(f"speed-up (cohort / naive): {rows[0][1] / rows[1][1]:.1f}x")
+        print(f"{name:<30}{rate:>16.2f}{gflops:>10.1f}{pct:>8.1f}")
+    print(f"speed-up, batch 128 (cohort / torch per model): {rows[0][1] / rows[1][1]:.1f}x")
+    print(f"speed-up, full batch (cohort / NumPy per model): {rows[2][1] / rows[3][1]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def test_module_matches_cohort_logits(mnist, bank):
     cohort = Cohort([Lane(split, 2, (ModelSpec(3, 0.1, 2), ModelSpec(10, 0.1, 2)))])
     train_cohort(cohort, bank, 1, 32)
     x, _ = bank.inputs(split, "val")
-    logits = cohort.lane_logits(0, x)
+    logits = cohort.logits(x.unsqueeze(0))[0]
     for i in range(2):
         torch.testing.assert_close(cohort.module(0, i)(x).squeeze(1), logits[:, i])
 

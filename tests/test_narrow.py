@@ -1,5 +1,6 @@
 """Narrow networks: projection, mirrored initialisation, and the σ_min tracker."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,3 +70,22 @@ def test_training_starts_at_zero_function_and_learns():
     assert run.loss[:, 0] == pytest.approx(0.5 * float((y**2).mean()))  # f ≡ 0 at the start
     free, _ = narrow.train(x, y, 8, "sgd", [0.0], [10.0], [0, 1], steps=30, batch_size=10)
     assert free.loss[:, -1].mean() < run.loss[:, 0].mean()
+
+
+def test_sigma_min_along_training_matches_explicit_jacobian():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(30, 10, generator=gen, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    y = torch.randn(30, generator=gen, dtype=torch.float64)
+    run, _ = narrow.train(x, y, 8, "projected_gd", [2.0], [10.0], [0, 1], steps=20)
+    sigma = run.sigma_min([1], x, "tanh")
+    assert sigma.shape == (1, len(run.steps))
+    for t, w in enumerate(run.weights):
+        jac = narrow.feature_jacobian(w[1], run.v[1], x, "tanh")
+        assert sigma[0, t] == pytest.approx(float(torch.linalg.svdvals(jac).min()), rel=1e-8)
+
+
+def test_best_setting_is_lowest_mean_final_loss_ignoring_nan():
+    finals = {(0.5, 10.0): np.array([1.0, 3.0]), (2.0, 10.0): np.array([np.nan, 1.5]),
+              (8.0, 10.0): np.array([np.nan, np.nan])}
+    assert narrow.best_setting(finals) == (2.0, 10.0)

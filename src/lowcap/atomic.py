@@ -8,24 +8,38 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from lowcap.errors import WriteError
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
 
-    On any exception the temporary file is removed and `path` is left untouched.
+    On any exception the temporary file is removed and `path` is left untouched; a failed write
+    (disk full, quota, permissions) becomes a `WriteError` naming `path`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc.strerror or str(exc)) from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc.strerror or str(exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_error(target: Path | str, reason: str) -> WriteError:
+    """The error for a failed write of `target`, with what to do about it."""
+    return WriteError(f"cannot write {target}: {reason}; nothing partial was kept: free space "
+                      "(or fix permissions) and run the same command again to resume")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

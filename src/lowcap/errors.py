@@ -15,3 +15,8 @@ class DataError(UserInputError):
 
 class StoreError(LowcapError):
     """The results store or a checkpoint is unreadable or inconsistent (message names the file)."""
+
+
+class WriteError(LowcapError):
+    """A file or the store could not be written (disk full, quota, permissions); the message
+    names it. Nothing partial is left behind, so rerunning the command resumes."""

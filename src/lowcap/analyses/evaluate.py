@@ -8,7 +8,7 @@ import torch
 from lowcap.data.bank import ImageBank
 from lowcap.data.tasks import TaskSplit
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
-from lowcap.training.trainer import evaluate
+from lowcap.training.evaluation import EvalSet, evaluate
 
 Params = dict[str, torch.Tensor]
 
@@ -26,7 +26,7 @@ def evaluate_params(bank: ImageBank, lanes: list[tuple[TaskSplit, list[Params]]]
                     part: str = "val", activation: str = "relu") -> list[dict[str, np.ndarray]]:
     """Per lane, {'loss', 'f1', 'auc'} arrays over its parameter sets, on split `part`."""
     cohort = params_cohort(bank, lanes, activation)
-    metrics = evaluate(cohort, bank, part)
+    metrics = evaluate(cohort, EvalSet.of(cohort, bank, part))
     return [{k: v[g, : len(plist)].numpy() for k, v in metrics.items()}
             for g, (_, plist) in enumerate(lanes)]
 

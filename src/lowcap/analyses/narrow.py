@@ -80,11 +80,26 @@ def feature_jacobian(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activati
 
 @dataclass
 class NarrowRun:
-    """Loss curve [B, evals] and σ_min curve [B, evals] of a batch of runs, at `steps`."""
+    """A batch of B runs: the loss curve [B, T] at `steps`, and W [B, m, d] at each of them
+    (so that σ_min is computed afterwards, only for the runs worth it), with v [B, m]."""
 
     steps: list[int]
     loss: np.ndarray
-    sigma_min: np.ndarray
+    weights: list[torch.Tensor]
+    v: torch.Tensor
+
+    def sigma_min(self, rows: list[int], x: torch.Tensor, activation: str) -> np.ndarray:
+        """σ_min of the feature Jacobian [len(rows), T] of the given runs along training."""
+        return torch.stack([smallest_singular_value(w[rows], self.v[rows], x, activation)
+                            for w in self.weights], 1).numpy()
+
+
+def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
+    """The setting (e.g. (radius, lr)) whose runs' mean final loss is lowest (NaN-tolerant;
+    the first one on ties)."""
+    means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf
+             for k, v in final_loss.items()}
+    return min(means, key=means.__getitem__)
 
 
 def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list[float],
@@ -111,13 +126,13 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list
     m1, m2 = torch.zeros_like(w), torch.zeros_like(w)
     gen = torch.Generator().manual_seed(12345)
     eval_at = sorted({0, *np.linspace(0, steps, evals, dtype=int).tolist()})
-    losses, sigmas = [], []
+    losses, snapshots = [], []
     w.requires_grad_(True)
     for step in range(steps + 1):
         if step in eval_at:
             with torch.no_grad():
                 losses.append((0.5 * (forward(w, v, x, activation) - y) ** 2).mean(1))
-                sigmas.append(smallest_singular_value(w, v, x, activation))
+                snapshots.append(w.detach().clone())
         if step == steps:
             break
         idx = (torch.arange(n) if full_batch
@@ -134,5 +149,4 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list
                 update = grad
             w -= lr * update
             w.copy_(project(w, w0, radius))
-    result = NarrowRun(eval_at, torch.stack(losses, 1).numpy(), torch.stack(sigmas, 1).numpy())
-    return result, runs
+    return NarrowRun(eval_at, torch.stack(losses, 1).numpy(), snapshots, v), runs

@@ -11,6 +11,7 @@ import click
 
 from lowcap import __version__
 from lowcap.errors import LowcapError, UserInputError
+from lowcap.training.malloc import keep_freed_memory
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
 
@@ -234,6 +235,7 @@ def report(directory: Path) -> None:
 def main() -> None:
     """Entry point: map lowcap's errors to exit codes with a one-line reason."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    keep_freed_memory()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

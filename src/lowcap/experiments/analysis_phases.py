@@ -25,7 +25,7 @@ from lowcap.experiments.narrow_phase import narrow_phase
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
 from lowcap.experiments.sensitivity_phase import sensitivity_phase
-from lowcap.training.trainer import evaluate
+from lowcap.training.evaluation import EvalSet, evaluate
 
 Rows = list[tuple[str, dict, str, float]]
 SOURCE_PHASE = "capacity"
@@ -190,7 +190,7 @@ def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolC
         rows: Rows = []
         for name, parameter, severity in settings:
             corrupted = corrupt(x, name, parameter, spec.seed)
-            metrics = evaluate(cohort, ctx.bank, "test", {(0, "test"): (corrupted, y)})
+            metrics = evaluate(cohort, EvalSet.single(corrupted, y))
             params = {"corruption": name, "parameter": parameter, "severity": severity}
             for i, model in enumerate(models):
                 rows.append((model.model_id, params, "test_f1", float(metrics["f1"][0, i])))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import torch
 
@@ -46,22 +47,36 @@ def narrow_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfi
             x, y = dataset(ctx, spec, name)
             for multiplier, width in widths(spec, *x.shape).items():
                 for method in spec.methods:
-                    lrs = spec.adam_lrs if method.endswith("adam") else spec.lrs
-                    projected = method.startswith("projected")
-                    run, members = narrow.train(  # unconstrained methods ignore the radius
-                        x, y, width, method, spec.radii if projected else [0.0], lrs,
-                        spec.seeds, spec.steps, spec.activation, spec.batch_size)
-                    for i, (radius, lr, seed) in enumerate(members):
-                        shown = radius if projected else None
-                        run_id = f"narrow/{name}/{method}/m{width}/R{shown}/lr{lr:g}/s{seed}"
-                        params = {"dataset": name, "method": method, "width": width,
-                                  "multiplier": multiplier, "radius": shown, "lr": lr,
-                                  "seed": seed}
-                        for j, step in enumerate(run.steps):
-                            rows.append((run_id, {**params, "step": step}, "loss",
-                                         float(run.loss[i, j])))
-                            rows.append((run_id, {**params, "step": step}, "sigma_min",
-                                         float(run.sigma_min[i, j])))
+                    rows += _method_rows(spec, x, y, name, multiplier, width, method)
         return rows
 
     return run_analysis_unit(ctx, "narrow", spec.model_dump(mode="json"), compute)
+
+
+def _method_rows(spec: NarrowConfig, x: torch.Tensor, y: torch.Tensor, name: str,
+                 multiplier: float, width: int, method: str) -> list[tuple]:
+    """Loss curves of every (radius, lr, seed) of one method and width; σ_min curves for the
+    best (radius, lr) only, the one the report shows (an n × n eigenproblem per point is most
+    of this phase's cost otherwise)."""
+    lrs = spec.adam_lrs if method.endswith("adam") else spec.lrs
+    projected = method.startswith("projected")
+    run, members = narrow.train(  # unconstrained methods ignore the radius
+        x, y, width, method, spec.radii if projected else [0.0], lrs, spec.seeds, spec.steps,
+        spec.activation, spec.batch_size)
+    by_setting = defaultdict(list)
+    for i, (radius, lr, _) in enumerate(members):
+        by_setting[(radius, lr)].append(i)
+    best = narrow.best_setting({k: run.loss[i, -1] for k, i in by_setting.items()})
+    sigma = dict(zip(by_setting[best], run.sigma_min(by_setting[best], x, spec.activation),
+                     strict=True))
+    rows = []
+    for i, (radius, lr, seed) in enumerate(members):
+        shown = radius if projected else None
+        run_id = f"narrow/{name}/{method}/m{width}/R{shown}/lr{lr:g}/s{seed}"
+        params = {"dataset": name, "method": method, "width": width, "multiplier": multiplier,
+                  "radius": shown, "lr": lr, "seed": seed}
+        for j, step in enumerate(run.steps):
+            rows.append((run_id, {**params, "step": step}, "loss", float(run.loss[i, j])))
+            if i in sigma:
+                rows.append((run_id, {**params, "step": step}, "sigma_min", float(sigma[i][j])))
+    return rows

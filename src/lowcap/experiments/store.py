@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lowcap.atomic import write_error
 from lowcap.errors import StoreError, UserInputError
 from lowcap.training.trainer import METRIC_NAMES
 
@@ -66,14 +67,20 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Everything inside commits together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """Everything inside commits together or not at all; a failed write (disk full) is a
+        `WriteError` naming the store, with nothing of the transaction kept."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise write_error(self.path, f"the store refused the write ({exc})") from exc
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query; rows support access by column name."""
@@ -91,10 +98,12 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def set_timing(self, phase: str, seconds: float) -> None:
-        self.db.execute("INSERT OR REPLACE INTO timings VALUES (?, ?)", (phase, seconds))
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO timings VALUES (?, ?)", (phase, seconds))
 
     def timings(self) -> dict[str, float]:
         return {r["phase"]: r["seconds"] for r in self.query("SELECT * FROM timings")}

@@ -100,35 +100,55 @@ class Cohort:
     def act(self, z: torch.Tensor) -> torch.Tensor:
         return torch.relu(z) if self.activation == "relu" else torch.tanh(z)
 
-    def backprop_act(self, d_h: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """d_h · act'(z), in place (h = act(z))."""
+    def act_(self, z: torch.Tensor) -> torch.Tensor:
+        """The activation applied in place (z becomes h)."""
+        return z.relu_() if self.activation == "relu" else z.tanh_()
+
+    def backprop_act(self, d_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """d_h · act'(z), in place, from h = act(z) alone: relu' is sign(h) ∈ {0, 1} (h ≥ 0;
+        faster than a mask), tanh' is 1 − h² (one fused kernel)."""
         if self.activation == "relu":
-            return d_h.masked_fill_(z <= 0, 0.0)
-        return d_h.mul_(1 - h * h)
+            return d_h.mul_(h.sign())
+        return torch.ops.aten.tanh_backward(d_h, h)
+
+    # Readout and its transpose mix models only through products with structural zeros, which
+    # turn a non-finite value of one model into NaN for every model of its lane. They therefore
+    # run as small GEMMs (one pass over the activations) when everything involved is finite, and
+    # otherwise as gathers/scatters that never mix models, so a diverged model stays isolated.
+
+    def _unit_matrix(self, per_unit: torch.Tensor) -> torch.Tensor:
+        """[G, H, M + 1] with per_unit[g, j] at column unit_model[g, j], zeros elsewhere."""
+        g, h = per_unit.shape
+        out = torch.zeros(g, h, self.max_models + 1, device=per_unit.device,
+                          dtype=per_unit.dtype)
+        return out.scatter_(2, self.unit_model.unsqueeze(-1), per_unit.unsqueeze(-1))
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """Per-model logits [G, B, M] from hidden activations h [G, B, H]."""
+        m = self.max_models
+        out = torch.bmm(h, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
+        if torch.isfinite(out).all():
+            return out
         g, b, _ = h.shape
-        out = torch.zeros(g, b, self.max_models + 1, device=h.device, dtype=h.dtype)
+        exact = torch.zeros(g, b, m + 1, device=h.device, dtype=h.dtype)
+        exact.scatter_add_(2, self.unit_model.unsqueeze(1).expand(g, b, -1),
+                           h * self.w2.unsqueeze(1))
+        return exact[:, :, :m] + self.b2.unsqueeze(1)
+
+    def spread(self, d_models: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """[G, B, H]: each unit j gets its own model's d_models[g, b, unit_model[g, j]] (d_models
+        [G, B, M + 1], last column the padding units'), times scale[g, j]."""
+        if torch.isfinite(d_models).all() and torch.isfinite(scale).all():
+            return torch.bmm(d_models, self._unit_matrix(scale).transpose(1, 2))
+        g, b, _ = d_models.shape
         index = self.unit_model.unsqueeze(1).expand(g, b, -1)
-        out.scatter_add_(2, index, h * self.w2.unsqueeze(1))
-        return out[:, :, : self.max_models] + self.b2.unsqueeze(1)
+        return d_models.gather(2, index).mul_(scale.unsqueeze(1))
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits [G, B, M] for inputs x [G, B, 784]."""
-        return self.readout(self.act(self.hidden_pre(x)))
-
-    def lane_logits(self, lane: int, x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-        """Logits [N, M] of every model of one lane on inputs x [N, 784]."""
-        parts = []
-        for start in range(0, x.shape[0], chunk):
-            xb = x[start:start + chunk]
-            z = torch.addmm(self.b1[lane], xb, self.w1[lane].T)
-            h = self.act(z) * self.w2[lane]
-            out = torch.zeros(xb.shape[0], self.max_models + 1, device=x.device, dtype=x.dtype)
-            out.index_add_(1, self.unit_model[lane], h)
-            parts.append(out[:, : self.max_models] + self.b2[lane])
-        return torch.cat(parts)
+    def logits(self, x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+        """Logits [G, B, M] for inputs x [G, B, 784], `chunk` samples at a time (temporaries
+        that fit in cache are worth more than fewer calls)."""
+        return torch.cat([self.readout(self.act_(self.hidden_pre(x[:, i:i + chunk])))
+                          for i in range(0, x.shape[1], chunk)], dim=1)
 
     # --- single models -------------------------------------------------------------------------
 

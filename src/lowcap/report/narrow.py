@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowcap.analyses.narrow import best_setting
 from lowcap.experiments.store import Store
 from lowcap.report.plotting import band, new_figure, save_figure
 
@@ -37,16 +38,18 @@ def narrow_summary(store: Store) -> dict:
     curves = _curves(store)
     if not curves:
         return {}
-    best: dict = defaultdict(lambda: defaultdict(dict))
+    finals: dict = defaultdict(dict)
     for (data, method, mult, setting), metrics in curves.items():
-        _, loss = _series(metrics["loss"])
-        final = loss[:, -1]
-        entry = {"mean": float(np.nanmean(final)), "std": float(np.nanstd(final)),
-                 "radius": setting[0], "lr": setting[1], "sigma_min_final": float(np.nanmean(
-                     _series(metrics["sigma_min"])[1][:, -1]))}
-        current = best[data][method].get(repr(mult))
-        if current is None or entry["mean"] < current["mean"]:
-            best[data][method][repr(mult)] = entry
+        finals[(data, method, mult)][setting] = _series(metrics["loss"])[1][:, -1]
+    best: dict = defaultdict(lambda: defaultdict(dict))
+    for (data, method, mult), per_setting in finals.items():
+        setting = best_setting(per_setting)  # the phase tracked σ_min for this one only
+        final = per_setting[setting]
+        sigma = curves[(data, method, mult, setting)].get("sigma_min")
+        best[data][method][repr(mult)] = {
+            "mean": float(np.nanmean(final)), "std": float(np.nanstd(final)),
+            "radius": setting[0], "lr": setting[1],
+            "sigma_min_final": float(np.nanmean(_series(sigma)[1][:, -1])) if sigma else None}
     summary: dict = {"final_loss": {d: dict(m) for d, m in best.items()}, "verdict": {}}
     for data, methods in best.items():
         mults = sorted({float(k) for m in methods.values() for k in m})

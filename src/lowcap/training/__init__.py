@@ -1,10 +1,11 @@
 """Cohort training (SGD / full-batch GD) and batched binary-classification metrics."""
 
 from lowcap.training.batches import epoch_order
+from lowcap.training.evaluation import EvalSet, evaluate
 from lowcap.training.metrics import classification_metrics, f1_at_half, roc_auc
-from lowcap.training.trainer import METRIC_NAMES, EpochResult, evaluate, sgd_step, train_cohort
+from lowcap.training.trainer import METRIC_NAMES, EpochResult, sgd_step, train_cohort
 
 __all__ = [
-    "METRIC_NAMES", "EpochResult", "classification_metrics", "epoch_order", "evaluate",
+    "METRIC_NAMES", "EpochResult", "EvalSet", "classification_metrics", "epoch_order", "evaluate",
     "f1_at_half", "roc_auc", "sgd_step", "train_cohort",
 ]

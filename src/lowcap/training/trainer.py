@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
 from lowcap.training.batches import epoch_order
-from lowcap.training.metrics import classification_metrics
+from lowcap.training.evaluation import EvalSet, evaluate, lane_metrics
 
 METRIC_NAMES = ("train_loss", "train_f1", "train_auc", "val_loss", "val_f1", "val_auc",
                 "test_loss", "test_f1", "test_auc")
@@ -59,6 +59,11 @@ def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int 
             torch.from_numpy(weights.reshape(shape)).to(**to, dtype=bank.images.dtype))
 
 
+def _gather(bank: ImageBank, rows: torch.Tensor) -> torch.Tensor:
+    """Images [G, B, 784] of global rows [G, B] (index_select: twice as fast as indexing)."""
+    return bank.images.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
+
+
 CHUNK = 1024
 
 
@@ -66,17 +71,16 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
                     count: torch.Tensor, w1_target: torch.Tensor, alpha: float):
     """Forward and backward of one chunk; adds alpha · lr · ∂L/∂w1 into `w1_target` and returns
     (logits [G, B, M], lr-scaled ∂L/∂b1, ∂L/∂w2, ∂L/∂b2)."""
-    z = cohort.hidden_pre(x)
-    h = cohort.act(z)
+    h = cohort.act_(cohort.hidden_pre(x))
     logits = cohort.readout(h)
     target = y.unsqueeze(-1).expand_as(logits)
     d_logits = (torch.sigmoid(logits) - target) * (weight / count).unsqueeze(-1)
-    g, b, _ = x.shape
-    # Route each model's output gradient to its own units only (a gather, never a product
-    # with zeros, so a diverged model's NaN cannot reach another model).
-    d_units = F.pad(d_logits, (0, 1)).gather(2, cohort.unit_model.unsqueeze(1).expand(g, b, -1))
-    grad_w2 = (d_units * h).sum(1)
-    d_z = cohort.backprop_act(d_units.mul_((cohort.w2 * cohort.unit_lr).unsqueeze(1)), z, h)
+    # ∂L/∂w2[j] is entry (j, model(j)) of the small product hᵀ · ∂L/∂logits (a gather picks it,
+    # so a diverged model's NaN stays in its own column).
+    d_padded = F.pad(d_logits, (0, 1))
+    grad_w2 = torch.bmm(h.transpose(1, 2), d_padded).gather(
+        2, cohort.unit_model.unsqueeze(-1)).squeeze(-1)
+    d_z = cohort.backprop_act(cohort.spread(d_padded, cohort.w2 * cohort.unit_lr), h)
     w1_target.baddbmm_(d_z.transpose(1, 2), x, alpha=alpha)
     return logits, d_z.sum(1), grad_w2, d_logits.sum(1)
 
@@ -111,30 +115,6 @@ def sgd_step(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Ten
     return logits
 
 
-InputCache = dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
-
-
-@torch.no_grad()
-def evaluate(cohort: Cohort, bank: ImageBank, part: str, cache: InputCache | None = None
-             ) -> dict[str, torch.Tensor]:
-    """{'loss', 'f1', 'auc'} [G, M] of every model on its lane's `part` split.
-
-    `cache` keeps each lane's gathered inputs between calls (one gather per run, not per epoch).
-    """
-    out = {k: torch.full((cohort.n_lanes, cohort.max_models), float("nan"),
-                         dtype=torch.float64) for k in ("loss", "f1", "auc")}
-    cache = {} if cache is None else cache
-    for g, lane in enumerate(cohort.lanes):
-        if (g, part) not in cache:
-            cache[(g, part)] = bank.inputs(lane.split, part)
-        x, y = cache[(g, part)]
-        n_models = len(lane.models)
-        values = classification_metrics(cohort.lane_logits(g, x)[:, :n_models].T, y)
-        for key, value in values.items():
-            out[key][g, :n_models] = value.double().cpu()
-    return out
-
-
 @torch.no_grad()
 def _diverged_models(cohort: Cohort, train_loss: torch.Tensor) -> torch.Tensor:
     unit_ok = (torch.isfinite(cohort.w1).all(-1) & torch.isfinite(cohort.b1)
@@ -155,18 +135,10 @@ def _freeze(cohort: Cohort, models: torch.Tensor) -> None:
 
 def _train_metrics(cohort: Cohort, logits: list[torch.Tensor], labels: torch.Tensor,
                    weights: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes."""
-    out = {k: torch.full((cohort.n_lanes, cohort.max_models), float("nan"),
-                         dtype=torch.float64) for k in ("loss", "f1", "auc")}
-    seen = torch.cat(logits, dim=1)  # [G, steps · B, M]
-    flat_y, flat_w = labels.flatten(1), weights.flatten(1)
-    for g, lane in enumerate(cohort.lanes):
-        real = flat_w[g] > 0
-        n_models = len(lane.models)
-        values = classification_metrics(seen[g, real, :n_models].T, flat_y[g, real])
-        for key, value in values.items():
-            out[key][g, :n_models] = value.double().cpu()
-    return out
+    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes (each lane's
+    real samples come first in its flattened epoch, padding after)."""
+    counts = (weights.flatten(1) > 0).sum(1).tolist()
+    return lane_metrics(cohort, torch.cat(logits, dim=1), labels.flatten(1), counts)
 
 
 def train_cohort(
@@ -193,23 +165,23 @@ def train_cohort(
         done |= torch.from_numpy(diverged).to(cohort.device)
         _freeze(cohort, done)
     full_batch_x = None
-    eval_inputs: InputCache = {}
+    eval_sets = {part: EvalSet.of(cohort, bank, part) for part in ("val", "test")}
     for epoch in range(start_epoch, epochs):
         rows, labels, weights = _epoch_batches(cohort, bank, epoch, batch_size)
         seen = []
         for step in range(rows.shape[1]):
             if batch_size is None:  # the same single batch every epoch: gather it once
-                full_batch_x = bank.images[rows[:, 0]] if full_batch_x is None else full_batch_x
+                full_batch_x = _gather(bank, rows[:, 0]) if full_batch_x is None else full_batch_x
                 x = full_batch_x
             else:
-                x = bank.images[rows[:, step]]
+                x = _gather(bank, rows[:, step])
             seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
         metrics = {f"train_{k}": v
                    for k, v in _train_metrics(cohort, seen, labels, weights).items()}
         done |= _diverged_models(cohort, metrics["train_loss"].to(cohort.device))
         _freeze(cohort, done)
-        for part in ("val", "test"):
-            for key, value in evaluate(cohort, bank, part, eval_inputs).items():
+        for part, inputs in eval_sets.items():
+            for key, value in evaluate(cohort, inputs).items():
                 metrics[f"{part}_{key}"] = value
         invalid = (done | ~cohort.model_mask).cpu().numpy()
         arrays = {k: np.where(invalid, np.nan, metrics[k].numpy()) for k in METRIC_NAMES}

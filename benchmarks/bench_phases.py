@@ -1,0 +1,87 @@
+"""Per-phase timings of a finished run and the GFLOP/s each GEMM-bound phase achieved.
+
+    lowcap reproduce --profile paper --out runs/paper --fresh
+    python benchmarks/bench_phases.py runs/paper
+
+Reads the run's resolved config and `summary.json` timings; counts each phase's arithmetic (see
+flops.py) from the models it trained, and measures the GEMM peak here, so run it on the machine
+that ran the job. Training phases count each model once, in the first phase that trained it
+(the LR grid reuses the capacity sweep's models at the main learning rate). Pruning counts a
+dense evaluation of every model at every level and method on validation + test. The
+sensitivity phase counts its variant models' training only, so its figure is a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from flops import gemm_peak, params, train_flops
+
+from lowcap.data import load_mnist
+from lowcap.experiments.config import load_config
+from lowcap.experiments.phases import TRAINING_PHASES, phase_plans
+from lowcap.experiments.runner import plan_split
+from lowcap.experiments.sensitivity_phase import population
+
+
+def phase_flops(run: Path) -> dict[str, float]:
+    """Phase name (as in summary.json) → counted FLOPs."""
+    cfg = load_config(run / "config.yaml")
+    mnist = load_mnist(progress=False).mnist
+    sizes: dict[tuple, tuple[int, int]] = {}
+
+    def model_flops(plan) -> float:
+        if plan.lane_key() not in sizes:
+            split = plan_split(mnist, plan)
+            sizes[plan.lane_key()] = (len(split.train_idx),
+                                      len(split.val_idx) + len(split.test_idx))
+        n_train, n_eval = sizes[plan.lane_key()]
+        return train_flops(plan.hidden, n_train, n_eval, plan.epochs)
+
+    out: dict[str, float] = {}
+    for protocol in cfg.protocols:
+        seen: set[str] = set()
+        for phase in TRAINING_PHASES:
+            new = [p for p in phase_plans(cfg, phase, protocol) if p.model_id not in seen]
+            seen |= {p.model_id for p in new}
+            if new:
+                out[f"train_{phase}_{protocol.name}"] = sum(map(model_flops, new))
+        if cfg.pruning is not None and cfg.capacity is not None:
+            methods = len(cfg.pruning.methods) + (protocol.pruning_fraction_scale == "both")
+            evals = len(cfg.pruning.levels) * methods
+            out[f"pruning_{protocol.name}"] = sum(
+                2.0 * params(p.hidden) * sizes[p.lane_key()][1] * evals
+                for p in phase_plans(cfg, "capacity", protocol))
+        if cfg.sensitivity is not None and cfg.sensitivity.protocol == protocol.name:
+            variants = [p for v, p in population(cfg, cfg.sensitivity) if v != "base"]
+            out[f"sensitivity_{protocol.name}"] = sum(map(model_flops, variants))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a finished run directory")
+    args = parser.parse_args()
+    seconds = json.loads((args.run / "summary.json").read_text())["seconds"]
+    flops = phase_flops(args.run)
+    peak = gemm_peak(torch.device("cpu"))
+    print(f"GEMM peak {peak:.0f} GFLOP/s (float32, this machine, {torch.get_num_threads()} "
+          "threads)")
+    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% peak':>8}")
+    for phase, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        if phase == "total":
+            continue
+        if phase in flops:
+            rate = flops[phase] / secs / 1e9
+            print(f"{phase:<32}{secs:>9.1f}{flops[phase] / 1e12:>8.2f}{rate:>9.0f}"
+                  f"{100 * rate / peak:>8.0f}")
+        else:
+            print(f"{phase:<32}{secs:>9.1f}{'':>8}{'':>9}{'':>8}")
+    print(f"{'total':<32}{seconds['total']:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Arithmetic of training and evaluating 784 → h → 1 MLPs, and the machine's GEMM peak.
+
+Counted FLOPs are those the training needs: per training sample 2·P for the forward pass and 2·P
+for the weight gradients (no input gradient is needed), per evaluated sample 2·P, with
+P = 784·h + 2·h + 1 parameters. Elementwise work is left out: it is what the GEMM-bound
+engine is supposed to keep small.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def params(hidden: int) -> int:
+    return 784 * hidden + 2 * hidden + 1
+
+
+def train_flops(hidden: int, n_train: int, n_eval: int, epochs: int) -> float:
+    """FLOPs of `epochs` epochs on n_train samples with n_eval samples evaluated each epoch."""
+    return float(params(hidden)) * (4 * n_train + 2 * n_eval) * epochs
+
+
+def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """Measured float32 matmul GFLOP/s on this device (n × n by n × n)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock times are real."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()

@@ -1,0 +1,113 @@
+"""Crash safety of `reproduce`: kill -9 at random points, and a disk that fills up mid-run.
+
+Both must leave a store that SQLite finds intact, and rerunning the same command must finish
+with the summary of an uninterrupted run (timings aside).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SMOKE = [sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke", "--quiet",
+         "--device", "cpu", "--out"]
+
+
+def _summary(out: Path) -> dict:
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("seconds")
+    return summary
+
+
+def _store_intact(out: Path) -> bool:
+    db = sqlite3.connect(out / "store" / "results.sqlite")
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+def test_reproduce_killed_at_random_points_resumes_to_identical_summary(smoke_run, tmp_path):
+    out = tmp_path / "run"
+    clean_seconds = json.loads((smoke_run / "summary.json").read_text())["seconds"]["total"]
+    rng = random.Random(9)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen([*SMOKE, str(out)], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Startup (imports, data) takes a few seconds; then anywhere in the remaining work.
+        delay = rng.uniform(3.0, 3.0 + 0.5 * clean_seconds)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            if (out / "store" / "results.sqlite").exists():
+                assert _store_intact(out)
+    assert kills >= 2, "the run finished before it could be killed twice"
+    subprocess.run([*SMOKE, str(out)], check=True, timeout=900, capture_output=True)
+    assert _summary(out) == _summary(smoke_run)
+    assert not list(out.rglob("*.tmp")), "a temporary file of an interrupted write survived"
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:  # runs in the child: files may not grow beyond `limit` bytes (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_disk_full_mid_run_is_reported_and_resumes(smoke_run, tmp_path):
+    out = tmp_path / "run"
+    full = subprocess.run([*SMOKE, str(out)], preexec_fn=_limit_file_size(300_000),
+                          capture_output=True, text=True, timeout=900)
+    assert full.returncode == 1, full.stderr
+    assert "cannot write" in full.stderr and "run the same command again" in full.stderr
+    assert "Traceback" not in full.stderr
+    assert _store_intact(out)
+    assert not list(out.rglob("*.tmp"))
+    subprocess.run([*SMOKE, str(out)], check=True, timeout=900, capture_output=True)
+    assert _summary(out) == _summary(smoke_run)
+
+
+STORE_FILLER = """
+import sys
+from pathlib import Path
+from lowcap.errors import WriteError
+from lowcap.experiments.store import Store
+
+store = Store(Path(sys.argv[1]))
+batch = 0
+try:
+    while True:
+        with store.transaction() as db:
+            db.executemany("INSERT INTO results VALUES ('fill', ?, '{}', 'x', 1.0)",
+                           [(f"m{batch}-{i}",) for i in range(200)])
+        batch += 1
+except WriteError as exc:
+    print(batch, exc)
+"""
+
+
+@pytest.mark.parametrize("limit", [200_000, 1_000_000])
+def test_store_write_on_a_full_disk_keeps_every_committed_transaction(tmp_path, limit):
+    path = tmp_path / "store" / "results.sqlite"
+    done = subprocess.run([sys.executable, "-c", STORE_FILLER, str(path)],
+                          preexec_fn=_limit_file_size(limit), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    committed, message = done.stdout.split(" ", 1)
+    assert int(committed) > 0 and str(path) in message
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT count(*) FROM results WHERE analysis = 'fill'").fetchone()[0]
+    assert rows == 200 * int(committed)  # every commit whole, the failed one absent
