@@ -1,5 +1,6 @@
-"""The Ray executor: training units run on a Ray cluster; results come back to the one store
-writer (this process), which checkpoints and commits them exactly as local training does.
+"""The Ray executor: training units and analysis work items run on a Ray cluster; results come
+back to the one store writer (this process), which checkpoints and commits them exactly as local
+work does.
 
 Each lane of a cohort group (models sharing a split and batch order) becomes one remote task,
 so a cluster spreads a phase over its workers. A task trains its cohort to the end and returns
@@ -9,6 +10,7 @@ per-epoch metrics and final weights; a run killed mid-phase resumes at unit gran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,11 @@ def train_unit(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
     return {"rows": rows, "models": models}
 
 
+def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
+    torch.set_num_threads(threads)  # as the driver: same reductions, same results
+    return fn(*args)
+
+
 class RayExecutor:
     """Runs training units as Ray tasks; `address=None` starts a local Ray instance."""
 
@@ -89,6 +96,11 @@ class RayExecutor:
             plans = pending.pop(ready[0])
             result = self.ray.get(ready[0])
             store_trained(ctx, unit_id(plans), result["models"], result["rows"])
+
+    def map(self, fn: Callable[..., Any], items: list[tuple]) -> list[Any]:
+        """[fn(*item) for item in items], one Ray task per item, results in order."""
+        task = self.ray.remote(num_cpus=self.threads)(_call_with_threads)
+        return self.ray.get([task.remote(fn, self.threads, *item) for item in items])
 
     def shutdown(self) -> None:
         self.ray.shutdown()

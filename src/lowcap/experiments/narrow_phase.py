@@ -42,13 +42,13 @@ def narrow_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfi
         return False
 
     def compute():
-        rows = []
+        items = []
         for name in spec.datasets:
             x, y = dataset(ctx, spec, name)
-            for multiplier, width in widths(spec, *x.shape).items():
-                for method in spec.methods:
-                    rows += _method_rows(spec, x, y, name, multiplier, width, method)
-        return rows
+            items += [(spec, x, y, name, multiplier, width, method)
+                      for multiplier, width in widths(spec, *x.shape).items()
+                      for method in spec.methods]
+        return [row for rows in ctx.map(_method_rows, items) for row in rows]
 
     return run_analysis_unit(ctx, "narrow", spec.model_dump(mode="json"), compute)
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
 
 if TYPE_CHECKING:
     from lowcap.experiments.distributed import RayExecutor
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -57,6 +59,13 @@ class RunContext:
         if key not in self._splits:
             self._splits[key] = plan_split(self.mnist, plan)
         return self._splits[key]
+
+    def map(self, fn: Callable[..., R], items: list[tuple]) -> list[R]:
+        """[fn(*item) for item in items], as Ray tasks when running on a cluster. `fn` must be a
+        module-level function of its arguments alone (no store, no run directory)."""
+        if self.executor is None:
+            return [fn(*item) for item in items]
+        return self.executor.map(fn, items)
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
         """A trained model's parameters {w1, b1, w2, b2} on the compute device."""
