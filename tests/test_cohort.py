@@ -114,3 +114,22 @@ def test_epoch_metrics_match_sklearn_on_module_predictions(mnist, bank):
             f1_score(y.numpy(), scores > 0.5), abs=1e-6)
         assert seen[-1].metrics["test_auc"][0, i] == pytest.approx(
             roc_auc_score(y.numpy(), scores), abs=1e-6)
+
+
+@pytest.mark.parametrize("n_models", [3, 70])  # GEMM readout, and the exact one for many models
+def test_readout_and_gradients_match_modules_for_any_model_count(mnist, bank, n_models):
+    split = small_split(mnist, (3, 8), 1, 64)
+    specs = tuple(ModelSpec(1 + i % 4, 0.1, i) for i in range(n_models))
+    cohort = Cohort([Lane(split, 1, specs)])
+    modules = [cohort.module(0, i) for i in range(n_models)]
+    train_cohort(cohort, bank, 1, 32)
+    x, y = bank.inputs(split, "train")
+    for module in modules:
+        opt = torch.optim.SGD(module.parameters(), lr=0.1)
+        for idx in epoch_order(len(y), 1, 0, 32):
+            opt.zero_grad()
+            F.binary_cross_entropy_with_logits(module(x[idx]).squeeze(1), y[idx]).backward()
+            opt.step()
+    logits = cohort.logits(x.unsqueeze(0))[0]
+    for i, module in enumerate(modules):
+        torch.testing.assert_close(module(x).squeeze(1), logits[:, i], rtol=1e-5, atol=1e-5)

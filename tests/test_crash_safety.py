@@ -1,7 +1,9 @@
 """Crash safety of `reproduce`: kill -9 at random points, and a disk that fills up mid-run.
 
 Both must leave a store that SQLite finds intact, and rerunning the same command must finish
-with the summary of an uninterrupted run (timings aside).
+with the summary of an uninterrupted run (timings aside): every text, verdict and key equal, every
+number equal to float32 rounding. (Bit-equality holds within one process history, as the sweep
+kill test shows; across processes, a few models once differed in their last bits.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import flat_numbers, flat_others
 
 SMOKE = [sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke", "--quiet",
          "--device", "cpu", "--out"]
@@ -26,6 +29,15 @@ def _summary(out: Path) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     summary.pop("seconds")
     return summary
+
+
+def _same_summary(a: Path, b: Path) -> None:
+    one, two = _summary(a), _summary(b)
+    assert flat_others(one) == flat_others(two)
+    x, y = flat_numbers(one), flat_numbers(two)
+    assert x.keys() == y.keys()
+    for key in x:
+        assert x[key] == pytest.approx(y[key], rel=1e-6, abs=1e-9, nan_ok=True), key
 
 
 def _store_intact(out: Path) -> bool:
@@ -56,7 +68,7 @@ def test_reproduce_killed_at_random_points_resumes_to_identical_summary(smoke_ru
                 assert _store_intact(out)
     assert kills >= 2, "the run finished before it could be killed twice"
     subprocess.run([*SMOKE, str(out)], check=True, timeout=900, capture_output=True)
-    assert _summary(out) == _summary(smoke_run)
+    _same_summary(out, smoke_run)
     assert not list(out.rglob("*.tmp")), "a temporary file of an interrupted write survived"
 
 
@@ -76,7 +88,7 @@ def test_disk_full_mid_run_is_reported_and_resumes(smoke_run, tmp_path):
     assert _store_intact(out)
     assert not list(out.rglob("*.tmp"))
     subprocess.run([*SMOKE, str(out)], check=True, timeout=900, capture_output=True)
-    assert _summary(out) == _summary(smoke_run)
+    _same_summary(out, smoke_run)
 
 
 STORE_FILLER = """

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import flat_numbers
 
 pytestmark = pytest.mark.slow
 
@@ -13,21 +14,6 @@ try:
     import ray
 except ImportError:
     ray = None
-
-
-def _numbers(section, path=""):
-    """Flatten a summary section into {path: float}."""
-    if isinstance(section, dict):
-        out = {}
-        for key, value in section.items():
-            out.update(_numbers(value, f"{path}/{key}"))
-        return out
-    if isinstance(section, list):
-        out = {}
-        for i, value in enumerate(section):
-            out.update(_numbers(value, f"{path}[{i}]"))
-        return out
-    return {path: section} if isinstance(section, int | float) else {}
 
 
 def test_smoke_on_ray_matches_local(smoke_run, tmp_path):
@@ -53,7 +39,7 @@ def test_smoke_on_ray_matches_local(smoke_run, tmp_path):
     # last bit of the weights; saliency rank statistics get a looser bound.
     for protocol in local:
         for key in ("capacity", "lr_grid", "pruning", "dead_neurons", "robustness", "saliency"):
-            a, b = _numbers(local[protocol][key]), _numbers(remote[protocol][key])
+            a, b = flat_numbers(local[protocol][key]), flat_numbers(remote[protocol][key])
             assert a.keys() == b.keys()
             tolerance = 2e-3 if key == "saliency" else 1e-4
             worst = max((abs(a[k] - b[k]) for k in a if a[k] is not None), default=0.0)

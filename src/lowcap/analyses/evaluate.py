@@ -23,12 +23,16 @@ def params_cohort(bank: ImageBank, lanes: list[tuple[TaskSplit, list[Params]]],
 
 
 def evaluate_params(bank: ImageBank, lanes: list[tuple[TaskSplit, list[Params]]],
-                    part: str = "val", activation: str = "relu") -> list[dict[str, np.ndarray]]:
-    """Per lane, {'loss', 'f1', 'auc'} arrays over its parameter sets, on split `part`."""
+                    parts: tuple[str, ...] = ("val",), activation: str = "relu"
+                    ) -> dict[str, list[dict[str, np.ndarray]]]:
+    """Per split part, per lane, {'loss', 'f1', 'auc'} arrays over the lane's parameter sets."""
     cohort = params_cohort(bank, lanes, activation)
-    metrics = evaluate(cohort, EvalSet.of(cohort, bank, part))
-    return [{k: v[g, : len(plist)].numpy() for k, v in metrics.items()}
-            for g, (_, plist) in enumerate(lanes)]
+    out = {}
+    for part in parts:
+        metrics = evaluate(cohort, EvalSet.of(cohort, bank, part))
+        out[part] = [{k: v[g, : len(plist)].numpy() for k, v in metrics.items()}
+                     for g, (_, plist) in enumerate(lanes)]
+    return out
 
 
 @torch.no_grad()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lowcap.ops import sort_rows
+
 Params = dict[str, torch.Tensor]
 METHODS = ("layerwise", "global", "random", "layerwise_refscale")
 
@@ -63,7 +65,7 @@ class PackedWeights:
 def _prune_smallest(scores: torch.Tensor, valid: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Keep-mask [K, L]: prune entries with score <= the k-th smallest score of their row."""
     padded = torch.where(valid, scores, torch.full_like(scores, float("inf")))
-    ordered = padded.sort(dim=1).values
+    ordered = sort_rows(padded)
     threshold = ordered.gather(1, (k - 1).clamp_min(0).unsqueeze(1))
     threshold = torch.where(k.unsqueeze(1) > 0, threshold, torch.full_like(threshold, -1.0))
     return (padded > threshold) | ~valid

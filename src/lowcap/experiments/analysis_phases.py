@@ -78,17 +78,17 @@ def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConf
             for method in methods:
                 pruned, achieved = prune(flat, level, method, seed=round(level * 1000))
                 variants.append((method, level, pruned, achieved.cpu().numpy()))
+        packed, start = [], 0
+        for split, members, _ in lanes:
+            count = len(members)
+            packed.append((split, [p for _, _, ps, _ in variants
+                                   for p in ps[start:start + count]]))
+            start += count
+        results = evaluate_params(ctx.bank, packed, ("val", "test"), cfg.activation)
         rows: Rows = []
         for part in ("val", "test"):
-            packed, start = [], 0
-            for split, members, _ in lanes:
-                count = len(members)
-                packed.append((split, [p for _, _, ps, _ in variants
-                                       for p in ps[start:start + count]]))
-                start += count
-            results = evaluate_params(ctx.bank, packed, part, cfg.activation)
             start = 0
-            for (_, members, _), metrics in zip(lanes, results, strict=True):
+            for (_, members, _), metrics in zip(lanes, results[part], strict=True):
                 count = len(members)
                 for v, (method, level, _, achieved) in enumerate(variants):
                     for i, model in enumerate(members):

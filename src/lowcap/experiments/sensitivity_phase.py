@@ -3,7 +3,7 @@ generalization gap, Jacobian norms, misclassification AUC and linear-region tran
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -38,34 +38,53 @@ def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, fl
     return acc, loss
 
 
-def _measure(ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> dict[str, float]:
-    params = ctx.load_params(plan.model_id)
-    split = ctx.split(plan)
-    rng = np.random.default_rng(spec.seed)
+@dataclass
+class Probes:
+    """What every model of one split is measured on: its train/test data, the random subsets
+    the Jacobian norms are averaged over, uniform-noise inputs, and the ellipse trajectories."""
+
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    take: dict[str, torch.Tensor]
+    noise: torch.Tensor
+    ellipses: dict[int, list[torch.Tensor]]
+
+    @classmethod
+    def draw(cls, ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> Probes:
+        split = ctx.split(plan)
+        rng = np.random.default_rng(spec.seed)
+        data, take = {}, {}
+        for part in ("train", "test"):
+            data[part] = ctx.bank.inputs(split, part)
+            n = len(data[part][1])
+            take[part] = torch.from_numpy(rng.permutation(n)[: spec.points]).to(ctx.bank.device)
+        noise = torch.from_numpy(rng.random((spec.points, 784), dtype=np.float32)).to(
+            ctx.bank.device, ctx.bank.images.dtype)
+        x_train = data["train"][0]
+        sizes = (spec.trajectory_points, 2 * spec.trajectory_points)
+        ellipses: dict[int, list[torch.Tensor]] = {k: [] for k in sizes}
+        for _ in range(spec.ellipses):
+            a, b, c = x_train[torch.from_numpy(rng.choice(len(x_train), 3, replace=False))]
+            for k in sizes:
+                ellipses[k].append(sens.ellipse(a, b, c, k))
+        return cls(data, take, noise, ellipses)
+
+
+def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
+             ) -> dict[str, float]:
     out: dict[str, float] = {}
-    norms = {}
-    for part in ("train", "test"):
-        x, y = ctx.bank.inputs(split, part)
-        logits = model_logits(params, x, plan.activation)
+    for part, (x, y) in probes.data.items():
+        logits = model_logits(params, x, activation)
         out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
-        norms[part] = sens.jacobian_norm(params, x, plan.activation)
+        norms = sens.jacobian_norm(params, x, activation)
         if part == "test":
             wrong = ((logits > 0).to(y.dtype) != y).cpu().numpy()
-            out["error_auc"] = (float(roc_auc_score(wrong, norms[part].cpu().numpy()))
+            out["error_auc"] = (float(roc_auc_score(wrong, norms.cpu().numpy()))
                                 if 0 < wrong.sum() < len(wrong) else float("nan"))
-        take = torch.from_numpy(rng.permutation(len(y))[: spec.points]).to(x.device)
-        out[f"jac_{part}"] = norms[part][take].mean().item()
-    noise = torch.from_numpy(rng.random((spec.points, 784), dtype=np.float32)).to(
-        ctx.bank.device, ctx.bank.images.dtype)
-    out["jac_random"] = sens.jacobian_norm(params, noise, plan.activation).mean().item()
-    x_train, _ = ctx.bank.inputs(split, "train")
-    counts = {spec.trajectory_points: [], 2 * spec.trajectory_points: []}
-    for _ in range(spec.ellipses):
-        a, b, c = x_train[torch.from_numpy(rng.choice(len(x_train), 3, replace=False))]
-        for k, values in counts.items():
-            values.append(sens.transitions(params, sens.ellipse(a, b, c, k)))
-    out["transitions"] = float(np.mean(counts[spec.trajectory_points]))
-    out["transitions_2k"] = float(np.mean(counts[2 * spec.trajectory_points]))
+        out[f"jac_{part}"] = norms[probes.take[part]].mean().item()
+    out["jac_random"] = sens.jacobian_norm(params, probes.noise, activation).mean().item()
+    points, finer = sorted(probes.ellipses)
+    for key, k in (("transitions", points), ("transitions_2k", finer)):
+        out[key] = float(np.mean([sens.transitions(params, e) for e in probes.ellipses[k]]))
     return out
 
 
@@ -82,12 +101,16 @@ def sensitivity_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: Protocol
     stored = {m.model_id: m for m in trained_models(ctx.store, [p for _, p in members])}
 
     def compute():
-        rows = []
+        rows, probes = [], {}
         for variant, plan in members:
             model = stored.get(plan.model_id)
             if model is None or model.diverged:
                 continue
-            for metric, value in _measure(ctx, plan, spec).items():
+            if plan.lane_key() not in probes:  # models of one split share their probes
+                probes[plan.lane_key()] = Probes.draw(ctx, plan, spec)
+            measured = _measure(ctx.load_params(plan.model_id), probes[plan.lane_key()],
+                                plan.activation)
+            for metric, value in measured.items():
                 rows.append((plan.model_id, {"variant": variant}, metric, value))
         return rows
 

@@ -111,10 +111,13 @@ class Cohort:
             return d_h.mul_(h.sign())
         return torch.ops.aten.tanh_backward(d_h, h)
 
-    # Readout and its transpose mix models only through products with structural zeros, which
-    # turn a non-finite value of one model into NaN for every model of its lane. They therefore
-    # run as small GEMMs (one pass over the activations) when everything involved is finite, and
-    # otherwise as gathers/scatters that never mix models, so a diverged model stays isolated.
+    # Readout and its transpose as GEMMs with block matrices [H, M + 1] take one pass over the
+    # activations, but mix models through products with structural zeros, which turn a
+    # non-finite value of one model into NaN for every model of its lane. They run as GEMMs only
+    # when everything involved is finite and M + 1 ≤ GEMM_MAX_COLUMNS (the GEMM then costs at
+    # most 8% of the first layer's 784 columns); otherwise as gathers/scatters that never mix
+    # models, so a diverged model stays isolated.
+    GEMM_MAX_COLUMNS = 64
 
     def _unit_matrix(self, per_unit: torch.Tensor) -> torch.Tensor:
         """[G, H, M + 1] with per_unit[g, j] at column unit_model[g, j], zeros elsewhere."""
@@ -126,9 +129,10 @@ class Cohort:
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """Per-model logits [G, B, M] from hidden activations h [G, B, H]."""
         m = self.max_models
-        out = torch.bmm(h, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
-        if torch.isfinite(out).all():
-            return out
+        if m + 1 <= self.GEMM_MAX_COLUMNS:
+            out = torch.bmm(h, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
+            if torch.isfinite(out).all():
+                return out
         g, b, _ = h.shape
         exact = torch.zeros(g, b, m + 1, device=h.device, dtype=h.dtype)
         exact.scatter_add_(2, self.unit_model.unsqueeze(1).expand(g, b, -1),
@@ -138,15 +142,17 @@ class Cohort:
     def spread(self, d_models: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """[G, B, H]: each unit j gets its own model's d_models[g, b, unit_model[g, j]] (d_models
         [G, B, M + 1], last column the padding units'), times scale[g, j]."""
-        if torch.isfinite(d_models).all() and torch.isfinite(scale).all():
+        if (d_models.shape[2] <= self.GEMM_MAX_COLUMNS and torch.isfinite(d_models).all()
+                and torch.isfinite(scale).all()):
             return torch.bmm(d_models, self._unit_matrix(scale).transpose(1, 2))
         g, b, _ = d_models.shape
         index = self.unit_model.unsqueeze(1).expand(g, b, -1)
         return d_models.gather(2, index).mul_(scale.unsqueeze(1))
 
-    def logits(self, x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-        """Logits [G, B, M] for inputs x [G, B, 784], `chunk` samples at a time (temporaries
-        that fit in cache are worth more than fewer calls)."""
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [G, B, M] for inputs x [G, B, 784], in chunks of samples whose hidden
+        activations take about 16 MB (small temporaries are worth more than fewer calls)."""
+        chunk = max(64, min(1024, 4 * 2**20 // (self.n_lanes * self.total_hidden)))
         return torch.cat([self.readout(self.act_(self.hidden_pre(x[:, i:i + chunk])))
                           for i in range(0, x.shape[1], chunk)], dim=1)
 
