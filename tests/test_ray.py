@@ -31,6 +31,11 @@ def test_smoke_on_ray_matches_local(smoke_run, tmp_path):
     # The narrow-network study ran as one Ray task per (dataset, width, method): same numbers.
     assert remote_summary["narrow"] == local_summary["narrow"]
     local, remote = local_summary["protocols"], remote_summary["protocols"]
+    # The sensitivity study measured its models as one Ray task per split (its variant models
+    # were trained remotely, so again to rounding).
+    a, b = flat_numbers(local_summary["sensitivity"]), flat_numbers(remote_summary["sensitivity"])
+    assert a.keys() == b.keys() and len(a) > 10
+    assert max(abs(a[k] - b[k]) for k in a if a[k] is not None) <= 1e-3
     # Every model was trained remotely, one Ray task per lane; the store holds all of them.
     assert len(list((out / "checkpoints").glob("*.safetensors"))) == len(
         list((smoke_run / "checkpoints").glob("*.safetensors")))

@@ -3,6 +3,7 @@ generalization gap, Jacobian norms, misclassification AUC and linear-region tran
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -88,6 +89,11 @@ def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
     return out
 
 
+def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], probes: Probes
+                 ) -> list[dict[str, float]]:
+    return [_measure(p, probes, act) for p, act in zip(params, activations, strict=True)]
+
+
 def sensitivity_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
     """Run the study once, under the protocol the config names."""
     spec = cfg.sensitivity
@@ -101,17 +107,19 @@ def sensitivity_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: Protocol
     stored = {m.model_id: m for m in trained_models(ctx.store, [p for _, p in members])}
 
     def compute():
-        rows, probes = [], {}
+        by_split: dict[tuple, list[tuple[str, ModelPlan]]] = defaultdict(list)
         for variant, plan in members:
             model = stored.get(plan.model_id)
-            if model is None or model.diverged:
-                continue
-            if plan.lane_key() not in probes:  # models of one split share their probes
-                probes[plan.lane_key()] = Probes.draw(ctx, plan, spec)
-            measured = _measure(ctx.load_params(plan.model_id), probes[plan.lane_key()],
-                                plan.activation)
-            for metric, value in measured.items():
-                rows.append((plan.model_id, {"variant": variant}, metric, value))
+            if model is not None and not model.diverged:
+                by_split[plan.lane_key()].append((variant, plan))
+        # One work item per split: its models share the probes (Ray tasks on a cluster).
+        items = [([ctx.load_params(p.model_id) for _, p in group], [p.activation for _, p in group],
+                  Probes.draw(ctx, group[0][1], spec)) for group in by_split.values()]
+        rows = []
+        for group, measured in zip(by_split.values(), ctx.map(_measure_all, items), strict=True):
+            for (variant, plan), values in zip(group, measured, strict=True):
+                rows += [(plan.model_id, {"variant": variant}, metric, value)
+                         for metric, value in values.items()]
         return rows
 
     identity = {"models": sorted(stored), **spec.model_dump(mode="json")}

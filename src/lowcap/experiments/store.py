@@ -146,9 +146,10 @@ class Store:
     # --- analysis results ----------------------------------------------------------------------
 
     def results(self, analysis: str) -> list[dict[str, Any]]:
-        """Rows (model_id, params dict, metric, value) of one analysis."""
+        """Rows (model_id, params dict, metric, value) of one analysis, in key order (whatever
+        order they were written in, e.g. by Ray tasks finishing)."""
         rows = self.query("SELECT model_id, params, metric, value FROM results "
-                          "WHERE analysis = ?", (analysis,))
+                          "WHERE analysis = ? ORDER BY model_id, params, metric", (analysis,))
         for row in rows:
             row["params"] = json.loads(row["params"])
         return rows
