@@ -123,3 +123,14 @@ def test_store_write_on_a_full_disk_keeps_every_committed_transaction(tmp_path, 
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = db.execute("SELECT count(*) FROM results WHERE analysis = 'fill'").fetchone()[0]
     assert rows == 200 * int(committed)  # every commit whole, the failed one absent
+
+
+def test_stale_temporaries_of_a_killed_write_are_removed_on_the_next_run(run_copy, run_cli):
+    stale = [run_copy / "figures" / ".fig1_lr_f1_corrected.png.abc123.tmp",
+             run_copy / "checkpoints" / ".0123.safetensors.xyz.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    keep = run_copy / "figures" / "notes.tmp"  # not an atomic-write temporary: left alone
+    keep.write_text("mine")
+    assert run_cli("report", str(run_copy))[0] == 0
+    assert not any(p.exists() for p in stale) and keep.exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from lowcap.atomic import atomic_write_text
+from lowcap.atomic import atomic_write_text, remove_stale_temporaries
 from lowcap.data.bank import ImageBank
 from lowcap.data.mnist import load_mnist
 from lowcap.errors import UserInputError
@@ -34,6 +34,7 @@ def open_run(out: Path, cfg: ExperimentConfig, device: str, fresh: bool, quiet: 
     loaded = load_mnist(progress=not quiet)
     if fresh and out.exists():
         shutil.rmtree(out)
+    remove_stale_temporaries(out)  # left by a killed run
     store = Store(out / "store" / "results.sqlite")
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     store.set_meta("config", cfg.model_dump(mode="json"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from lowcap import __version__
-from lowcap.atomic import atomic_write_text
+from lowcap.atomic import atomic_write_text, remove_stale_temporaries
 from lowcap.experiments.analysis_phases import pruning_methods, robustness_settings
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
 from lowcap.experiments.phases import phase_plans
@@ -105,6 +105,7 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
 def build_report(out: Path, store: Store | None = None) -> dict:
     """Rebuild figures/, summary.json and report.html in `out`; returns the summary."""
     store = store or Store(out / "store" / "results.sqlite", create=False)
+    remove_stale_temporaries(out)  # left by a killed run
     cfg = ExperimentConfig.model_validate(store.get_meta("config"))
     per_protocol: dict[str, dict] = {}
     sections: list[dict] = []
