@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lowcap.data.bank import ImageBank
 from lowcap.data.tasks import TaskSplit
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
 from lowcap.training.evaluation import EvalSet, evaluate
@@ -13,26 +12,27 @@ from lowcap.training.evaluation import EvalSet, evaluate
 Params = dict[str, torch.Tensor]
 
 
-def params_cohort(bank: ImageBank, lanes: list[tuple[TaskSplit, list[Params]]],
-                  activation: str = "relu") -> Cohort:
-    """A cohort holding the given parameters (one lane per split) on the bank's device."""
+def params_cohort(lanes: list[tuple[TaskSplit, list[Params]]], activation: str = "relu",
+                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+                  ) -> Cohort:
+    """A cohort holding the given parameters (one lane per split)."""
     layout = [Lane(split, 0, tuple(ModelSpec(p["w1"].shape[0], 1.0, 0) for p in plist))
               for split, plist in lanes]
-    return Cohort(layout, activation=activation, device=bank.device,  # type: ignore[arg-type]
-                  dtype=bank.images.dtype, params=[plist for _, plist in lanes])
+    return Cohort(layout, activation=activation, device=device,  # type: ignore[arg-type]
+                  dtype=dtype, params=[plist for _, plist in lanes])
 
 
-def evaluate_params(bank: ImageBank, lanes: list[tuple[TaskSplit, list[Params]]],
-                    parts: tuple[str, ...] = ("val",), activation: str = "relu"
-                    ) -> dict[str, list[dict[str, np.ndarray]]]:
-    """Per split part, per lane, {'loss', 'f1', 'auc'} arrays over the lane's parameter sets."""
-    cohort = params_cohort(bank, lanes, activation)
-    out = {}
-    for part in parts:
-        metrics = evaluate(cohort, EvalSet.of(cohort, bank, part))
-        out[part] = [{k: v[g, : len(plist)].numpy() for k, v in metrics.items()}
-                     for g, (_, plist) in enumerate(lanes)]
-    return out
+def evaluate_lane(split: TaskSplit, inputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                  params: list[Params], activation: str = "relu"
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """{part: {'loss', 'f1', 'auc'} arrays over `params`} for parameter sets of one split,
+    `inputs` holding each part's (x [N, 784], y [N]). Needs no run directory or image bank, so
+    it can run anywhere (a Ray task)."""
+    x = next(iter(inputs.values()))[0]
+    cohort = params_cohort([(split, params)], activation, x.device, x.dtype)
+    return {part: {k: v[0, : len(params)].numpy()
+                   for k, v in evaluate(cohort, EvalSet.single(*xy)).items()}
+            for part, xy in inputs.items()}
 
 
 @torch.no_grad()

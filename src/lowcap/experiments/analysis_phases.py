@@ -11,7 +11,7 @@ import torch
 from lowcap.analyses import saliency
 from lowcap.analyses.corruptions import SEVERITIES, corrupt
 from lowcap.analyses.evaluate import (
-    evaluate_params,
+    evaluate_lane,
     hidden_activations,
     model_logits,
     params_cohort,
@@ -78,18 +78,19 @@ def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConf
             for method in methods:
                 pruned, achieved = prune(flat, level, method, seed=round(level * 1000))
                 variants.append((method, level, pruned, achieved.cpu().numpy()))
-        packed, start = [], 0
+        # One work item per split (a Ray task on a cluster): all its models' variants.
+        items, start = [], 0
         for split, members, _ in lanes:
             count = len(members)
-            packed.append((split, [p for _, _, ps, _ in variants
-                                   for p in ps[start:start + count]]))
+            inputs = {part: ctx.bank.inputs(split, part) for part in ("val", "test")}
+            items.append((split, inputs, [p for _, _, ps, _ in variants
+                                          for p in ps[start:start + count]], cfg.activation))
             start += count
-        results = evaluate_params(ctx.bank, packed, ("val", "test"), cfg.activation)
         rows: Rows = []
-        for part in ("val", "test"):
-            start = 0
-            for (_, members, _), metrics in zip(lanes, results[part], strict=True):
-                count = len(members)
+        start = 0
+        for (_, members, _), results in zip(lanes, ctx.map(evaluate_lane, items), strict=True):
+            count = len(members)
+            for part, metrics in results.items():
                 for v, (method, level, _, achieved) in enumerate(variants):
                     for i, model in enumerate(members):
                         params = {"method": method, "level": level}
@@ -99,7 +100,7 @@ def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConf
                         if part == "val":
                             rows.append((model.model_id, params, "achieved_sparsity",
                                          achieved[start + i]))
-                start += count
+            start += count
         assert len({r[0] for r in rows}) == len(ids)
         return rows
 
@@ -185,8 +186,8 @@ def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolC
     def compute() -> Rows:
         split = ctx.split(models[0].plan)
         x, y = ctx.bank.inputs(split, "test")
-        cohort = params_cohort(ctx.bank, [(split, [ctx.load_params(m.model_id)
-                                                   for m in models])], cfg.activation)
+        cohort = params_cohort([(split, [ctx.load_params(m.model_id) for m in models])],
+                               cfg.activation, x.device, x.dtype)
         rows: Rows = []
         for name, parameter, severity in settings:
             corrupted = corrupt(x, name, parameter, spec.seed)
