@@ -48,8 +48,14 @@ class ImageBank:
             return split.test_idx + TEST_OFFSET
         return getattr(split, f"{part}_idx")
 
+    def gather(self, rows: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Images [*rows.shape, 784] of global row indices (index_select: about twice as fast
+        as advanced indexing on the CPU)."""
+        index = torch.as_tensor(rows).to(self.device)
+        return self.images.index_select(0, index.reshape(-1)).view(*index.shape, -1)
+
     def inputs(self, split: TaskSplit, part: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(x [N, 784], y [N]) of a split's part, on the bank's device."""
-        x = self.images[torch.from_numpy(self.rows(split, part)).to(self.device)]
+        x = self.gather(self.rows(split, part))
         y = torch.from_numpy(getattr(split, f"{part}_y")).to(self.device, self.images.dtype)
         return x, y

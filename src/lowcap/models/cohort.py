@@ -97,9 +97,6 @@ class Cohort:
         """Pre-activations [G, B, H] for inputs x [G, B, 784]."""
         return torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2))
 
-    def act(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.relu(z) if self.activation == "relu" else torch.tanh(z)
-
     def act_(self, z: torch.Tensor) -> torch.Tensor:
         """The activation applied in place (z becomes h)."""
         return z.relu_() if self.activation == "relu" else z.tanh_()

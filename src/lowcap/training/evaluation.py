@@ -36,8 +36,7 @@ class EvalSet:
         for g, (r, y) in enumerate(zip(rows, labels, strict=True)):
             padded_rows[g, : len(r)] = r
             padded_y[g, : len(y)] = y
-        flat = torch.from_numpy(padded_rows.reshape(-1)).to(bank.device)
-        x = bank.images.index_select(0, flat).view(len(rows), width, -1)
+        x = bank.gather(padded_rows)
         y = torch.from_numpy(padded_y).to(bank.device, bank.images.dtype)
         return cls(x, y, [len(r) for r in rows])
 

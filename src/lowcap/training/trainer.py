@@ -59,11 +59,6 @@ def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int 
             torch.from_numpy(weights.reshape(shape)).to(**to, dtype=bank.images.dtype))
 
 
-def _gather(bank: ImageBank, rows: torch.Tensor) -> torch.Tensor:
-    """Images [G, B, 784] of global rows [G, B] (index_select: twice as fast as indexing)."""
-    return bank.images.index_select(0, rows.reshape(-1)).view(*rows.shape, -1)
-
-
 CHUNK = 1024
 
 
@@ -171,10 +166,10 @@ def train_cohort(
         seen = []
         for step in range(rows.shape[1]):
             if batch_size is None:  # the same single batch every epoch: gather it once
-                full_batch_x = _gather(bank, rows[:, 0]) if full_batch_x is None else full_batch_x
+                full_batch_x = bank.gather(rows[:, 0]) if full_batch_x is None else full_batch_x
                 x = full_batch_x
             else:
-                x = _gather(bank, rows[:, step])
+                x = bank.gather(rows[:, step])
             seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
         metrics = {f"train_{k}": v
                    for k, v in _train_metrics(cohort, seen, labels, weights).items()}
