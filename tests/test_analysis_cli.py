@@ -39,3 +39,26 @@ def test_bad_analysis_options_exit_2_and_change_nothing(run_copy, run_cli, args,
 def test_analysis_on_a_non_run_exits_2(tmp_path, run_cli):
     code, _, err = run_cli("neurons", str(tmp_path), "--quiet")
     assert code == 2 and "not a run directory" in err
+
+
+def test_sensitivity_and_narrow_commands_recompute_with_new_options(run_copy, run_cli):
+    code, _, err = run_cli("sensitivity", str(run_copy), "--widths", "8", "--quiet",
+                           "--device", "cpu")
+    assert code == 0, err
+    summary = json.loads((run_copy / "summary.json").read_text())
+    assert summary["sensitivity"]["models"] > 0
+    code, _, err = run_cli("narrow", str(run_copy), "--datasets", "synthetic", "--steps", "20",
+                           "--quiet")
+    assert code == 0, err
+    config = (run_copy / "config.yaml").read_text()
+    assert "steps: 20" in config and "widths:\n  - 8" in config
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    (["sensitivity", "--pairs", "4-4"], "4-4"),
+    (["narrow", "--datasets", "cifar"], "cifar"),
+    (["narrow", "--steps", "0"], "steps"),
+])
+def test_bad_companion_options_exit_2(run_copy, run_cli, args, reason):
+    code, _, err = run_cli(args[0], str(run_copy), *args[1:], "--quiet")
+    assert code == 2 and reason in err, err

@@ -133,3 +133,30 @@ def test_readout_and_gradients_match_modules_for_any_model_count(mnist, bank, n_
     logits = cohort.logits(x.unsqueeze(0))[0]
     for i, module in enumerate(modules):
         torch.testing.assert_close(module(x).squeeze(1), logits[:, i], rtol=1e-5, atol=1e-5)
+
+
+def test_medium_matmul_precision_is_deterministic_close_and_measures_in_float32(mnist, bank):
+    """'medium' (bf16 products on AMX CPUs) changes only the updates: two runs agree bit for
+    bit, land close to float32 training, report val metrics computed at 'highest', and leave
+    PyTorch's global setting as it was."""
+    from lowcap.training import EvalSet, evaluate, matmul_description
+
+    reduced = matmul_description("medium", torch.device("cpu")).startswith("bf16")
+    split = small_split(mnist, (4, 9), 0, 600)
+    lanes = [Lane(split, 0, tuple(ModelSpec(h, 0.03, 0) for h in (4, 16, 64)))]
+    runs = {}
+    for name, precision in (("a", "medium"), ("b", "medium"), ("float32", "highest")):
+        cohort, seen = Cohort(lanes), []
+        train_cohort(cohort, bank, 2, 64, precision=precision,
+                     on_epoch=lambda c, r, seen=seen: seen.append(r))
+        runs[name] = (cohort, seen[-1])
+        assert torch.get_float32_matmul_precision() == "highest"
+    (a, last_a), (b, _), (exact, _) = runs["a"], runs["b"], runs["float32"]
+    for key, tensor in a.state().items():
+        assert torch.equal(tensor, b.state()[key]), key
+        if key in ("w1", "w2"):  # without fast bf16, 'medium' is float32
+            relative = rel_err(tensor, exact.state()[key])
+            assert relative < 2e-2 and (relative > 0) == reduced, key
+    with torch.no_grad():
+        val = evaluate(a, EvalSet.of(a, bank, "val"))
+    np.testing.assert_array_equal(last_a.metrics["val_loss"], val["loss"].numpy())

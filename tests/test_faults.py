@@ -1,5 +1,7 @@
 """Faults: corrupted store, checkpoint or snapshot → a clear error naming the file, exit 1/2."""
 
+import sqlite3
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -24,7 +26,11 @@ def test_corrupted_checkpoint_is_named(run_copy, run_cli):
 
 
 def test_missing_checkpoint_is_named(run_copy, run_cli):
-    checkpoint = sorted((run_copy / "checkpoints").glob("*.safetensors"))[-1]
+    db = sqlite3.connect(run_copy / "store" / "results.sqlite")
+    (path,) = db.execute("SELECT checkpoint FROM models WHERE protocol = 'corrected' AND "
+                         "pair = '0-1' AND hidden = 8 AND lr = 0.03 AND seed = 0").fetchone()
+    db.close()
+    checkpoint = run_copy / path  # a model the dead-neuron analysis (Table 1) reads
     checkpoint.unlink()
     code, _, err = run_cli("neurons", str(run_copy), "--level", "0.8", "--quiet")
     assert code == 1

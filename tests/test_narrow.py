@@ -89,3 +89,27 @@ def test_best_setting_is_lowest_mean_final_loss_ignoring_nan():
     finals = {(0.5, 10.0): np.array([1.0, 3.0]), (2.0, 10.0): np.array([np.nan, 1.5]),
               (8.0, 10.0): np.array([np.nan, np.nan])}
     assert narrow.best_setting(finals) == (2.0, 10.0)
+
+
+def test_initial_sigma_min_is_step_zero_of_every_method():
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(20, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(20, generator=gen, dtype=torch.float64)
+    initial = narrow.initial_sigma_min(8, [0, 1], x, "tanh")
+    for method in ("projected_gd", "adam"):
+        run, members = narrow.train(x, y, 8, method, [2.0], [0.1], [0, 1], steps=10)
+        at_start = run.sigma_min([0, 1], x, "tanh")[:, 0]
+        assert at_start.tolist() == [initial[seed] for _, _, seed in members]
+
+
+@pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
+def test_loss_gradient_equals_autograd(activation):
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(25, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(25, generator=gen, dtype=torch.float64)
+    w = torch.randn(3, 8, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+    loss = (0.5 * (narrow.forward(w, v, x, activation) - y) ** 2).mean(1).sum()
+    (expected,) = torch.autograd.grad(loss, w)
+    ours = narrow.loss_gradient(w.detach(), v, x, y, activation)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-14)

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
 
-from lowcap.analyses.pruning import PackedWeights, achieved_sparsity, prune, prune_masks
+from lowcap.analyses.pruning import (
+    PackedWeights,
+    Pruner,
+    achieved_sparsity,
+    prune,
+    prune_masks,
+)
 from lowcap.experiments.analysis_phases import dead_units
 from lowcap.models import init_params
 
@@ -89,3 +95,21 @@ def test_dead_units_on_hand_built_model():
     params = {"w1": w1, "b1": b1, "w2": torch.ones(1, 4), "b2": torch.zeros(1)}
     dead = dead_units(params, x)
     assert dead.tolist() == [False, True, bool((x[:, 0] <= 0.5).all()), True]
+
+
+def test_one_packing_for_every_level_equals_pruning_each_level_afresh():
+    models = random_models([2, 6, 16, 48, 6, 2], seed=5)
+    pruner = Pruner(models)
+    assert len(pruner.groups) == 4  # one group per shape
+    for level in (0.3, 0.9, 0.99):
+        for method in ("layerwise", "global", "random", "layerwise_refscale"):
+            shared, shared_sparsity = pruner.prune(level, method, seed=7)
+            fresh, fresh_sparsity = prune(models, level, method, seed=7)
+            assert torch.equal(shared_sparsity, fresh_sparsity)
+            for a, b in zip(shared, fresh, strict=True):
+                assert all(torch.equal(a[k], b[k]) for k in a), (level, method)
+
+
+def test_packing_models_of_different_shapes_is_refused():
+    with pytest.raises(ValueError, match="one shape"):
+        PackedWeights.pack(random_models([2, 6]))

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import torch
 import yaml
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,22 @@ def test_changed_config_reuses_finished_models(tmp_path, run_cli):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["capacity"]["0-1"]["f1_mean"]) == {"2", "4", "8"}
 
+
+
+def test_matmul_precision_names_new_models_and_is_reported(tmp_path, run_cli):
+    from lowcap.training import matmul_description
+
+    config, out = tmp_path / "c.yaml", tmp_path / "run"
+    base = {"profile": "precision", "epochs": 1, "widths": [2, 4],
+            "protocols": {"corrected": {"seeds": [0]}}, "capacity": {"pairs": [[0, 1]]}}
+    for precision, models in (("highest", 2), ("medium", 4)):
+        config.write_text(yaml.safe_dump({**base, "matmul_precision": precision}))
+        assert run_cli("sweep", str(config), "--out", str(out), "--quiet")[0] == 0
+        assert len(list((out / "checkpoints").iterdir())) == models  # never reused across
+        summary = json.loads((out / "summary.json").read_text())
+        described = matmul_description(precision, torch.device("cpu"))
+        assert summary["train_matmul"] == described
+        assert described in (out / "report.html").read_text()
 
 def _dump_store(out):
     db = sqlite3.connect(out / "store" / "results.sqlite")

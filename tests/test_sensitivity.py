@@ -71,3 +71,17 @@ def test_transitions_converge_with_points():
     counts = [sens.transitions(params, sens.ellipse(a, b, c, k)) for k in (2048, 4096, 8192)]
     assert counts[0] > 0
     assert abs(counts[2] - counts[1]) / counts[1] < 0.01
+
+
+def test_coarse_transitions_are_every_second_point_of_the_fine_trajectory():
+    """The phase counts both resolutions from one pattern: the k-point ellipse is exactly the
+    even points of the 2k-point one."""
+    gen = torch.Generator().manual_seed(4)
+    a, b, c = torch.rand(3, 784, generator=gen)
+    fine, coarse = sens.ellipse(a, b, c, 4096), sens.ellipse(a, b, c, 2048)
+    assert torch.equal(fine[::2], coarse)
+    params = {"w1": torch.randn(16, 784, generator=gen) * 0.1, "b1": torch.randn(16, generator=gen),
+              "w2": torch.randn(1, 16, generator=gen), "b2": torch.zeros(1)}
+    pattern = sens.hidden_pattern(params, fine)
+    assert sens.count_transitions(pattern[::2]) == sens.transitions(params, coarse)
+    assert sens.count_transitions(pattern) == sens.transitions(params, fine)

@@ -12,13 +12,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 import torch.nn.functional as F
 
+# name → (σ, σ') with σ' taking z and σ(z) (tanh' from the value, without a second tanh).
 ACTIVATIONS = {
-    "tanh": (torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
-    "softplus": (F.softplus, torch.sigmoid),
-    "gelu": (F.gelu, lambda z: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    "tanh": (torch.tanh, lambda z, value: 1 - value * value),
+    "softplus": (F.softplus, lambda z, value: torch.sigmoid(z)),
+    "gelu": (F.gelu, lambda z, value: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
              + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)),
 }
 METHODS = ("projected_gd", "projected_sgd", "projected_adam", "sgd", "adam")
@@ -43,6 +45,23 @@ def forward(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str) 
     return torch.einsum("bnm,bm->bn", sigma(torch.einsum("bmd,nd->bnm", w, x)), v)
 
 
+def _slope(z: torch.Tensor, activation: str) -> torch.Tensor:
+    sigma, d_sigma = ACTIVATIONS[activation]
+    return d_sigma(z, sigma(z))
+
+
+def loss_gradient(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                  activation: str) -> torch.Tensor:
+    """∂/∂W [B, m, d] of each run's ½·mean_i (f(x_i) − y_i)², written out: about twice as fast
+    as autograd here (no graph, no layout copies)."""
+    sigma, d_sigma = ACTIVATIONS[activation]
+    z = torch.matmul(w, x.T)  # [B, m, n]
+    value = sigma(z)
+    residual = (torch.bmm(v.unsqueeze(1), value).squeeze(1) - y) / len(y)  # [B, n]
+    slope = d_sigma(z, value)
+    return torch.matmul(slope.mul_(v.unsqueeze(2)).mul_(residual.unsqueeze(1)), x)
+
+
 def project(w: torch.Tensor, w0: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     """Each run's W onto {‖W − W0‖_F ≤ R}: W0 + (W − W0)·min(1, R / ‖W − W0‖_F)."""
     delta = w - w0
@@ -55,8 +74,7 @@ def feature_gram(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: 
                  ) -> torch.Tensor:
     """J Jᵀ [B, n, n] of the feature Jacobian J = ∂f(x_i)/∂W (n × md), without forming J:
     (J Jᵀ)_ik = (x_i · x_k) Σ_j v_j² σ'(w_j·x_i) σ'(w_j·x_k)."""
-    _, d_sigma = ACTIVATIONS[activation]
-    d = d_sigma(torch.einsum("bmd,nd->bnm", w, x)) * v.unsqueeze(1).abs()
+    d = _slope(torch.einsum("bmd,nd->bnm", w, x), activation) * v.unsqueeze(1).abs()
     return (x @ x.T).unsqueeze(0) * torch.bmm(d, d.transpose(1, 2))
 
 
@@ -66,15 +84,18 @@ def smallest_singular_value(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor,
     n, md = x.shape[0], w.shape[1] * w.shape[2]
     if md < n:
         return torch.zeros(w.shape[0], dtype=w.dtype)
-    eig = torch.linalg.eigvalsh(feature_gram(w, v, x, activation))
-    return eig[:, 0].clamp_min(0).sqrt()
+    # Only the smallest eigenvalue: LAPACK's MRRR (syevr) with an index subset skips the rest,
+    # about a third faster than all eigenvalues at n = 1000.
+    grams = feature_gram(w, v, x, activation).cpu().numpy()
+    smallest = [scipy.linalg.eigh(g, eigvals_only=True, subset_by_index=[0, 0], driver="evr")[0]
+                for g in grams]
+    return torch.tensor(smallest, dtype=w.dtype).clamp_min(0).sqrt()
 
 
 def feature_jacobian(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str
                      ) -> torch.Tensor:
     """The explicit J [n, m·d] of one run (w [m, d], v [m]): for tests and small problems."""
-    _, d_sigma = ACTIVATIONS[activation]
-    d = d_sigma(x @ w.T) * v  # [n, m]
+    d = _slope(x @ w.T, activation) * v  # [n, m]
     return (d.unsqueeze(2) * x.unsqueeze(1)).reshape(x.shape[0], -1)
 
 
@@ -88,10 +109,21 @@ class NarrowRun:
     weights: list[torch.Tensor]
     v: torch.Tensor
 
-    def sigma_min(self, rows: list[int], x: torch.Tensor, activation: str) -> np.ndarray:
-        """σ_min of the feature Jacobian [len(rows), T] of the given runs along training."""
+    def sigma_min(self, rows: list[int], x: torch.Tensor, activation: str, start: int = 0
+                  ) -> np.ndarray:
+        """σ_min of the feature Jacobian [len(rows), T − start] of the given runs along
+        training, from snapshot `start` on."""
         return torch.stack([smallest_singular_value(w[rows], self.v[rows], x, activation)
-                            for w in self.weights], 1).numpy()
+                            for w in self.weights[start:]], 1).numpy()
+
+
+def initial_sigma_min(width: int, seeds: list[int], x: torch.Tensor, activation: str
+                      ) -> dict[int, float]:
+    """σ_min at each seed's mirrored initialisation: step 0 of every method's runs."""
+    inits = [mirrored_init(1, width, x.shape[1], seed, x.dtype) for seed in seeds]
+    values = smallest_singular_value(torch.cat([w for w, _ in inits]),
+                                     torch.cat([v for _, v in inits]), x, activation)
+    return dict(zip(seeds, values.tolist(), strict=True))
 
 
 def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
@@ -102,6 +134,7 @@ def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
     return min(means, key=means.__getitem__)
 
 
+@torch.no_grad()
 def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list[float],
           lrs: list[float], seeds: list[int], steps: int, activation: str = "tanh",
           batch_size: int = 100, evals: int = 4
@@ -127,26 +160,24 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list
     gen = torch.Generator().manual_seed(12345)
     eval_at = sorted({0, *np.linspace(0, steps, evals, dtype=int).tolist()})
     losses, snapshots = [], []
-    w.requires_grad_(True)
     for step in range(steps + 1):
         if step in eval_at:
-            with torch.no_grad():
-                losses.append((0.5 * (forward(w, v, x, activation) - y) ** 2).mean(1))
-                snapshots.append(w.detach().clone())
+            losses.append((0.5 * (forward(w, v, x, activation) - y) ** 2).mean(1))
+            snapshots.append(w.clone())
         if step == steps:
             break
-        idx = (torch.arange(n) if full_batch
-               else torch.randint(0, n, (batch_size,), generator=gen))
-        loss = (0.5 * (forward(w, v, x[idx], activation) - y[idx]) ** 2).mean(1).sum()
-        (grad,) = torch.autograd.grad(loss, w)
-        with torch.no_grad():
-            if use_adam:
-                m1.mul_(0.9).add_(grad, alpha=0.1)
-                m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
-                update = (m1 / (1 - 0.9 ** (step + 1))) / (
-                    (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
-            else:
-                update = grad
-            w -= lr * update
-            w.copy_(project(w, w0, radius))
+        if full_batch:
+            grad = loss_gradient(w, v, x, y, activation)
+        else:
+            idx = torch.randint(0, n, (batch_size,), generator=gen)
+            grad = loss_gradient(w, v, x[idx], y[idx], activation)
+        if use_adam:
+            m1.mul_(0.9).add_(grad, alpha=0.1)
+            m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
+            update = (m1 / (1 - 0.9 ** (step + 1))) / (
+                (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
+        else:
+            update = grad
+        w -= lr * update
+        w.copy_(project(w, w0, radius))
     return NarrowRun(eval_at, torch.stack(losses, 1).numpy(), snapshots, v), runs

@@ -1,8 +1,9 @@
 """One-shot pruning of trained models without retraining, for many models at once.
 
-Layer weights of K models (any widths) are packed into padded [K, L] matrices; thresholds,
-masks and achieved sparsities for a level are computed for all K models with one sort per
-layer. Biases are never pruned.
+Models are grouped by shape and each group's weight matrices are stacked into [K, L] matrices
+(`PackedWeights`), so thresholds, masks and achieved sparsities for a level are computed for a
+whole group with one sort per layer, and magnitude methods sort once for every level. Biases
+are never pruned.
 
 Methods:
   layerwise  the paper's appendix C.1: in each weight matrix, k = int(s · size) entries with the
@@ -16,7 +17,8 @@ Methods:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 import torch
 
@@ -28,85 +30,111 @@ METHODS = ("layerwise", "global", "random", "layerwise_refscale")
 
 @dataclass
 class PackedWeights:
-    """Both weight matrices of K models, flattened and zero-padded: w1 [K, L1], w2 [K, L2]."""
+    """Both weight matrices of K models of one shape, flattened: w1 [K, L1], w2 [K, L2]."""
 
     w1: torch.Tensor
     w2: torch.Tensor
-    n1: torch.Tensor  # [K] real sizes
-    n2: torch.Tensor
     params: list[Params]
+    # Sorted |w| rows per layer or "global": they do not depend on the level, so every level
+    # reuses one sort.
+    _sorted: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
 
     @classmethod
     def pack(cls, params: list[Params]) -> PackedWeights:
-        def stack(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-            flat = [p[name].reshape(-1) for p in params]
-            sizes = torch.tensor([len(f) for f in flat], device=flat[0].device)
-            return torch.nn.utils.rnn.pad_sequence(flat, batch_first=True), sizes
+        shapes = {(p["w1"].shape, p["w2"].shape) for p in params}
+        if len(shapes) != 1:
+            raise ValueError(f"PackedWeights needs models of one shape, got {sorted(shapes)}")
+        return cls(torch.stack([p["w1"].reshape(-1) for p in params]),
+                   torch.stack([p["w2"].reshape(-1) for p in params]), params)
 
-        (w1, n1), (w2, n2) = stack("w1"), stack("w2")
-        return cls(w1, w2, n1, n2, params)
+    def magnitudes(self, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(|w| [K, L], its rows sorted) of 'w1', 'w2' or 'global' (both side by side)."""
+        if layer not in self._sorted:
+            scores = (torch.cat([self.w1, self.w2], dim=1) if layer == "global"
+                      else getattr(self, layer)).abs()
+            self._sorted[layer] = scores, sort_rows(scores)
+        return self._sorted[layer]
 
-    def valid(self, layer: str) -> torch.Tensor:
-        """Bool [K, L]: which entries of the padded layer are real weights."""
-        w, n = (self.w1, self.n1) if layer == "w1" else (self.w2, self.n2)
-        return torch.arange(w.shape[1], device=w.device).unsqueeze(0) < n.unsqueeze(1)
-
-    def unpack(self, keep1: torch.Tensor, keep2: torch.Tensor) -> list[Params]:
-        """Each model's params with the masks applied (copies; biases unchanged)."""
-        out = []
-        for i, p in enumerate(self.params):
-            pruned = dict(p)
-            pruned["w1"] = p["w1"] * keep1[i, : p["w1"].numel()].reshape(p["w1"].shape)
-            pruned["w2"] = p["w2"] * keep2[i, : p["w2"].numel()].reshape(p["w2"].shape)
-            out.append(pruned)
-        return out
-
-
-def _prune_smallest(scores: torch.Tensor, valid: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Keep-mask [K, L]: prune entries with score <= the k-th smallest score of their row."""
-    padded = torch.where(valid, scores, torch.full_like(scores, float("inf")))
-    ordered = sort_rows(padded)
-    threshold = ordered.gather(1, (k - 1).clamp_min(0).unsqueeze(1))
-    threshold = torch.where(k.unsqueeze(1) > 0, threshold, torch.full_like(threshold, -1.0))
-    return (padded > threshold) | ~valid
+    def prune(self, level: float, method: str = "layerwise", generator: torch.Generator | None
+              = None) -> tuple[list[Params], torch.Tensor]:
+        """Every model pruned at `level`, and the achieved sparsities [K]; `generator` draws
+        the scores of the random method."""
+        keep1, keep2 = prune_masks(self, level, method, generator)
+        w1, w2 = self.w1 * keep1, self.w2 * keep2
+        pruned = [{**p, "w1": w1[i].view(p["w1"].shape), "w2": w2[i].view(p["w2"].shape)}
+                  for i, p in enumerate(self.params)]
+        return pruned, _zero_fraction(w1, w2)
 
 
-def prune_masks(packed: PackedWeights, level: float, method: str, seed: int = 0
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def _keep_smallest_out(scores: torch.Tensor, ordered: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep-mask [K, L]: prune entries with score <= the k-th smallest score of their row
+    (`ordered` = the rows of `scores`, sorted)."""
+    if k <= 0:
+        return torch.ones_like(scores, dtype=torch.bool)
+    return scores > ordered[:, k - 1:k]
+
+
+def prune_masks(packed: PackedWeights, level: float, method: str,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Keep-masks (w1 [K, L1], w2 [K, L2]) of every model at sparsity `level`."""
     if method not in METHODS:
         raise ValueError(f"unknown pruning method {method!r}; choose from {METHODS}")
     if method == "layerwise_refscale":
         level = level / 100
-    v1, v2 = packed.valid("w1"), packed.valid("w2")
+    l1, l2 = packed.w1.shape[1], packed.w2.shape[1]
     if method == "global":
-        scores = torch.cat([packed.w1.abs(), packed.w2.abs()], dim=1)
-        valid = torch.cat([v1, v2], dim=1)
-        k = ((packed.n1 + packed.n2).double() * level).long()
-        keep = _prune_smallest(scores, valid, k)
-        return keep[:, : v1.shape[1]], keep[:, v1.shape[1]:]
-    if method == "random":
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        s1 = torch.rand(v1.shape, generator=gen).to(v1.device)
-        s2 = torch.rand(v2.shape, generator=gen).to(v2.device)
-    else:
-        s1, s2 = packed.w1.abs(), packed.w2.abs()
-    k1 = (packed.n1.double() * level).long()
-    k2 = (packed.n2.double() * level).long()
-    return _prune_smallest(s1, v1, k1), _prune_smallest(s2, v2, k2)
+        keep = _keep_smallest_out(*packed.magnitudes("global"), int((l1 + l2) * level))
+        return keep[:, :l1], keep[:, l1:]
+    if method != "random":
+        return (_keep_smallest_out(*packed.magnitudes("w1"), int(l1 * level)),
+                _keep_smallest_out(*packed.magnitudes("w2"), int(l2 * level)))
+    masks = []
+    for layer, size in (("w1", l1), ("w2", l2)):
+        scores = torch.rand(getattr(packed, layer).shape, generator=generator)
+        scores = scores.to(packed.w1.device)
+        masks.append(_keep_smallest_out(scores, sort_rows(scores), int(size * level)))
+    return masks[0], masks[1]
+
+
+def _zero_fraction(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
+    size = w1.shape[1] + w2.shape[1]
+    zeros = size - torch.count_nonzero(w1, dim=1) - torch.count_nonzero(w2, dim=1)
+    return zeros.double() / size
 
 
 def achieved_sparsity(packed: PackedWeights, keep1: torch.Tensor, keep2: torch.Tensor
                       ) -> torch.Tensor:
     """Fraction of weights (both matrices) that are zero after pruning, per model [K]."""
-    zero1 = ((~keep1 | (packed.w1 == 0)) & packed.valid("w1")).sum(1)
-    zero2 = ((~keep2 | (packed.w2 == 0)) & packed.valid("w2")).sum(1)
-    return (zero1 + zero2).double() / (packed.n1 + packed.n2).double()
+    return _zero_fraction(packed.w1 * keep1, packed.w2 * keep2)
+
+
+class Pruner:
+    """Models of any shapes, packed once per shape, pruned at any level by any method."""
+
+    def __init__(self, params: list[Params]):
+        by_shape: dict[tuple, list[int]] = defaultdict(list)
+        for i, p in enumerate(params):
+            by_shape[(tuple(p["w1"].shape), tuple(p["w2"].shape))].append(i)
+        self.count = len(params)
+        self.groups = [(members, PackedWeights.pack([params[i] for i in members]))
+                       for _, members in sorted(by_shape.items())]
+
+    def prune(self, level: float, method: str = "layerwise", seed: int = 0
+              ) -> tuple[list[Params], torch.Tensor]:
+        """Every model pruned at `level` (in input order) and the achieved sparsities [K]. The
+        random method draws from one generator seeded with `seed`, group by group."""
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        pruned: list[Params] = [{}] * self.count
+        sparsity = torch.empty(self.count, dtype=torch.float64)
+        for members, packed in self.groups:
+            group, achieved = packed.prune(level, method, generator)
+            for i, params in zip(members, group, strict=True):
+                pruned[i] = params
+            sparsity[members] = achieved.cpu()
+        return pruned, sparsity
 
 
 def prune(params: list[Params], level: float, method: str = "layerwise", seed: int = 0
           ) -> tuple[list[Params], torch.Tensor]:
     """Prune every model at `level`; returns the pruned params and the achieved sparsities."""
-    packed = PackedWeights.pack(params)
-    keep1, keep2 = prune_masks(packed, level, method, seed)
-    return packed.unpack(keep1, keep2), achieved_sparsity(packed, keep1, keep2)
+    return Pruner(params).prune(level, method, seed)

@@ -24,8 +24,10 @@ def _pre(params: Params, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def jacobian_norm(params: Params, x: torch.Tensor, activation: str = "relu") -> torch.Tensor:
-    """‖∂ sigmoid(f(x)) / ∂x‖_F for every row of x [N, 784] → [N]."""
+def logits_and_jacobian_norm(params: Params, x: torch.Tensor, activation: str = "relu"
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits [N] and ‖∂ sigmoid(f(x)) / ∂x‖_F [N] for every row of x [N, 784], from one
+    forward pass."""
     z = _pre(params, x)
     w2 = params["w2"].reshape(-1)
     if activation == "relu":
@@ -33,9 +35,15 @@ def jacobian_norm(params: Params, x: torch.Tensor, activation: str = "relu") -> 
     else:
         h = torch.tanh(z)
         d_act = 1 - h * h
-    p = torch.sigmoid(h @ w2 + params["b2"])
+    logits = h @ w2 + params["b2"]
+    p = torch.sigmoid(logits)
     grad = (p * (1 - p)).unsqueeze(1) * ((d_act * w2) @ params["w1"])
-    return grad.norm(dim=1)
+    return logits, grad.norm(dim=1)
+
+
+def jacobian_norm(params: Params, x: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """‖∂ sigmoid(f(x)) / ∂x‖_F for every row of x [N, 784] → [N]."""
+    return logits_and_jacobian_norm(params, x, activation)[1]
 
 
 def jacobian_norm_autograd(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -54,14 +62,25 @@ def ellipse(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: int = 204
     centroid of a, b, c. Passes through a at θ = 0."""
     g = (a + b + c) / 3
     theta = torch.arange(points, dtype=a.dtype, device=a.device) * (2 * math.pi / points)
-    return (g + torch.outer(torch.cos(theta), a - g)
-            + torch.outer(torch.sin(theta), (c - b) / math.sqrt(3)))
+    # (g + cos θ (a − g)) + sin θ (c − b)/√3, accumulated in place: two large temporaries
+    # instead of four.
+    trajectory = torch.outer(torch.cos(theta), a - g).add_(g)
+    return trajectory.add_(torch.outer(torch.sin(theta), (c - b) / math.sqrt(3)))
 
 
 @torch.no_grad()
-def transitions(params: Params, trajectory: torch.Tensor, closed: bool = True) -> int:
-    """Hidden units switching on/off between consecutive points of `trajectory` [K, 784]."""
-    pattern = _pre(params, trajectory) > 0
+def hidden_pattern(params: Params, trajectory: torch.Tensor) -> torch.Tensor:
+    """Which hidden units are on (pre-activation > 0) at each point of `trajectory` [K, 784]."""
+    return _pre(params, trajectory) > 0
+
+
+def count_transitions(pattern: torch.Tensor, closed: bool = True) -> int:
+    """Units switching on/off between consecutive rows of a hidden pattern [K, H]."""
     if closed:
         pattern = torch.cat([pattern, pattern[:1]])
     return int((pattern[1:] != pattern[:-1]).sum())
+
+
+def transitions(params: Params, trajectory: torch.Tensor, closed: bool = True) -> int:
+    """Hidden units switching on/off between consecutive points of `trajectory` [K, 784]."""
+    return count_transitions(hidden_pattern(params, trajectory), closed)

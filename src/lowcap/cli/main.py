@@ -76,12 +76,12 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
         from lowcap.experiments.distributed import RayExecutor
 
         ctx.executor = RayExecutor(ray_address)
-    try:
+    try:  # analyses use the executor too (RunContext.map): shut it down after them
         seconds = run_training(ctx, cfg) if train else {}
+        seconds.update(run_analyses(ctx, cfg, analyses))
     finally:
         if ctx.executor is not None:
             ctx.executor.shutdown()
-    seconds.update(run_analyses(ctx, cfg, analyses))
     for phase, secs in seconds.items():
         click.echo(f"{phase}: {secs:.1f} s", err=True)
     summary = build_report(out, ctx.store)
@@ -220,6 +220,40 @@ def saliency(directory: Path, device: str, quiet: bool, pair: str | None, hidden
     cfg = _with_section(_run_config(directory), "saliency", {
         "pair": pair, "hidden": hidden, "epsilon": epsilon})
     _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("saliency",))
+
+
+def _pairs(text: str | None) -> list[str] | None:
+    return text.split(",") if text else None
+
+
+@click.option("--pairs", default=None, help="Comma-separated digit pairs, e.g. 4-9,3-8.")
+@click.option("--widths", default=None, help="Comma-separated widths of the variant models.")
+@_analysis_command
+def sensitivity(directory: Path, device: str, quiet: bool, pairs: str | None,
+                widths: str | None) -> None:
+    """Jacobian sensitivity vs generalization (companion paper A): trains the factor variants
+    the study needs, measures every model; rebuilds the report."""
+    parsed = _floats(widths)
+    cfg = _with_section(_run_config(directory), "sensitivity", {
+        "pairs": _pairs(pairs), "widths": [int(w) for w in parsed] if parsed else None})
+    protocol = cfg.sensitivity.protocol
+    if cfg.capacity is None or protocol not in {p.name for p in cfg.protocols}:
+        raise UserInputError(f"{directory}: the sensitivity study measures the capacity sweep of "
+                             f"the {protocol!r} protocol, which this run does not have")
+    _execute(cfg, directory, device, False, quiet, "local", train=False,
+             analyses=("sensitivity",))
+
+
+@click.option("--datasets", default=None, help="Comma-separated: synthetic, mnist.")
+@click.option("--steps", type=int, default=None, help="Training steps per run (300).")
+@_analysis_command
+def narrow(directory: Path, device: str, quiet: bool, datasets: str | None,
+           steps: int | None) -> None:
+    """Narrow networks trained by projected gradient methods (companion paper B); rebuilds the
+    report."""
+    cfg = _with_section(_run_config(directory), "narrow", {
+        "datasets": datasets.split(",") if datasets else None, "steps": steps})
+    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("narrow",))
 
 
 @cli.command()

@@ -16,7 +16,7 @@ from lowcap.analyses.evaluate import (
     model_logits,
     params_cohort,
 )
-from lowcap.analyses.pruning import prune
+from lowcap.analyses.pruning import Pruner, prune
 from lowcap.analyses.tsne import embed
 from lowcap.data.tasks import TaskSplit
 from lowcap.experiments.checkpoints import save_tensors
@@ -74,9 +74,10 @@ def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConf
         ids = [m.model_id for _, members, _ in lanes for m in members]
         variants: list[tuple[str, float, list, np.ndarray]] = [
             ("dense", 0.0, flat, np.zeros(len(flat)))]
+        pruner = Pruner(flat)
         for level in levels:
             for method in methods:
-                pruned, achieved = prune(flat, level, method, seed=round(level * 1000))
+                pruned, achieved = pruner.prune(level, method, seed=round(level * 1000))
                 variants.append((method, level, pruned, achieved.cpu().numpy()))
         # One work item per split (a Ray task on a cluster): all its models' variants.
         items, start = [], 0

@@ -258,6 +258,10 @@ class ExperimentConfig(_Strict):
     lr: float = Field(0.03, gt=0)
     epochs: PositiveInt = 100
     activation: Literal["relu", "tanh"] = "relu"
+    # PyTorch's float32 matmul precision for the training updates. "highest": IEEE float32.
+    # "medium": bf16 products, float32 sums, weights and outputs where the hardware has fast
+    # bf16 (AMX / AVX512-BF16 CPUs); TF32 on GPUs. Evaluation and analyses are always float32.
+    matmul_precision: Literal["highest", "medium"] = "highest"
     snapshot_every: PositiveInt = 10
     protocols: list[ProtocolConfig] = Field(min_length=1)
     lr_grid: LRGridConfig | None = None

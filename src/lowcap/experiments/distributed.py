@@ -49,7 +49,8 @@ def train_unit(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
     def on_epoch(cohort: Cohort, result: EpochResult) -> None:
         rows.extend(record_epoch(lane_plans, result, diverged))
 
-    train_cohort(cohort, bank, first.epochs, first.batch_size, on_epoch=on_epoch)
+    train_cohort(cohort, bank, first.epochs, first.batch_size, on_epoch=on_epoch,
+                 precision=first.matmul_precision)
     models = [(plan, {k: v.cpu() for k, v in cohort.model_params(g, i).items()},
                int(diverged[g, i]))
               for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]

@@ -45,19 +45,22 @@ def narrow_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfi
         items = []
         for name in spec.datasets:
             x, y = dataset(ctx, spec, name)
-            items += [(spec, x, y, name, multiplier, width, method)
-                      for multiplier, width in widths(spec, *x.shape).items()
-                      for method in spec.methods]
+            for multiplier, width in widths(spec, *x.shape).items():
+                initial = narrow.initial_sigma_min(width, spec.seeds, x, spec.activation)
+                items += [(spec, x, y, name, multiplier, width, method, initial)
+                          for method in spec.methods]
         return [row for rows in ctx.map(_method_rows, items) for row in rows]
 
     return run_analysis_unit(ctx, "narrow", spec.model_dump(mode="json"), compute)
 
 
 def _method_rows(spec: NarrowConfig, x: torch.Tensor, y: torch.Tensor, name: str,
-                 multiplier: float, width: int, method: str) -> list[tuple]:
+                 multiplier: float, width: int, method: str, initial: dict[int, float]
+                 ) -> list[tuple]:
     """Loss curves of every (radius, lr, seed) of one method and width; σ_min curves for the
     best (radius, lr) only, the one the report shows (an n × n eigenproblem per point is most
-    of this phase's cost otherwise)."""
+    of this phase's cost otherwise), starting from `initial` (seed → σ_min at step 0, shared
+    by every method)."""
     lrs = spec.adam_lrs if method.endswith("adam") else spec.lrs
     projected = method.startswith("projected")
     run, members = narrow.train(  # unconstrained methods ignore the radius
@@ -67,8 +70,9 @@ def _method_rows(spec: NarrowConfig, x: torch.Tensor, y: torch.Tensor, name: str
     for i, (radius, lr, _) in enumerate(members):
         by_setting[(radius, lr)].append(i)
     best = narrow.best_setting({k: run.loss[i, -1] for k, i in by_setting.items()})
-    sigma = dict(zip(by_setting[best], run.sigma_min(by_setting[best], x, spec.activation),
-                     strict=True))
+    later = run.sigma_min(by_setting[best], x, spec.activation, start=1)
+    sigma = {i: [initial[members[i][2]], *curve]
+             for i, curve in zip(by_setting[best], later.tolist(), strict=True)}
     rows = []
     for i, (radius, lr, seed) in enumerate(members):
         shown = radius if projected else None

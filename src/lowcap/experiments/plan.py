@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from itertools import product
 
 from lowcap.data.tasks import pair_key
@@ -29,8 +30,9 @@ class ModelPlan:
     val_fraction: float
     activation: str
     labels: str = "true"
+    matmul_precision: str = "highest"
 
-    @property
+    @cached_property  # hashed once: phases look ids up thousands of times
     def model_id(self) -> str:
         """A short hash of the plan (its name in the store and checkpoints/)."""
         blob = json.dumps(asdict(self), sort_keys=True).encode()
@@ -50,7 +52,7 @@ class ModelPlan:
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
-        return (self.epochs, self.batch_size, self.activation)
+        return (self.epochs, self.batch_size, self.activation, self.matmul_precision)
 
 
 def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
@@ -62,6 +64,7 @@ def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
             epochs=cfg.epochs, batch_size=protocol.batch, init=protocol.init,
             init_std=protocol.init_std, balance=protocol.balance,
             val_fraction=protocol.val_fraction, activation=cfg.activation,
+            matmul_precision=cfg.matmul_precision,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

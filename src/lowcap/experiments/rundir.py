@@ -16,6 +16,7 @@ from lowcap.errors import UserInputError
 from lowcap.experiments.config import ExperimentConfig
 from lowcap.experiments.runner import RunContext
 from lowcap.experiments.store import Store
+from lowcap.training import matmul_description
 
 
 def resolve_device(device: str) -> torch.device:
@@ -39,6 +40,7 @@ def open_run(out: Path, cfg: ExperimentConfig, device: str, fresh: bool, quiet: 
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("device", dev.type)
+    store.set_meta("train_matmul", matmul_description(cfg.matmul_precision, dev))
     store.set_meta("data_source", loaded.source)
     bank = ImageBank.from_mnist(loaded.mnist, device=dev)
     return RunContext(out=out, store=store, mnist=loaded.mnist, bank=bank, quiet=quiet)

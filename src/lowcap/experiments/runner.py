@@ -147,7 +147,7 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
 
     train_cohort(cohort, ctx.bank, first.epochs, first.batch_size, start_epoch=start,
                  on_epoch=on_epoch,
-                 diverged=diverged_epoch >= 0)
+                 diverged=diverged_epoch >= 0, precision=first.matmul_precision)
     bar.close()
     _finalize(ctx, uid, cohort, lane_plans, diverged_epoch)
 

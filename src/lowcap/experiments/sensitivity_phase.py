@@ -42,12 +42,13 @@ def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, fl
 @dataclass
 class Probes:
     """What every model of one split is measured on: its train/test data, the random subsets
-    the Jacobian norms are averaged over, uniform-noise inputs, and the ellipse trajectories."""
+    the Jacobian norms are averaged over, uniform-noise inputs, and the ellipse trajectories
+    at twice `trajectory_points` (every second point gives the coarser count)."""
 
     data: dict[str, tuple[torch.Tensor, torch.Tensor]]
     take: dict[str, torch.Tensor]
     noise: torch.Tensor
-    ellipses: dict[int, list[torch.Tensor]]
+    ellipses: list[torch.Tensor]
 
     @classmethod
     def draw(cls, ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> Probes:
@@ -61,12 +62,10 @@ class Probes:
         noise = torch.from_numpy(rng.random((spec.points, 784), dtype=np.float32)).to(
             ctx.bank.device, ctx.bank.images.dtype)
         x_train = data["train"][0]
-        sizes = (spec.trajectory_points, 2 * spec.trajectory_points)
-        ellipses: dict[int, list[torch.Tensor]] = {k: [] for k in sizes}
+        ellipses = []
         for _ in range(spec.ellipses):
             a, b, c = x_train[torch.from_numpy(rng.choice(len(x_train), 3, replace=False))]
-            for k in sizes:
-                ellipses[k].append(sens.ellipse(a, b, c, k))
+            ellipses.append(sens.ellipse(a, b, c, 2 * spec.trajectory_points))
         return cls(data, take, noise, ellipses)
 
 
@@ -74,18 +73,25 @@ def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
              ) -> dict[str, float]:
     out: dict[str, float] = {}
     for part, (x, y) in probes.data.items():
-        logits = model_logits(params, x, activation)
-        out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
-        norms = sens.jacobian_norm(params, x, activation)
-        if part == "test":
+        take = probes.take[part]
+        if part == "test":  # the misclassification AUC needs every test point's norm
+            logits, norms = sens.logits_and_jacobian_norm(params, x, activation)
             wrong = ((logits > 0).to(y.dtype) != y).cpu().numpy()
             out["error_auc"] = (float(roc_auc_score(wrong, norms.cpu().numpy()))
                                 if 0 < wrong.sum() < len(wrong) else float("nan"))
-        out[f"jac_{part}"] = norms[probes.take[part]].mean().item()
+            norms = norms[take]
+        else:
+            logits = model_logits(params, x, activation)
+            norms = sens.jacobian_norm(params, x[take], activation)
+        out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
+        out[f"jac_{part}"] = norms.mean().item()
     out["jac_random"] = sens.jacobian_norm(params, probes.noise, activation).mean().item()
-    points, finer = sorted(probes.ellipses)
-    for key, k in (("transitions", points), ("transitions_2k", finer)):
-        out[key] = float(np.mean([sens.transitions(params, e) for e in probes.ellipses[k]]))
+    coarse, fine = [], []
+    for trajectory in probes.ellipses:
+        pattern = sens.hidden_pattern(params, trajectory)
+        coarse.append(sens.count_transitions(pattern[::2]))
+        fine.append(sens.count_transitions(pattern))
+    out["transitions"], out["transitions_2k"] = float(np.mean(coarse)), float(np.mean(fine))
     return out
 
 

@@ -83,9 +83,19 @@ class Cohort:
             self.unit_slices.append(slices)
         self.unit_model = unit_model.to(device)
         for gi, lane in enumerate(lanes):
-            for mi, spec in enumerate(lane.models):
-                self.set_model_params(gi, mi, params[gi][mi] if params is not None
-                                      else init_params(spec.hidden, spec.seed, spec.init))
+            self._set_lane(gi, params[gi] if params is not None else [
+                init_params(spec.hidden, spec.seed, spec.init) for spec in lane.models])
+
+    @torch.no_grad()
+    def _set_lane(self, lane: int, plist: list[dict[str, torch.Tensor]]) -> None:
+        """Write one lane's models' parameters ({w1, b1, w2, b2} each, in model order, any
+        device or float dtype) into its units: one copy per tensor, not per model."""
+        opts = {"device": self.w1.device, "dtype": self.w1.dtype}
+        units = sum(spec.hidden for spec in self.lanes[lane].models)
+        self.w1[lane, :units] = torch.cat([p["w1"].to(**opts) for p in plist])
+        self.b1[lane, :units] = torch.cat([p["b1"].to(**opts) for p in plist])
+        self.w2[lane, :units] = torch.cat([p["w2"].reshape(-1).to(**opts) for p in plist])
+        self.b2[lane, : len(plist)] = torch.cat([p["b2"].reshape(-1).to(**opts) for p in plist])
 
     # --- computation ---------------------------------------------------------------------------
 
@@ -163,16 +173,6 @@ class Cohort:
             "w2": self.w2[lane, units].clone().reshape(1, -1),
             "b2": self.b2[lane, index].clone().reshape(1),
         }
-
-    @torch.no_grad()
-    def set_model_params(self, lane: int, index: int, params: dict[str, torch.Tensor]) -> None:
-        """Overwrite one model's parameters ({w1, b1, w2, b2}, any device or float dtype)."""
-        units = self.unit_slices[lane][index]
-        opts = {"device": self.w1.device, "dtype": self.w1.dtype}
-        self.w1[lane, units] = params["w1"].to(**opts)
-        self.b1[lane, units] = params["b1"].to(**opts)
-        self.w2[lane, units] = params["w2"].reshape(-1).to(**opts)
-        self.b2[lane, index] = params["b2"].reshape(()).to(**opts)
 
     def module(self, lane: int, index: int) -> nn.Sequential:
         """One model as a plain nn.Module (for analyses, Captum, export)."""

@@ -19,6 +19,7 @@ from lowcap.report.claims import check_claims
 from lowcap.report.figures_training import capacity_figure, dynamics_figures, lr_figures
 from lowcap.report.html import PAPER_OCCLUSION, render_report
 from lowcap.report.narrow import narrow_claims, narrow_figures, narrow_summary
+from lowcap.report.plotting import figure_workers
 from lowcap.report.sensitivity import (
     sensitivity_claims,
     sensitivity_figure,
@@ -107,6 +108,16 @@ def build_report(out: Path, store: Store | None = None) -> dict:
     store = store or Store(out / "store" / "results.sqlite", create=False)
     remove_stale_temporaries(out)  # left by a killed run
     cfg = ExperimentConfig.model_validate(store.get_meta("config"))
+    with figure_workers():  # every figure is on disk before report.html embeds it
+        summary, sections, shared = _summary_and_figures(store, cfg, out)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))
+    return summary
+
+
+def _summary_and_figures(store: Store, cfg: ExperimentConfig, out: Path
+                         ) -> tuple[dict, list[dict], list[Path]]:
+    """The summary, each protocol's section (results and figure paths) and the shared figures."""
     per_protocol: dict[str, dict] = {}
     sections: list[dict] = []
     for protocol in cfg.protocols:
@@ -133,6 +144,7 @@ def build_report(out: Path, store: Store | None = None) -> dict:
         "lowcap_version": __version__,
         "profile": cfg.profile,
         "device": store.get_meta("device"),
+        "train_matmul": store.get_meta("train_matmul"),
         "seconds": {"total": float(sum(timings.values())), **timings},
         "default_protocol": default,
         **{k: v for k, v in per_protocol[default].items()
@@ -143,9 +155,7 @@ def build_report(out: Path, store: Store | None = None) -> dict:
         + extra_claims,
         **extra,
     }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))
-    return summary
+    return summary, sections, shared
 
 
 def _corruption_example(cfg: ExperimentConfig, folder: Path) -> Path:

@@ -72,7 +72,7 @@ def corruption_examples(image: torch.Tensor, folder: Path, seed: int) -> Path:
               ("7×7 occlusion", corrupt(x, "occlusion", 7, seed))]
     fig, axes = new_figure(ncols=3, width=2.6, height=2.8)
     for ax, (title, img) in zip(axes, panels, strict=True):
-        ax.imshow(img.reshape(28, 28).cpu(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(img.reshape(28, 28).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title)
         ax.axis("off")
     fig.suptitle("Fig D.1 · input corruptions")
@@ -98,8 +98,8 @@ def saliency_figures(store_dir: Path, folder: Path, protocol: str) -> list[Path]
             ax.set_title(f"{titles[col]}\n(none found)", fontsize=8)
             ax.axis("off")
             continue
-        ax.imshow(data["images"][image_index].reshape(28, 28), cmap="gray", alpha=0.35)
-        ax.imshow(data["finite_difference"][col].reshape(28, 28), cmap="hot", alpha=0.75)
+        ax.imshow(data["images"][image_index].reshape(28, 28).numpy(), cmap="gray", alpha=0.35)
+        ax.imshow(data["finite_difference"][col].reshape(28, 28).numpy(), cmap="hot", alpha=0.75)
         ax.set_title(titles[col], fontsize=8)
         ax.axis("off")
     fig.suptitle(f"Fig 8 · finite-difference saliency, ε = 0.01 ({protocol})")
@@ -108,7 +108,7 @@ def saliency_figures(store_dir: Path, folder: Path, protocol: str) -> list[Path]
         return paths
     fig, axes = new_figure(ncols=3, width=2.8, height=2.9)
     for ax, (title, maps) in zip(axes, methods, strict=True):
-        ax.imshow(maps[0].reshape(28, 28).abs(), cmap="hot")
+        ax.imshow(maps[0].reshape(28, 28).abs().numpy(), cmap="hot")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
     fig.suptitle(f"Attribution methods on the correct first digit ({protocol})")

@@ -100,8 +100,9 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
              f"{html.escape(cfg.profile)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
-             f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, "
-             f"total compute time {summary['seconds']['total']:.1f} s.</p>",
+             f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, training "
+             f"matmuls {html.escape(str(summary['train_matmul']))}, total compute time "
+             f"{summary['seconds']['total']:.1f} s.</p>",
              _claims_section(summary["claims"]),
              "<h2>Protocol</h2><details><summary>the resolved config.yaml (every default "
              "spelled out)</summary><pre>" + html.escape(cfg.to_yaml()) + "</pre></details>"]

@@ -1,7 +1,14 @@
-"""Shared matplotlib plumbing: headless backend, atomic PNG + SVG output, seed bands."""
+"""Shared matplotlib plumbing: headless backend, atomic PNG + SVG output (rendered in worker
+processes inside `figure_workers`), seed bands."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -20,14 +27,50 @@ def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):
     return fig, list(axes[0])
 
 
+_pool: ProcessPoolExecutor | None = None
+_pending: list[Future] = []
+
+
+@contextmanager
+def figure_workers(processes: int | None = None) -> Iterator[None]:
+    """Inside the block, `save_figure` hands figures to worker processes (one per CPU, at most
+    4), so rendering overlaps the building of the next figure; on exit it waits for every
+    write and re-raises the first failure (e.g. a WriteError)."""
+    global _pool
+    processes = processes or min(4, os.cpu_count() or 1)
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        _pool = pool
+        try:
+            yield
+            for future in _pending:
+                future.result()
+        finally:
+            _pool = None
+            _pending.clear()
+
+
 def save_figure(fig: Figure, folder: Path, name: str) -> Path:
-    """Write `name`.png and `name`.svg atomically; returns the PNG path."""
+    """Write `name`.png and `name`.svg atomically (in a worker inside `figure_workers`);
+    returns the PNG path."""
+    if _pool is None:
+        _render(fig, folder, name)
+    else:
+        _pending.append(_pool.submit(_render_pickled, pickle.dumps(fig), folder, name))
+    plt.close(fig)
+    return folder / f"{name}.png"
+
+
+def _render(fig: Figure, folder: Path, name: str) -> None:
     fig.tight_layout()
     for ext in ("png", "svg"):
         with atomic_path(folder / f"{name}.{ext}") as tmp:
             fig.savefig(tmp, format=ext, dpi=110)
+
+
+def _render_pickled(blob: bytes, folder: Path, name: str) -> None:
+    fig = pickle.loads(blob)
+    _render(fig, folder, name)
     plt.close(fig)
-    return folder / f"{name}.png"
 
 
 def band(ax, x, runs: np.ndarray, label: str, color=None) -> None:

@@ -8,7 +8,8 @@ trajectory against independent training of a plain nn.Module with torch.optim.SG
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,25 +82,31 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
 
 
 @torch.no_grad()
-def sgd_step(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
-             chunk: int = CHUNK) -> torch.Tensor:
+def sgd_step(cohort: Cohort, x: torch.Tensor | list[torch.Tensor], y: torch.Tensor,
+             weight: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
     """One SGD update of every model on its lane's batch; returns the pre-update logits.
 
-    x [G, B, 784], y and weight [G, B]; each model minimises the weighted mean BCE of its batch.
-    A batch of at most `chunk` samples updates w1 inside its gradient GEMM (the per-unit
-    learning rate folded in), so the largest tensor is touched once. Larger (full) batches are
-    processed in chunks with the gradient accumulated first: big temporaries cost more in page
-    faults than in arithmetic on a CPU.
+    x [G, B, 784] (or its consecutive pieces along B), y and weight [G, B]; each model minimises
+    the weighted mean BCE of its batch. A batch of at most `chunk` samples updates w1 inside its
+    gradient GEMM (the per-unit learning rate folded in), so the largest tensor is touched once.
+    Larger (full) batches are processed in chunks with the gradient accumulated first: big
+    temporaries cost more in page faults than in arithmetic on a CPU. Passing the chunks as
+    separate contiguous tensors saves a copy per GEMM (oneDNN copies a slice first).
     """
+    if isinstance(x, torch.Tensor):
+        x = [x[:, i:i + chunk] for i in range(0, x.shape[1], chunk)]
     count = weight.sum(1, keepdim=True).clamp_min(1.0)
-    if x.shape[1] <= chunk:
+    if len(x) == 1:
         logits, grad_b1, grad_w2, grad_b2 = _backward_chunk(
-            cohort, x, y, weight, count, cohort.w1, -1.0)
+            cohort, x[0], y, weight, count, cohort.w1, -1.0)
     else:
         grad_w1 = torch.zeros_like(cohort.w1)
-        parts = [_backward_chunk(cohort, x[:, i:i + chunk], y[:, i:i + chunk],
-                                 weight[:, i:i + chunk], count, grad_w1, 1.0)
-                 for i in range(0, x.shape[1], chunk)]
+        parts, start = [], 0
+        for piece in x:
+            stop = start + piece.shape[1]
+            parts.append(_backward_chunk(cohort, piece, y[:, start:stop], weight[:, start:stop],
+                                         count, grad_w1, 1.0))
+            start = stop
         chunks, b1s, w2s, b2s = zip(*parts, strict=True)
         logits = torch.cat(chunks, dim=1)
         grad_b1, grad_w2, grad_b2 = (torch.stack(p).sum(0) for p in (b1s, w2s, b2s))
@@ -136,6 +143,30 @@ def _train_metrics(cohort: Cohort, logits: list[torch.Tensor], labels: torch.Ten
     return lane_metrics(cohort, torch.cat(logits, dim=1), labels.flatten(1), counts)
 
 
+@contextmanager
+def matmul_precision(precision: str) -> Iterator[None]:
+    """Run the body with PyTorch's float32 matmul precision set to `precision` ('highest',
+    'high' or 'medium'), restoring the previous setting afterwards."""
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def matmul_description(precision: str, device: torch.device) -> str:
+    """What `precision` does to the training GEMMs on `device`, in words for the report."""
+    if precision == "highest":
+        return "float32"
+    if device.type == "cuda":
+        return "TF32/bf16 tensor cores, float32 sums"
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    if capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"):
+        return "bf16 products, float32 sums (oneDNN)"
+    return "float32 (this CPU has no fast bf16)"
+
+
 def train_cohort(
     cohort: Cohort,
     bank: ImageBank,
@@ -144,10 +175,14 @@ def train_cohort(
     start_epoch: int = 0,
     on_epoch: EpochCallback | None = None,
     diverged: np.ndarray | None = None,
+    precision: str = "highest",
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
-    `batch_size=None` is full-batch gradient descent. Train metrics of an epoch come from the
+    `batch_size=None` is full-batch gradient descent. The updates run at float32 matmul
+    `precision` (see `torch.set_float32_matmul_precision`; 'medium' uses bf16 products with
+    float32 sums where the hardware has them); validation and test metrics are always computed
+    at 'highest'. Train metrics of an epoch come from the
     epoch's own forward passes, each before its update: for full-batch GD they are the exact
     metrics of the model entering the epoch; for mini-batch SGD they pool the predictions made
     on each batch just before learning from it. Validation and test metrics are exact, after
@@ -164,20 +199,24 @@ def train_cohort(
     for epoch in range(start_epoch, epochs):
         rows, labels, weights = _epoch_batches(cohort, bank, epoch, batch_size)
         seen = []
-        for step in range(rows.shape[1]):
-            if batch_size is None:  # the same single batch every epoch: gather it once
-                full_batch_x = bank.gather(rows[:, 0]) if full_batch_x is None else full_batch_x
-                x = full_batch_x
-            else:
-                x = bank.gather(rows[:, step])
-            seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
+        with matmul_precision(precision):
+            for step in range(rows.shape[1]):
+                if batch_size is None:  # the same batch every epoch: gather it once, chunked
+                    if full_batch_x is None:
+                        full_batch_x = [bank.gather(rows[:, 0, i:i + CHUNK])
+                                        for i in range(0, rows.shape[2], CHUNK)]
+                    x = full_batch_x
+                else:
+                    x = bank.gather(rows[:, step])
+                seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
         metrics = {f"train_{k}": v
                    for k, v in _train_metrics(cohort, seen, labels, weights).items()}
         done |= _diverged_models(cohort, metrics["train_loss"].to(cohort.device))
         _freeze(cohort, done)
-        for part, inputs in eval_sets.items():
-            for key, value in evaluate(cohort, inputs).items():
-                metrics[f"{part}_{key}"] = value
+        with matmul_precision("highest"):
+            for part, inputs in eval_sets.items():
+                for key, value in evaluate(cohort, inputs).items():
+                    metrics[f"{part}_{key}"] = value
         invalid = (done | ~cohort.model_mask).cpu().numpy()
         arrays = {k: np.where(invalid, np.nan, metrics[k].numpy()) for k in METRIC_NAMES}
         if on_epoch is not None:
