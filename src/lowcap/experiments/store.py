@@ -44,6 +44,7 @@ class Store:
 
     def __init__(self, path: Path, create: bool = True):
         self.path = path
+        self._results: dict[str, list[dict[str, Any]]] = {}  # read cache, cleared by writes
         if not create and not path.exists():
             raise UserInputError(f"{path}: no results store here (run `lowcap reproduce` "
                                  "first)")
@@ -69,6 +70,7 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Everything inside commits together or not at all; a failed write (disk full) is a
         `WriteError` naming the store, with nothing of the transaction kept."""
+        self._results.clear()
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -147,9 +149,11 @@ class Store:
 
     def results(self, analysis: str) -> list[dict[str, Any]]:
         """Rows (model_id, params dict, metric, value) of one analysis, in key order (whatever
-        order they were written in, e.g. by Ray tasks finishing)."""
-        rows = self.query("SELECT model_id, params, metric, value FROM results "
-                          "WHERE analysis = ? ORDER BY model_id, params, metric", (analysis,))
-        for row in rows:
-            row["params"] = json.loads(row["params"])
-        return rows
+        order they were written in, e.g. by Ray tasks finishing). Shared: do not modify."""
+        if analysis not in self._results:  # the report reads each analysis per protocol
+            rows = self.query("SELECT model_id, params, metric, value FROM results "
+                              "WHERE analysis = ? ORDER BY model_id, params, metric", (analysis,))
+            for row in rows:
+                row["params"] = json.loads(row["params"])
+            self._results[analysis] = rows
+        return self._results[analysis]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import pearsonr, rankdata, spearmanr
 
 from lowcap.experiments.config import SensitivityConfig
 from lowcap.experiments.store import Store
@@ -37,13 +37,22 @@ def _per_model(store: Store) -> dict[str, list[dict[str, float]]]:
     return dict(out)
 
 
-def _boot_ci(x: np.ndarray, y: np.ndarray, stat, n: int, seed: int) -> list[float]:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n):
-        pick = rng.integers(0, len(x), len(x))
-        if np.ptp(x[pick]) > 0 and np.ptp(y[pick]) > 0:
-            values.append(stat(x[pick], y[pick])[0])
+def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
+def _boot_ci(x: np.ndarray, y: np.ndarray, ranked: bool, n: int, seed: int) -> list[float]:
+    """95% percentile interval of Pearson's r (Spearman's ρ if `ranked`) over `n` bootstrap
+    resamples, all at once; resamples where x or y is constant are left out."""
+    pick = np.random.default_rng(seed).integers(0, len(x), (n, len(x)))
+    xs, ys = x[pick], y[pick]
+    usable = (np.ptp(xs, axis=1) > 0) & (np.ptp(ys, axis=1) > 0)
+    xs, ys = xs[usable], ys[usable]
+    if ranked:
+        xs, ys = rankdata(xs, axis=1), rankdata(ys, axis=1)
+    values = _row_pearson(xs, ys)
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
@@ -61,7 +70,8 @@ def sensitivity_summary(store: Store, spec: SensitivityConfig) -> dict:
         entry = {}
         for name, stat in (("pearson", pearsonr), ("spearman", spearmanr)):
             entry[name] = float(stat(jac, y)[0])
-            entry[f"{name}_ci"] = _boot_ci(jac, y, stat, spec.bootstrap, spec.seed)
+            entry[f"{name}_ci"] = _boot_ci(jac, y, name == "spearman", spec.bootstrap,
+                                           spec.seed)
         out["correlation"][gap] = entry
     out["norms"] = {where: float(np.nanmean([m[f"jac_{where}"] for m in everyone]))
                     for where in ("train", "test", "random")}
