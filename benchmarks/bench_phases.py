@@ -67,19 +67,20 @@ def main() -> None:
     args = parser.parse_args()
     seconds = json.loads((args.run / "summary.json").read_text())["seconds"]
     flops = phase_flops(args.run)
-    peak = gemm_peak(torch.device("cpu"))
-    print(f"GEMM peak {peak:.0f} GFLOP/s (float32, this machine, {torch.get_num_threads()} "
-          "threads)")
-    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% peak':>8}")
+    peaks = {precision: gemm_peak(torch.device("cpu"), precision=precision)
+             for precision in ("highest", "medium")}
+    print(f"GEMM peak {peaks['highest']:.0f} GFLOP/s float32, {peaks['medium']:.0f} GFLOP/s at "
+          f"matmul precision 'medium' (this machine, {torch.get_num_threads()} threads)")
+    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}{'% medium':>9}")
     for phase, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
         if phase == "total":
             continue
         if phase in flops:
             rate = flops[phase] / secs / 1e9
             print(f"{phase:<32}{secs:>9.1f}{flops[phase] / 1e12:>8.2f}{rate:>9.0f}"
-                  f"{100 * rate / peak:>8.0f}")
+                  f"{100 * rate / peaks['highest']:>8.0f}{100 * rate / peaks['medium']:>9.0f}")
         else:
-            print(f"{phase:<32}{secs:>9.1f}{'':>8}{'':>9}{'':>8}")
+            print(f"{phase:<32}{secs:>9.1f}")
     print(f"{'total':<32}{seconds['total']:>9.1f}")
 
 

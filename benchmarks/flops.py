@@ -12,6 +12,8 @@ import time
 
 import torch
 
+from lowcap.training import matmul_precision
+
 
 def params(hidden: int) -> int:
     return 784 * hidden + 2 * hidden + 1
@@ -22,16 +24,19 @@ def train_flops(hidden: int, n_train: int, n_eval: int, epochs: int) -> float:
     return float(params(hidden)) * (4 * n_train + 2 * n_eval) * epochs
 
 
-def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """Measured float32 matmul GFLOP/s on this device (n × n by n × n)."""
+def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
+              precision: str = "highest") -> float:
+    """Measured float32 matmul GFLOP/s on this device (n × n by n × n) at a float32 matmul
+    precision ('medium': bf16 products where the hardware has them)."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    a @ b
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
+    with matmul_precision(precision):
         a @ b
-    sync(device)
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
