@@ -75,7 +75,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
     if executor == "ray":
         from lowcap.experiments.distributed import RayExecutor
 
-        ctx.executor = RayExecutor(ray_address)
+        ctx.executor = RayExecutor(ray_address, gpus=int(ctx.bank.device.type == "cuda"))
     try:  # analyses use the executor too (RunContext.map): shut it down after them
         seconds = run_training(ctx, cfg) if train else {}
         seconds.update(run_analyses(ctx, cfg, analyses))

@@ -63,9 +63,10 @@ def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
 
 
 class RayExecutor:
-    """Runs training units as Ray tasks; `address=None` starts a local Ray instance."""
+    """Runs training units as Ray tasks; `address=None` starts a local Ray instance. With
+    `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors to tasks)."""
 
-    def __init__(self, address: str | None = None):
+    def __init__(self, address: str | None = None, gpus: int = 0):
         try:
             import ray
         except ImportError as exc:
@@ -80,7 +81,8 @@ class RayExecutor:
                 raise UserInputError(f"--ray-address {address}: cannot reach a Ray cluster "
                                      f"there ({exc})") from exc
         self.threads = torch.get_num_threads()
-        self._task = ray.remote(num_cpus=self.threads)(train_unit)
+        self.resources = {"num_cpus": self.threads, "num_gpus": gpus}
+        self._task = ray.remote(**self.resources)(train_unit)
 
     def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
         """Train every group, one task per lane, committing each unit as it finishes."""
@@ -100,7 +102,7 @@ class RayExecutor:
 
     def map(self, fn: Callable[..., Any], items: list[tuple]) -> list[Any]:
         """[fn(*item) for item in items], one Ray task per item, results in order."""
-        task = self.ray.remote(num_cpus=self.threads)(_call_with_threads)
+        task = self.ray.remote(**self.resources)(_call_with_threads)
         return self.ray.get([task.remote(fn, self.threads, *item) for item in items])
 
     def shutdown(self) -> None:
