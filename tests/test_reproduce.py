@@ -44,6 +44,18 @@ def test_report_rebuilds_identical_summary(smoke_run, run_cli):
     assert "<img" in (smoke_run / "report.html").read_text()
 
 
+
+def test_library_report_renders_in_process_to_the_same_files(run_copy):
+    from lowcap.report.build import build_report
+
+    summary = (run_copy / "summary.json").read_text()
+    figures = {p.name: p.read_bytes() for p in (run_copy / "figures").glob("*.png")}
+    for path in (run_copy / "figures").iterdir():
+        path.unlink()
+    build_report(run_copy)  # no worker processes: safe from any script
+    assert (run_copy / "summary.json").read_text() == summary
+    assert {p.name: p.read_bytes() for p in (run_copy / "figures").glob("*.png")} == figures
+
 def test_rerun_skips_finished_work(smoke_run, run_cli):
     mtimes = {p: p.stat().st_mtime_ns for p in (smoke_run / "checkpoints").iterdir()}
     code, _, err = run_cli("reproduce", "--profile", "smoke", "--out", str(smoke_run),

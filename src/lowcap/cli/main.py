@@ -84,7 +84,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
             ctx.executor.shutdown()
     for phase, secs in seconds.items():
         click.echo(f"{phase}: {secs:.1f} s", err=True)
-    summary = build_report(out, ctx.store)
+    summary = build_report(out, ctx.store, parallel=True)
     click.echo(f"done in {time.perf_counter() - started:.1f} s "
                f"(stored compute {summary['seconds']['total']:.1f} s); "
                f"report: {out / 'report.html'}")
@@ -262,7 +262,7 @@ def report(directory: Path) -> None:
     """Rebuild report.html and summary.json from the store in DIRECTORY alone."""
     from lowcap.report.build import build_report
 
-    build_report(directory)
+    build_report(directory, parallel=True)
     click.echo(f"report: {directory / 'report.html'}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -103,12 +104,16 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
     return result, paths
 
 
-def build_report(out: Path, store: Store | None = None) -> dict:
-    """Rebuild figures/, summary.json and report.html in `out`; returns the summary."""
+def build_report(out: Path, store: Store | None = None, parallel: bool = False) -> dict:
+    """Rebuild figures/, summary.json and report.html in `out`; returns the summary.
+
+    `parallel` renders the figures in worker processes (spawned: a calling script needs the
+    usual `if __name__ == "__main__":` guard, so it is off by default; the CLI turns it on)."""
     store = store or Store(out / "store" / "results.sqlite", create=False)
     remove_stale_temporaries(out)  # left by a killed run
     cfg = ExperimentConfig.model_validate(store.get_meta("config"))
-    with figure_workers():  # every figure is on disk before report.html embeds it
+    workers = figure_workers() if parallel else contextlib.nullcontext()
+    with workers:  # every figure is on disk before report.html embeds it
         summary, sections, shared = _summary_and_figures(store, cfg, out)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))
