@@ -16,12 +16,14 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-# name → (σ, σ') with σ' taking z and σ(z) (tanh' from the value, without a second tanh).
+# name → (σ, backward): backward(g, z, σ(z)) = g · σ'(z), in place on g where it can be
+# (tanh's from the value in one fused kernel, without a second tanh).
 ACTIVATIONS = {
-    "tanh": (torch.tanh, lambda z, value: 1 - value * value),
-    "softplus": (F.softplus, lambda z, value: torch.sigmoid(z)),
-    "gelu": (F.gelu, lambda z, value: 0.5 * (1 + torch.erf(z / math.sqrt(2)))
-             + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)),
+    "tanh": (torch.tanh, lambda g, z, value: torch.ops.aten.tanh_backward(g, value)),
+    "softplus": (F.softplus, lambda g, z, value: g.mul_(torch.sigmoid(z))),
+    "gelu": (F.gelu, lambda g, z, value: g.mul_(
+        0.5 * (1 + torch.erf(z / math.sqrt(2)))
+        + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))),
 }
 METHODS = ("projected_gd", "projected_sgd", "projected_adam", "sgd", "adam")
 
@@ -46,20 +48,21 @@ def forward(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str) 
 
 
 def _slope(z: torch.Tensor, activation: str) -> torch.Tensor:
-    sigma, d_sigma = ACTIVATIONS[activation]
-    return d_sigma(z, sigma(z))
+    """σ'(z)."""
+    sigma, backward = ACTIVATIONS[activation]
+    return backward(torch.ones_like(z), z, sigma(z))
 
 
 def loss_gradient(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                   activation: str) -> torch.Tensor:
     """∂/∂W [B, m, d] of each run's ½·mean_i (f(x_i) − y_i)², written out: about twice as fast
     as autograd here (no graph, no layout copies)."""
-    sigma, d_sigma = ACTIVATIONS[activation]
+    sigma, backward = ACTIVATIONS[activation]
     z = torch.matmul(w, x.T)  # [B, m, n]
     value = sigma(z)
     residual = (torch.bmm(v.unsqueeze(1), value).squeeze(1) - y) / len(y)  # [B, n]
-    slope = d_sigma(z, value)
-    return torch.matmul(slope.mul_(v.unsqueeze(2)).mul_(residual.unsqueeze(1)), x)
+    d_z = backward(v.unsqueeze(2) * residual.unsqueeze(1), z, value)
+    return torch.matmul(d_z, x)
 
 
 def project(w: torch.Tensor, w0: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
