@@ -142,6 +142,11 @@ def _with_section(cfg, section: str, overrides: dict):
     return parse_config(data, f"--{section} options")
 
 
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given); the config validates it."""
+    return text.split(",") if text else None
+
+
 def _floats(text: str | None) -> list[float] | None:
     if text is None:
         return None
@@ -170,7 +175,7 @@ def prune(directory: Path, device: str, quiet: bool, levels: str | None,
           methods: str | None) -> None:
     """One-shot pruning of a run's capacity models (§4.3), into its store; rebuilds the report."""
     cfg = _with_section(_run_config(directory), "pruning", {
-        "levels": _floats(levels), "methods": methods.split(",") if methods else None})
+        "levels": _floats(levels), "methods": _names(methods)})
     _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("pruning",))
 
 
@@ -222,10 +227,6 @@ def saliency(directory: Path, device: str, quiet: bool, pair: str | None, hidden
     _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("saliency",))
 
 
-def _pairs(text: str | None) -> list[str] | None:
-    return text.split(",") if text else None
-
-
 @click.option("--pairs", default=None, help="Comma-separated digit pairs, e.g. 4-9,3-8.")
 @click.option("--widths", default=None, help="Comma-separated widths of the variant models.")
 @_analysis_command
@@ -235,7 +236,7 @@ def sensitivity(directory: Path, device: str, quiet: bool, pairs: str | None,
     the study needs, measures every model; rebuilds the report."""
     parsed = _floats(widths)
     cfg = _with_section(_run_config(directory), "sensitivity", {
-        "pairs": _pairs(pairs), "widths": [int(w) for w in parsed] if parsed else None})
+        "pairs": _names(pairs), "widths": [int(w) for w in parsed] if parsed else None})
     protocol = cfg.sensitivity.protocol
     if cfg.capacity is None or protocol not in {p.name for p in cfg.protocols}:
         raise UserInputError(f"{directory}: the sensitivity study measures the capacity sweep of "
@@ -252,7 +253,7 @@ def narrow(directory: Path, device: str, quiet: bool, datasets: str | None,
     """Narrow networks trained by projected gradient methods (companion paper B); rebuilds the
     report."""
     cfg = _with_section(_run_config(directory), "narrow", {
-        "datasets": datasets.split(",") if datasets else None, "steps": steps})
+        "datasets": _names(datasets), "steps": steps})
     _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("narrow",))
 
 

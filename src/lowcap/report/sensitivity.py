@@ -68,10 +68,9 @@ def sensitivity_summary(store: Store, spec: SensitivityConfig) -> dict:
                         ("gap_loss", [m["test_loss"] - m["train_loss"] for m in everyone])):
         y = np.array(values)
         entry = {}
-        for name, stat in (("pearson", pearsonr), ("spearman", spearmanr)):
+        for name, stat, ranked in (("pearson", pearsonr, False), ("spearman", spearmanr, True)):
             entry[name] = float(stat(jac, y)[0])
-            entry[f"{name}_ci"] = _boot_ci(jac, y, name == "spearman", spec.bootstrap,
-                                           spec.seed)
+            entry[f"{name}_ci"] = _boot_ci(jac, y, ranked, spec.bootstrap, spec.seed)
         out["correlation"][gap] = entry
     out["norms"] = {where: float(np.nanmean([m[f"jac_{where}"] for m in everyone]))
                     for where in ("train", "test", "random")}

@@ -182,12 +182,11 @@ def train_cohort(
     `batch_size=None` is full-batch gradient descent. The updates run at float32 matmul
     `precision` (see `torch.set_float32_matmul_precision`; 'medium' uses bf16 products with
     float32 sums where the hardware has them); validation and test metrics are always computed
-    at 'highest'. Train metrics of an epoch come from the
-    epoch's own forward passes, each before its update: for full-batch GD they are the exact
-    metrics of the model entering the epoch; for mini-batch SGD they pool the predictions made
-    on each batch just before learning from it. Validation and test metrics are exact, after
-    the epoch. Models that diverge (non-finite loss or weights) are frozen and reported with NaN
-    metrics; the rest train on unaffected.
+    at 'highest', exactly, after the epoch. Train metrics of an epoch come from the epoch's own
+    forward passes, each before its update: for full-batch GD they are the exact metrics of the
+    model entering the epoch; for mini-batch SGD they pool the predictions made on each batch
+    just before learning from it. Models that diverge (non-finite loss or weights) are frozen
+    and reported with NaN metrics; the rest train on unaffected.
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
                        device=cohort.device)
