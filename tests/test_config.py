@@ -36,6 +36,24 @@ BAD = [
     ("protocols.corrected", {"seeds": []}, "seeds"),
     ("protocols.corrected", {"val_fraction": 1.0}, "val_fraction"),
     ("capacity.pairs", ["4-x"], "not a digit pair"),
+    ("capacity.pairs", [[4.5, 9]], "two integers"),
+    ("capacity.pairs", [[True, 9]], "yes/no"),
+    ("capacity.pairs", [["4", "9"]], "two integers"),
+    ("widths", [4.0], "valid integer"),
+    ("widths", [True], "yes/no"),
+    ("lr", True, "yes/no"),
+    ("lr", float("nan"), "finite"),
+    ("lr", float("inf"), "finite"),
+    ("epochs", 2.5, "valid integer"),
+    ("profile", "../elsewhere", "plain name"),
+    ("profile", "/home/me", "plain name"),
+    ("profile", "", "plain name"),
+    ("protocols.corrected", {"seeds": [-1]}, "greater than or equal to 0"),
+    ("protocols.corrected", {"seeds": [2**32]}, "less than"),
+    ("protocols.corrected", {"seeds": [0.5]}, "valid integer"),
+    ("protocols.corrected", {"balance": 1}, "valid boolean"),
+    ("saliency.top_k", 785, "784"),
+    ("tsne.max_points", 3, "50"),
 ]
 
 
@@ -87,3 +105,28 @@ def test_paper_profile_is_the_paper():
     assert cfg.epochs == 100 and cfg.lr == 0.03
     assert cfg.capacity.pairs == [(0, 1), (1, 7), (5, 6), (3, 8), (4, 9)]
     assert cfg.protocol("corrected").batch == 128
+
+
+def test_duplicate_keys_are_an_error(tmp_path, run_cli):
+    config = tmp_path / "dup.yaml"
+    config.write_text("profile: a\nepochs: 2\nepochs: 3\nprotocols: {corrected: {}}\n")
+    code, _, err = run_cli("reproduce", "--config", str(config), "--out", str(tmp_path / "r"))
+    assert code == 2 and "'epochs' twice" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_config_that_is_not_utf8(tmp_path, run_cli):
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("profile: caf\u00e9\n".encode("latin-1"))
+    code, _, err = run_cli("sweep", str(config), "--out", str(tmp_path / "r"))
+    assert code == 2 and "UTF-8" in err and "Traceback" not in err
+
+
+def test_a_width_that_cannot_fit_in_memory_is_refused_before_anything_is_written(
+        tmp_path, run_cli):
+    config = tmp_path / "huge.yaml"
+    config.write_text(yaml.safe_dump({**BASE, "widths": [2, 50_000_000]}))
+    out = tmp_path / "run"
+    code, _, err = run_cli("sweep", str(config), "--out", str(out), "--quiet")
+    assert code == 2 and "GiB" in err and "capacity under the corrected protocol" in err
+    assert not out.exists()

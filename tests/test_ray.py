@@ -55,3 +55,28 @@ def test_ray_address_without_ray_executor(tmp_path, run_cli):
     code, _, err = run_cli("reproduce", "--profile", "smoke", "--out", str(tmp_path / "r"),
                            "--ray-address", "127.0.0.1:1")
     assert code == 2 and "--executor ray" in err
+
+
+def test_a_ray_address_that_never_answers_times_out_with_exit_2(tmp_path, run_cli):
+    import socket
+    import time
+
+    if ray is None:
+        pytest.skip("Ray not installed")
+    silent = socket.socket()  # accepts connections (the kernel does) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    address = f"127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        started = time.perf_counter()
+        code, _, err = run_cli("reproduce", "--profile", "smoke", "--out", str(tmp_path / "r"),
+                               "--executor", "ray", "--ray-address", address,
+                               "--ray-timeout", "3", "--quiet")
+        assert code == 2 and "no Ray cluster answered within 3 s" in err, err
+        assert time.perf_counter() - started < 60
+    finally:
+        silent.close()
+    code, _, err = run_cli("reproduce", "--profile", "smoke", "--out", str(tmp_path / "r"),
+                           "--executor", "ray", "--ray-address", "127.0.0.1:1", "--quiet")
+    assert code == 2 and "nothing answers" in err
+    assert not (tmp_path / "r").exists()

@@ -36,15 +36,6 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def remove_stale_temporaries(folder: Path) -> int:
-    """Delete the temporary files of atomic writes that a killed process left in `folder`
-    (recursively); returns how many. The finished files they were for are untouched."""
-    stale = [p for p in folder.rglob(".*.tmp") if p.is_file()] if folder.is_dir() else []
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
-
-
 def write_error(target: Path | str, reason: str) -> WriteError:
     """The error for a failed write of `target`, with what to do about it."""
     return WriteError(f"cannot write {target}: {reason}; nothing partial was kept: free space "

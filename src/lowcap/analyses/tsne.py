@@ -33,9 +33,14 @@ TSNE_THREADS = 2
 def embed(features: np.ndarray, labels: np.ndarray, perplexity: float = 30.0, seed: int = 0
           ) -> Embedding:
     """openTSNE 2-D embedding (seeded), scored by 10-NN label agreement in 2-D and in the
-    original space, and by trustworthiness (10 neighbours)."""
+    original space, and by trustworthiness (10 neighbours). Features that cannot be embedded
+    (non-finite, or all points equal, as for a network whose units are all dead) give NaN."""
     features = np.asarray(features, dtype=np.float64)
     perplexity = min(perplexity, (len(features) - 1) / 3)
+    if not np.isfinite(features).all() or np.ptp(features, axis=0).max(initial=0) == 0:
+        nan = float("nan")
+        return Embedding(np.full((len(features), 2), nan), {
+            "knn_agreement_2d": nan, "knn_agreement_hidden": nan, "trustworthiness": nan})
     points = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed,
                              n_jobs=TSNE_THREADS, verbose=False).fit(features))
     return Embedding(points, {

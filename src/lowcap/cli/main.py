@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -16,11 +18,25 @@ from lowcap.training.malloc import keep_freed_memory
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
 
 
+class _UserPath(click.Path):
+    """A path as the user means it: `~` expanded (also when the shell did not), and a NUL
+    byte, which no file system takes, refused with the usual exit 2."""
+
+    def convert(self, value, param, ctx):
+        if "\0" in str(value):
+            self.fail(f"{value!r} contains a NUL byte", param, ctx)
+        return Path(super().convert(value, param, ctx)).expanduser()
+
+
+PATH = _UserPath(path_type=Path)
+
+
 def _common_run_options(func):
     func = click.option("--device", type=DEVICES, default="auto", show_default=True,
                         help="Where to train and analyse.")(func)
     func = click.option("--fresh", is_flag=True,
-                        help="Delete what the output directory holds and start over.")(func)
+                        help="Delete what lowcap wrote in the run folder and start over "
+                             "(only a lowcap run folder; your own files there stay).")(func)
     func = click.option("--quiet", is_flag=True, help="No progress bars.")(func)
     return func
 
@@ -32,9 +48,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--cache-dir", type=PATH, default=None,
               help="Cache folder (default $LOWCAP_CACHE_DIR or ~/.cache/lowcap).")
-@click.option("--idx-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--idx-dir", type=PATH, default=None,
               help="A folder with the four MNIST IDX files (.gz or not).")
 @click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -62,29 +78,36 @@ def _load(profile: str | None, config: Path | None):
 
 def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str,
              train: bool = True, analyses: tuple[str, ...] | None = None,
-             ray_address: str | None = None) -> None:
+             ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
     from lowcap.experiments.analysis_phases import run_analyses
     from lowcap.experiments.phases import run_training
-    from lowcap.experiments.rundir import open_run
+    from lowcap.experiments.rundir import check_run, open_run, resolve_device
     from lowcap.report.build import build_report
 
     if ray_address is not None and executor != "ray":
         raise UserInputError("--ray-address needs --executor ray")
     started = time.perf_counter()
-    ctx = open_run(out, cfg, device, fresh, quiet)
+    dev = resolve_device(device)
+    check_run(out, cfg, dev, fresh)  # before a Ray cluster is joined or anything written
+    remote = None
     if executor == "ray":
         from lowcap.experiments.distributed import RayExecutor
 
-        ctx.executor = RayExecutor(ray_address, gpus=int(ctx.bank.device.type == "cuda"))
+        remote = RayExecutor(ray_address, gpus=int(dev.type == "cuda"), timeout=ray_timeout)
     try:  # analyses use the executor too (RunContext.map): shut it down after them
-        seconds = run_training(ctx, cfg) if train else {}
-        seconds.update(run_analyses(ctx, cfg, analyses))
+        ctx = open_run(out, cfg, dev, fresh, quiet, repair=train)
+        try:
+            ctx.executor = remote
+            seconds = run_training(ctx, cfg) if train else {}
+            seconds.update(run_analyses(ctx, cfg, analyses))
+            for phase, secs in seconds.items():
+                click.echo(f"{phase}: {secs:.1f} s", err=True)
+            summary = build_report(out, ctx.store, parallel=True)
+        finally:
+            ctx.close()
     finally:
-        if ctx.executor is not None:
-            ctx.executor.shutdown()
-    for phase, secs in seconds.items():
-        click.echo(f"{phase}: {secs:.1f} s", err=True)
-    summary = build_report(out, ctx.store, parallel=True)
+        if remote is not None:
+            remote.shutdown()
     click.echo(f"done in {time.perf_counter() - started:.1f} s "
                f"(stored compute {summary['seconds']['total']:.1f} s); "
                f"report: {out / 'report.html'}")
@@ -93,26 +116,29 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 @cli.command()
 @click.option("--profile", type=click.Choice(["paper", "quick", "smoke"]), default="paper",
               show_default=True, help="Which protocol size to run.")
-@click.option("--config", type=click.Path(path_type=Path), default=None,
+@click.option("--config", type=PATH, default=None,
               help="A YAML config instead of a profile.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=PATH, default=None,
               help="Run directory (default runs/<profile>).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="Where training units run: here, or on a Ray cluster.")
 @click.option("--ray-address", default=None,
               help="Address of a running Ray cluster (default: start a local Ray).")
+@click.option("--ray-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds to wait for the Ray cluster at --ray-address to answer.")
 @_common_run_options
 def reproduce(profile: str, config: Path | None, out: Path | None, executor: str,
-              ray_address: str | None, device: str, fresh: bool, quiet: bool) -> None:
+              ray_address: str | None, ray_timeout: float, device: str, fresh: bool,
+              quiet: bool) -> None:
     """Run every phase of the paper's protocol (resuming DIR), then write the report."""
     cfg = _load(profile, config)
     _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor,
-             ray_address=ray_address)
+             ray_address=ray_address, ray_timeout=ray_timeout)
 
 
 @cli.command()
-@click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.argument("config", type=PATH)
+@click.option("--out", type=PATH, required=True, help="Run directory.")
 @_common_run_options
 def sweep(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> None:
     """Train the cohort a YAML config declares (tasks × widths × learning rates × seeds)."""
@@ -123,13 +149,16 @@ def sweep(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> Non
 
 
 def _run_config(directory: Path):
+    """The config of the run in `directory`, which must be a run folder holding a store."""
     from lowcap.experiments.config import load_config
+    from lowcap.experiments.run_folder import STORE_FILE, require_run_folder
 
-    config = directory / "config.yaml"
-    if not config.exists():
-        raise UserInputError(f"{directory}: not a run directory (no config.yaml); "
-                             "run `lowcap reproduce --out DIR` first")
-    return load_config(config)
+    require_run_folder(directory)
+    if not (directory / STORE_FILE).is_file():
+        raise UserInputError(f"{directory}: the run has no results store yet; run "
+                             f"`lowcap reproduce --config {directory / 'config.yaml'} --out "
+                             f"{directory}` first")
+    return load_config(directory / "config.yaml")
 
 
 def _with_section(cfg, section: str, overrides: dict):
@@ -156,7 +185,7 @@ def _floats(text: str | None) -> list[float] | None:
         raise UserInputError(f"{text!r}: expected comma-separated numbers") from exc
 
 
-ANALYSIS_ARGS = [click.argument("directory", type=click.Path(path_type=Path)),
+ANALYSIS_ARGS = [click.argument("directory", type=PATH),
                  click.option("--device", type=DEVICES, default="auto", show_default=True),
                  click.option("--quiet", is_flag=True, help="No progress bars.")]
 
@@ -258,7 +287,7 @@ def narrow(directory: Path, device: str, quiet: bool, datasets: str | None,
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=PATH)
 def report(directory: Path) -> None:
     """Rebuild report.html and summary.json from the store in DIRECTORY alone."""
     from lowcap.report.build import build_report
@@ -267,8 +296,33 @@ def report(directory: Path) -> None:
     click.echo(f"report: {directory / 'report.html'}")
 
 
+def _one_line(text: object) -> str:
+    """`text` with control characters (a newline inside a value, say) escaped: every error
+    is one line."""
+    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]", lambda m: repr(m.group())[1:-1],
+                  str(text).strip())
+
+
+def _crash_log(exc: BaseException) -> str:
+    """Write the traceback of an internal failure to a log file; its path, or why not."""
+    import traceback
+
+    from lowcap.data.mnist import default_cache_dir
+
+    folder = default_cache_dir() / "logs"
+    path = folder / f"lowcap-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"lowcap {__version__}: {' '.join(sys.argv)}\n"
+                        + "".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError as err:
+        return f"no log written: {err.strerror}"
+    return f"details in {path}"
+
+
 def main() -> None:
-    """Entry point: map lowcap's errors to exit codes with a one-line reason."""
+    """Entry point: map lowcap's errors to exit codes with a one-line reason (0 success, 2 bad
+    input, 1 internal failure with the path of a log holding the details)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     keep_freed_memory()
     try:
@@ -276,14 +330,27 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as exc:  # one line, like every other bad input
+        where = exc.ctx.command_path if exc.ctx is not None else "lowcap"
+        click.echo(f"error: {_one_line(exc.format_message())} (see `{where} --help`)",
+                   err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except UserInputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except LowcapError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except UserInputError as exc:
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except LowcapError as exc:
+        click.echo(f"error: {_one_line(exc)} ({_crash_log(exc)})", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted: run the same command again to resume", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        first = (str(exc).strip().split("\n") or [""])[0]
+        click.echo(f"error: internal failure ({type(exc).__name__}: {_one_line(first)}); "
+                   f"{_crash_log(exc)}", err=True)
+        sys.exit(1)

@@ -19,7 +19,7 @@ TEST_OFFSET = 60000
 
 @dataclass
 class ImageBank:
-    """Pixels in [0, 1] (uint8 / 255), flattened to 784, plus a zero padding row."""
+    """Pixels in [0, 1] (uint8 / 255 in float32), flattened to 784, plus a zero padding row."""
 
     images: torch.Tensor
 
@@ -30,8 +30,10 @@ class ImageBank:
         pixels = np.concatenate([mnist.train_images.reshape(-1, 784),
                                  mnist.test_images.reshape(-1, 784),
                                  np.zeros((1, 784), dtype=np.uint8)])
-        images = torch.from_numpy(pixels).to(device=device, dtype=dtype) / 255.0
-        return cls(images)
+        # Divided in float32 for every dtype: a float64 bank then holds exactly the pixels of
+        # code that scales in float32 and computes in float64 (the paper's code does).
+        images = (torch.from_numpy(pixels).to(device=device, dtype=torch.float32) / 255.0)
+        return cls(images.to(dtype))
 
     @property
     def pad_row(self) -> int:

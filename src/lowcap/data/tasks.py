@@ -7,12 +7,16 @@ images of the pair (stratified split by the seed); test is MNIST's 10k test imag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from lowcap.errors import UserInputError
 
+# Whose random draws make splits and initial weights: lowcap's, or exactly the paper's public
+# code's (its NumPy streams, in its loop order).
+Draws = Literal["lowcap", "paper_code"]
 # The paper's five tasks, easiest to hardest.
 PAPER_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (1, 7), (5, 6), (3, 8), (4, 9))
 
@@ -54,21 +58,25 @@ def make_split(
     seed: int,
     balance: bool = False,
     val_fraction: float = 0.2,
+    draws: Draws = "lowcap",
 ) -> TaskSplit:
     """Split the pair's training images 80/20 (stratified, by `seed`); optionally balance first.
 
     `balance=True` (the reference protocol) down-samples the larger digit to the smaller one's
-    count, randomly by `seed`, before splitting.
+    count, randomly by `seed`, before splitting. `draws="paper_code"` makes exactly the split of
+    the paper's public code (its `split_by_labels`): a `default_rng(seed)` picks each digit's
+    images (first digit first), permutes the pool, and scikit-learn splits the permuted pool
+    with `random_state=seed`; lowcap's own draws keep MNIST's order instead of permuting.
     """
     a, b = check_pair(pair)
     pool = np.flatnonzero((train_labels == a) | (train_labels == b))
+    rng = np.random.default_rng(seed)
     if balance:
-        rng = np.random.default_rng(seed)
-        idx_a = pool[train_labels[pool] == a]
-        idx_b = pool[train_labels[pool] == b]
-        n = min(len(idx_a), len(idx_b))
-        pool = np.sort(np.concatenate([rng.choice(idx_a, n, replace=False),
-                                       rng.choice(idx_b, n, replace=False)]))
+        n = min(int((train_labels[pool] == a).sum()), int((train_labels[pool] == b).sum()))
+        chosen = [rng.choice(pool[train_labels[pool] == d], n, replace=False) for d in (a, b)]
+        pool = np.concatenate(chosen) if draws == "paper_code" else np.sort(np.concatenate(chosen))
+    if draws == "paper_code":
+        pool = pool[rng.permutation(len(pool))]
     labels = (train_labels[pool] == b).astype(np.float32)
     train_idx, val_idx, train_y, val_y = train_test_split(
         pool, labels, test_size=val_fraction, stratify=labels, random_state=seed

@@ -25,10 +25,13 @@ from lowcap.experiments.narrow_phase import narrow_phase
 from lowcap.experiments.phases import phase_plans
 from lowcap.experiments.runner import RunContext, TrainedModel, run_analysis_unit, trained_models
 from lowcap.experiments.sensitivity_phase import sensitivity_phase
+from lowcap.progress import progress
 from lowcap.training.evaluation import EvalSet, evaluate
 
 Rows = list[tuple[str, dict, str, float]]
 SOURCE_PHASE = "capacity"
+# Fig D.1's clean image (the robustness pair's first test image), so the report needs no MNIST.
+CORRUPTION_EXAMPLE = "corruption-example.safetensors"
 
 
 def _by_lane(ctx: RunContext, models: list[TrainedModel]
@@ -187,6 +190,7 @@ def robustness_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolC
     def compute() -> Rows:
         split = ctx.split(models[0].plan)
         x, y = ctx.bank.inputs(split, "test")
+        save_tensors(ctx.out / "store" / CORRUPTION_EXAMPLE, {"image": x[0].reshape(28, 28)})
         cohort = params_cohort([(split, [ctx.load_params(m.model_id) for m in models])],
                                cfg.activation, x.device, x.dtype)
         rows: Rows = []
@@ -264,15 +268,17 @@ def run_analyses(ctx: RunContext, cfg: ExperimentConfig, only: tuple[str, ...] |
                  ) -> dict[str, float]:
     """Run every configured analysis (or those in `only`) under every protocol, resuming."""
     seconds: dict[str, float] = {}
-    for protocol in cfg.protocols:
-        for name, phase in ANALYSES.items():
-            if getattr(cfg, name) is None or (only is not None and name not in only):
-                continue
-            started = time.perf_counter()
-            did_work = phase(ctx, cfg, protocol)
-            key = f"{name}_{protocol.name}"
-            seconds[key] = time.perf_counter() - started
-            if did_work:
-                ctx.store.set_timing(key, seconds[key])
+    todo = [(protocol, name, phase) for protocol in cfg.protocols
+            for name, phase in ANALYSES.items()
+            if getattr(cfg, name) is not None and (only is None or name in only)]
+    bar = progress(len(todo), "analyses", ctx.quiet, unit="analyses")
+    for protocol, name, phase in todo:
+        started = time.perf_counter()
+        did_work = phase(ctx, cfg, protocol)
+        key = f"{name}_{protocol.name}"
+        seconds[key] = time.perf_counter() - started
+        if did_work:
+            ctx.store.set_timing(key, seconds[key])
+        bar.update(1)
+    bar.close()
     return seconds
-

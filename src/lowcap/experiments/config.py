@@ -2,40 +2,84 @@
 
 Every default is spelled out when the resolved config is written to a run's `config.yaml`.
 Protocol presets (`reference`, `corrected`) fill whatever a YAML file leaves unsaid; see
-`shared/docs/protocol.md` for where each default comes from.
+the README ("Two protocols, one switch") for where each default comes from.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from lowcap.data.tasks import PAPER_PAIRS, check_pair
+from lowcap.data.tasks import PAPER_PAIRS, Draws, check_pair
 from lowcap.errors import UserInputError
+from lowcap.models.mlp import PAPER_CODE_WIDTHS
 
-PAPER_WIDTHS = (2, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64)
+PAPER_WIDTHS = PAPER_CODE_WIDTHS
 PAPER_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 Pair = tuple[int, int]
+# Integers are taken as written: no 4.0 → 4, no true → 1 (pydantic's strict mode).
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+# numpy, scikit-learn and torch all accept seeds in [0, 2³²).
+Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
+BOOLEAN_FIELDS = {"balance"}
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_bool(v) for v in value)
+    return isinstance(value, bool)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every config section: unknown keys, NaN/inf and yes/no where a number belongs are
+    errors, never silently read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key not in BOOLEAN_FIELDS and _holds_bool(value):
+                    raise ValueError(f"{key}: {value!r} holds a yes/no value where a number or "
+                                     "name belongs")
+        return data
 
 
 def _check_pair(value: Any) -> Pair:
-    if isinstance(value, str) and "-" in value:
-        value = value.split("-", 1)
+    """[a, b] of two integer digits, or the string 'a-b'; nothing else (no 4.5, no true)."""
+    text = f"{value!r} is not a digit pair like [4, 9] or '4-9'"
+    if isinstance(value, str):
+        parts = value.split("-")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(text)
+        value = [int(p) for p in parts]
+    if not isinstance(value, list | tuple) or len(value) != 2 \
+            or not all(type(v) is int for v in value):
+        raise ValueError(text + " (two integers)")
     try:
-        a, b = (int(v) for v in value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not a digit pair like [4, 9] or '4-9'") from exc
-    try:
-        return check_pair((a, b))
+        return check_pair((value[0], value[1]))
     except UserInputError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def _check_pairs(values: Any) -> list[Pair]:
+    """A list of digit pairs (see `_check_pair`)."""
+    if not isinstance(values, list):
+        raise ValueError(f"{values!r} is not a list of digit pairs like [[4, 9], [0, 1]]")
+    return [_check_pair(v) for v in values]
 
 
 def _positive_lrs(values: list[float]) -> list[float]:
@@ -52,12 +96,23 @@ class ProtocolConfig(_Strict):
     batch_size: PositiveInt | Literal["full"]
     init: Literal["kaiming_uniform", "normal"]
     init_std: float = Field(0.1, gt=0)
-    balance: bool
-    seeds: list[int] = Field(min_length=1)
+    balance: bool = Field(strict=True)
+    seeds: list[Seed] = Field(min_length=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
     curves_split: Literal["val", "train"]
     # "both" also runs the reference code's fraction/100 pruning, labelled layerwise_refscale.
     pruning_fraction_scale: Literal["intended", "both"] = "intended"
+    # Whose random draws make the split and the initial weights: lowcap's own streams, or
+    # exactly those of the paper's public code (its balancing, permutation and split, and its
+    # global NumPy stream for N(0, init_std²) weights, replayed in its loop order).
+    draws: Draws = "lowcap"
+
+    @model_validator(mode="after")
+    def _paper_code_draws_are_normal(self) -> ProtocolConfig:
+        if self.draws == "paper_code" and self.init != "normal":
+            raise ValueError("draws: paper_code draws the public code's N(0, init_std²) "
+                             "weights; set init: normal")
+        return self
 
     @property
     def batch(self) -> int | None:
@@ -90,10 +145,7 @@ class CapacityConfig(_Strict):
     min_f1: float = Field(0.90, gt=0, lt=1)
     max_std: float = Field(0.02, gt=0)
 
-    @field_validator("pairs", mode="before")
-    @classmethod
-    def _pairs(cls, values: list[Any]) -> list[Pair]:
-        return [_check_pair(v) for v in values]
+    _pairs = field_validator("pairs", mode="before")(_check_pairs)
 
 
 class SweepConfig(_Strict):
@@ -105,10 +157,7 @@ class SweepConfig(_Strict):
 
     _lrs = field_validator("learning_rates")(_positive_lrs)
 
-    @field_validator("pairs", mode="before")
-    @classmethod
-    def _pairs(cls, values: list[Any]) -> list[Pair]:
-        return [_check_pair(v) for v in values]
+    _pairs = field_validator("pairs", mode="before")(_check_pairs)
 
 
 class PruningConfig(_Strict):
@@ -116,7 +165,8 @@ class PruningConfig(_Strict):
 
     levels: list[float] = Field(
         default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99], min_length=1)
-    methods: list[Literal["layerwise", "global", "random"]] = ["layerwise", "global", "random"]
+    methods: list[Literal["layerwise", "global", "random"]] = Field(
+        default=["layerwise", "global", "random"], min_length=1)
 
     @field_validator("levels")
     @classmethod
@@ -130,12 +180,15 @@ class PruningConfig(_Strict):
 class DeadNeuronsConfig(_Strict):
     """§4.4: dead-unit counts before and after pruning at `level` (Table 1 models listed)."""
 
-    models: list[tuple[Pair, PositiveInt]] = [((0, 1), 12), ((3, 8), 16), ((4, 9), 24)]
+    models: list[tuple[Pair, PositiveInt]] = Field(
+        default=[((0, 1), 12), ((3, 8), 16), ((4, 9), 24)], min_length=1)
     level: float = Field(0.95, gt=0, lt=1)
 
     @field_validator("models", mode="before")
     @classmethod
-    def _models(cls, values: list[Any]) -> list[tuple[Pair, int]]:
+    def _models(cls, values: Any) -> list[tuple[Pair, int]]:
+        if not isinstance(values, list):
+            raise ValueError(f"{values!r} is not a list of [digit, digit, width]")
         out = []
         for value in values:
             try:  # [a, b, h] as written in YAML, or [[a, b], h] as dumped
@@ -153,8 +206,8 @@ class TSNEConfig(_Strict):
     hidden: PositiveInt = 24
     level: float = Field(0.95, gt=0, lt=1)
     perplexity: float = Field(30.0, gt=1)
-    max_points: PositiveInt = 1000
-    seed: int = 0
+    max_points: int = Field(1000, strict=True, ge=50)  # 5-fold 10-NN needs some points
+    seed: Seed = 0
 
     _pair = field_validator("pair", mode="before")(_check_pair)
 
@@ -166,13 +219,13 @@ class RobustnessConfig(_Strict):
     widths: list[PositiveInt] = Field(default=[24, 48, 64], min_length=1)
     sigmas: list[float] = Field(default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0],
                                 min_length=1)
-    occlusion_size: int = Field(7, ge=1, le=28)
+    occlusion_size: int = Field(7, strict=True, ge=1, le=28)
     mnist_c: list[Literal["shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation",
                           "brightness", "stripe"]] = [
         "shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation", "brightness",
         "stripe"]
-    severities: list[Annotated[int, Field(ge=1, le=5)]] = [1, 2, 3, 4, 5]
-    seed: int = 0
+    severities: list[Annotated[int, Field(strict=True, ge=1, le=5)]] = [1, 2, 3, 4, 5]
+    seed: Seed = 0
 
     _pair = field_validator("pair", mode="before")(_check_pair)
 
@@ -193,8 +246,8 @@ class SaliencyConfig(_Strict):
     epsilon: float = Field(0.01, gt=0)
     level: float = Field(0.95, gt=0, lt=1)
     max_images: PositiveInt = 500
-    top_k: PositiveInt = 50
-    seed: int = 0
+    top_k: int = Field(50, strict=True, ge=1, le=784)  # of the 784 pixels
+    seed: Seed = 0
 
     _pair = field_validator("pair", mode="before")(_check_pair)
 
@@ -212,32 +265,32 @@ class SensitivityConfig(_Strict):
     variants: list[Literal["random_labels", "full_batch", "tanh"]] = [
         "random_labels", "full_batch", "tanh"]
     points: PositiveInt = 500
-    ellipses: PositiveInt = 5
-    trajectory_points: int = Field(2048, ge=16)
-    bootstrap: PositiveInt = 1000
-    seed: int = 0
+    ellipses: int = Field(5, strict=True, ge=1, le=1000)
+    trajectory_points: int = Field(2048, strict=True, ge=16, le=65536)
+    bootstrap: int = Field(1000, strict=True, ge=1, le=100_000)
+    seed: Seed = 0
 
-    @field_validator("pairs", mode="before")
-    @classmethod
-    def _pairs(cls, values: list[Any]) -> list[Pair]:
-        return [_check_pair(v) for v in values]
+    _pairs = field_validator("pairs", mode="before")(_check_pairs)
 
 
 class NarrowConfig(_Strict):
     """Companion paper B (Zhang et al. 2021): projected gradient methods on narrow networks."""
 
-    datasets: list[Literal["synthetic", "mnist"]] = ["synthetic", "mnist"]
-    samples: PositiveInt = 1000
-    synthetic_dim: PositiveInt = 50
+    datasets: list[Literal["synthetic", "mnist"]] = Field(default=["synthetic", "mnist"],
+                                                          min_length=1)
+    # The σ_min study eigendecomposes an n × n Gram matrix: n is bounded to keep it in memory.
+    samples: int = Field(1000, strict=True, ge=1, le=10_000)
+    synthetic_dim: int = Field(50, strict=True, ge=1, le=4096)
     multipliers: list[float] = Field(default=[0.5, 1.0, 2.0, 4.0], min_length=1)
-    methods: list[Literal["projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"]] = [
-        "projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"]
+    methods: list[Literal["projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"]] = (
+        Field(default=["projected_gd", "projected_sgd", "projected_adam", "sgd", "adam"],
+              min_length=1))
     # Radii are multiples of ‖W0‖_F; every method gets its best (radius, lr) by final loss.
-    radii: list[Annotated[float, Field(gt=0)]] = [0.5, 2.0, 8.0]
-    seeds: list[int] = Field(default=[0, 1, 2], min_length=1)
+    radii: list[Annotated[float, Field(gt=0)]] = Field(default=[0.5, 2.0, 8.0], min_length=1)
+    seeds: list[Seed] = Field(default=[0, 1, 2], min_length=1)
     steps: PositiveInt = 400
-    lrs: list[Annotated[float, Field(gt=0)]] = [10.0, 100.0]
-    adam_lrs: list[Annotated[float, Field(gt=0)]] = [0.01, 0.1]
+    lrs: list[Annotated[float, Field(gt=0)]] = Field(default=[10.0, 100.0], min_length=1)
+    adam_lrs: list[Annotated[float, Field(gt=0)]] = Field(default=[0.01, 0.1], min_length=1)
     batch_size: PositiveInt = 100
     activation: Literal["tanh", "softplus", "gelu"] = "tanh"
 
@@ -245,15 +298,15 @@ class NarrowConfig(_Strict):
     @classmethod
     def _multipliers(cls, values: list[float]) -> list[float]:
         for value in values:
-            if not value > 0:
-                raise ValueError(f"width multiplier {value} must be > 0")
+            if not 0 < value <= 64:
+                raise ValueError(f"width multiplier {value} must be in (0, 64]")
         return values
 
 
 class ExperimentConfig(_Strict):
     """A whole experiment: shared training settings, protocols, and the phases to run."""
 
-    profile: str = "custom"
+    profile: str = "custom"  # names the default output folder, runs/<profile>
     widths: list[PositiveInt] = Field(default=list(PAPER_WIDTHS), min_length=1)
     lr: float = Field(0.03, gt=0)
     epochs: PositiveInt = 100
@@ -275,11 +328,23 @@ class ExperimentConfig(_Strict):
     narrow: NarrowConfig | None = None
     sweep: SweepConfig | None = None
 
+    @field_validator("profile")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError(f"profile {value!r} must be a plain name (letters, digits, '-', "
+                             "'_'; at most 64): it names the output folder runs/<profile>")
+        return value
+
     @field_validator("protocols", mode="before")
     @classmethod
     def _presets(cls, value: Any) -> Any:
         """`{corrected: {}, reference: {seeds: [0]}}` → full protocol objects from presets."""
         if isinstance(value, dict):
+            for name, overrides in value.items():
+                if overrides is not None and not isinstance(overrides, dict):
+                    raise ValueError(f"protocol {name!r}: {overrides!r} is not a mapping of "
+                                     "overrides (write {} for the preset as it is)")
             value = [{"name": name, **(overrides or {})} for name, overrides in value.items()]
         if not isinstance(value, list):
             raise ValueError("protocols must map protocol names to overrides")
@@ -306,6 +371,8 @@ def _first_error(exc: ValidationError) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
+    if isinstance(err.get("input"), dict):  # a whole section: the message names the value
+        return f"{where}: {msg}"
     return f"{where}: {msg} (got {err.get('input')!r})"
 
 
@@ -319,12 +386,38 @@ def parse_config(data: Any, origin: str) -> ExperimentConfig:
         raise UserInputError(f"{origin}: {_first_error(exc)}") from exc
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in a mapping is an error (plain
+    YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found the key {key!r} twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Path) -> ExperimentConfig:
     """Read and validate a YAML config file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except OSError as exc:
         raise UserInputError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{path}: not UTF-8 text (byte {exc.start}); save the config "
+                             "as UTF-8") from exc
+    except ValueError as exc:  # e.g. a NUL in the path
+        raise UserInputError(f"{path!s}: cannot read config ({exc})") from exc
     except yaml.YAMLError as exc:
         raise UserInputError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from exc
     return parse_config(data, str(path))

@@ -10,6 +10,9 @@ per-epoch metrics and final weights; a run killed mid-phase resumes at unit gran
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -62,17 +65,54 @@ def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
     return fn(*args)
 
 
+_PROBE = """
+import sys, ray
+ray.init(address=sys.argv[1], include_dashboard=False, logging_level="ERROR",
+         log_to_driver=False, configure_logging=False)
+ray.shutdown()
+"""
+
+
+def check_cluster(address: str, timeout: float) -> None:
+    """UserInputError unless a Ray cluster answers at `address` within `timeout` seconds.
+
+    `ray.init` retries an address that does not answer for minutes, and cannot be interrupted,
+    so it is tried first in a child process that can be killed: a closed port fails at once,
+    a silent one after `timeout`."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserInputError(f"--ray-address {address!r}: expected HOST:PORT of the cluster's "
+                             "head node (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UserInputError(f"--ray-address {address}: nothing answers there "
+                             f"({exc.strerror or exc}); is the cluster up?") from exc
+    try:
+        probe = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True,
+                               text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise UserInputError(f"--ray-address {address}: no Ray cluster answered within "
+                             f"{timeout:g} s (see --ray-timeout); check the address and that "
+                             "the cluster is up") from exc
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise UserInputError(f"--ray-address {address}: cannot join the Ray cluster ({last})")
+
+
 class RayExecutor:
     """Runs training units as Ray tasks; `address=None` starts a local Ray instance. With
     `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors to tasks)."""
 
-    def __init__(self, address: str | None = None, gpus: int = 0):
+    def __init__(self, address: str | None = None, gpus: int = 0, timeout: float = 30.0):
         try:
             import ray
         except ImportError as exc:
             raise UserInputError("--executor ray: Ray is not installed; "
                                  "pip install 'lowcap[ray]'") from exc
         self.ray = ray
+        if address is not None:
+            check_cluster(address, timeout)
         if not ray.is_initialized():
             try:
                 ray.init(address=address, include_dashboard=False, logging_level="ERROR",

@@ -12,6 +12,9 @@ from lowcap.data.tasks import pair_key
 from lowcap.experiments.config import ExperimentConfig, Pair, ProtocolConfig
 from lowcap.models.mlp import InitSpec
 
+# Plan fields added after stores existed, with their defaults (see ModelPlan.model_id).
+_LATER_DEFAULTS = {"draws": "lowcap"}
+
 
 @dataclass(frozen=True)
 class ModelPlan:
@@ -31,12 +34,16 @@ class ModelPlan:
     activation: str
     labels: str = "true"
     matmul_precision: str = "highest"
+    draws: str = "lowcap"
 
     @cached_property  # hashed once: phases look ids up thousands of times
     def model_id(self) -> str:
-        """A short hash of the plan (its name in the store and checkpoints/)."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """A short hash of the plan (its name in the store and checkpoints/). Fields added
+        after runs existed count only when they differ from their defaults, so adding one
+        keeps every stored model's id."""
+        fields = {k: v for k, v in asdict(self).items()
+                  if k not in _LATER_DEFAULTS or _LATER_DEFAULTS[k] != v}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def pair_key(self) -> str:
@@ -44,11 +51,12 @@ class ModelPlan:
 
     @property
     def init_spec(self) -> InitSpec:
-        return InitSpec(self.init, self.init_std)  # type: ignore[arg-type]
+        scheme = "paper_code" if self.draws == "paper_code" else self.init
+        return InitSpec(scheme, self.init_std)  # type: ignore[arg-type]
 
     def lane_key(self) -> tuple:
         """Models with the same lane key share a split and a batch order."""
-        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels)
+        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws)
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
@@ -64,7 +72,7 @@ def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
             epochs=cfg.epochs, batch_size=protocol.batch, init=protocol.init,
             init_std=protocol.init_std, balance=protocol.balance,
             val_fraction=protocol.val_fraction, activation=cfg.activation,
-            matmul_precision=cfg.matmul_precision,
+            matmul_precision=cfg.matmul_precision, draws=protocol.draws,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -1,22 +1,39 @@
-"""Opening a run directory: validate first, then create. A changed config in the same directory
-is fine: models are named by what determines them, so finished ones are reused and the report
-follows the config last run."""
+"""Opening a run directory: validate everything first, then take the run's lock and write.
+
+A changed config in the same directory is fine: models are named by what determines them, so
+finished ones are reused and the report follows the config last run. Checkpoints that are no
+longer the files lowcap wrote (truncated, edited, missing) are dropped from the store at open,
+so the run trains those models again.
+"""
 
 from __future__ import annotations
 
-import shutil
+import logging
 from pathlib import Path
 
 import torch
 
-from lowcap.atomic import atomic_write_text, remove_stale_temporaries
+from lowcap.atomic import atomic_write_text
 from lowcap.data.bank import ImageBank
 from lowcap.data.mnist import load_mnist
 from lowcap.errors import UserInputError
+from lowcap.experiments.checkpoints import damage
 from lowcap.experiments.config import ExperimentConfig
+from lowcap.experiments.memory import check_memory
+from lowcap.experiments.run_folder import (
+    STORE_FILE,
+    RunLock,
+    check_fresh_target,
+    check_writable_target,
+    clear_run,
+    owned_path,
+    remove_stale_temporaries,
+)
 from lowcap.experiments.runner import RunContext
 from lowcap.experiments.store import Store
 from lowcap.training import matmul_description
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -28,19 +45,57 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def open_run(out: Path, cfg: ExperimentConfig, device: str, fresh: bool, quiet: bool
-             ) -> RunContext:
-    """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device."""
-    dev = resolve_device(device)
+def damaged_checkpoints(store: Store, out: Path) -> dict[str, str]:
+    """model_id → why its checkpoint is not the file lowcap wrote (missing, truncated, changed),
+    for every stored model whose checkpoint is damaged."""
+    records = store.file_records()
+    found = {}
+    for model_id, path in store.checkpoints().items():
+        reason = damage(owned_path(out, path), records.get(path))
+        if reason is not None:
+            found[model_id] = f"{path}: {reason}"
+    return found
+
+
+def check_run(out: Path, cfg: ExperimentConfig, device: torch.device, fresh: bool) -> None:
+    """Everything about `out` and `cfg` that can be checked before anything is written: the
+    folder may be written (and emptied, with `fresh`), and the largest cohort fits."""
+    if fresh:
+        check_fresh_target(out)
+    check_writable_target(out)
+    check_memory(cfg, device)
+
+
+def open_run(out: Path, cfg: ExperimentConfig, device: torch.device, fresh: bool, quiet: bool,
+             repair: bool = True) -> RunContext:
+    """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device.
+
+    Everything that can be checked (output folder, memory, data) is checked before the folder
+    is created or changed; then this process holds the run lock until the context is closed.
+    With `repair` (a run that trains), models whose checkpoint is damaged are dropped from the
+    store so that training makes them again; without it, reading one fails naming it."""
+    check_run(out, cfg, device, fresh)
     loaded = load_mnist(progress=not quiet)
-    if fresh and out.exists():
-        shutil.rmtree(out)
-    remove_stale_temporaries(out)  # left by a killed run
-    store = Store(out / "store" / "results.sqlite")
-    atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    store.set_meta("config", cfg.model_dump(mode="json"))
-    store.set_meta("device", dev.type)
-    store.set_meta("train_matmul", matmul_description(cfg.matmul_precision, dev))
-    store.set_meta("data_source", loaded.source)
-    bank = ImageBank.from_mnist(loaded.mnist, device=dev)
-    return RunContext(out=out, store=store, mnist=loaded.mnist, bank=bank, quiet=quiet)
+    lock = RunLock(out)
+    try:
+        if fresh:
+            clear_run(out)
+        remove_stale_temporaries(out)  # left by a killed run
+        store = Store(out / STORE_FILE)
+        store.check_integrity()
+        if repair:
+            damaged = damaged_checkpoints(store, out)
+            for reason in damaged.values():
+                log.warning("checkpoint %s; its model will be trained again", reason)
+            store.forget_models(list(damaged))
+        atomic_write_text(out / "config.yaml", cfg.to_yaml())
+        store.set_meta("config", cfg.model_dump(mode="json"))
+        store.set_meta("device", device.type)
+        store.set_meta("train_matmul", matmul_description(cfg.matmul_precision, device))
+        store.set_meta("data_source", loaded.source)
+        bank = ImageBank.from_mnist(loaded.mnist, device=device)
+    except BaseException:
+        lock.release()
+        raise
+    return RunContext(out=out, store=store, mnist=loaded.mnist, bank=bank, quiet=quiet,
+                      lock=lock)

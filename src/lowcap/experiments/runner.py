@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -20,21 +21,24 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lowcap.data.bank import ImageBank
 from lowcap.data.mnist import MNIST
 from lowcap.data.tasks import TaskSplit, make_split
+from lowcap.errors import StoreError
 from lowcap.experiments.checkpoints import load_tensors, save_tensors
 from lowcap.experiments.plan import ModelPlan
+from lowcap.experiments.run_folder import RunLock, owned_path
 from lowcap.experiments.store import Store
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
+from lowcap.progress import progress
 from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
 
 if TYPE_CHECKING:
     from lowcap.experiments.distributed import RayExecutor
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +51,7 @@ class RunContext:
     bank: ImageBank
     quiet: bool = False
     executor: RayExecutor | None = None  # None: train here, with snapshots
+    lock: RunLock | None = None  # held while this process writes to the run
     _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
 
     @property
@@ -68,15 +73,24 @@ class RunContext:
         return self.executor.map(fn, items)
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
-        """A trained model's parameters {w1, b1, w2, b2} on the compute device."""
-        return load_tensors(self.checkpoints / f"{model_id}.safetensors", self.bank.device)
+        """A trained model's parameters {w1, b1, w2, b2} on the compute device, checked
+        against the record the store made when it was written."""
+        path = f"checkpoints/{model_id}.safetensors"
+        return load_tensors(self.out / path, self.bank.device,
+                            self.store.file_records().get(path))
+
+    def close(self) -> None:
+        """Close the store and release the run lock."""
+        self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def plan_split(mnist: MNIST, plan: ModelPlan) -> TaskSplit:
     """The split a plan trains and evaluates on (random labels: training labels shuffled,
     validation and test keep the truth)."""
     split = make_split(mnist.train_labels, mnist.test_labels, plan.pair, plan.seed,
-                       balance=plan.balance, val_fraction=plan.val_fraction)
+                       balance=plan.balance, val_fraction=plan.val_fraction, draws=plan.draws)
     if plan.labels == "random":
         rng = np.random.default_rng([plan.seed, 1])
         split = replace(split, train_y=rng.permutation(split.train_y))
@@ -129,13 +143,16 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
     start = 0
     unit = ctx.store.unit(uid)
     if unit is not None and unit["snapshot"]:
-        state = load_tensors(ctx.out / unit["snapshot"], ctx.bank.device)
-        cohort.load_state(state)
-        diverged_epoch = state["diverged_epoch"].cpu().numpy()
-        start = unit["epoch_done"]
+        try:
+            state = load_tensors(owned_path(ctx.out, unit["snapshot"]), ctx.bank.device)
+            cohort.load_state(state)
+            diverged_epoch = state["diverged_epoch"].cpu().numpy()
+            start = unit["epoch_done"]
+        except StoreError as exc:  # the unit starts over; its epoch rows are rewritten
+            log.warning("%s; training %d models of %s from the start", exc, len(plans), phase)
     pending_rows: list[tuple] = []
-    bar = tqdm(total=first.epochs, initial=start, desc=f"{phase} {first.protocol} "
-               f"({len(plans)} models)", unit="epoch", disable=ctx.quiet, leave=False)
+    bar = progress(first.epochs, f"{phase} {first.protocol} ({len(plans)} models)", ctx.quiet,
+                   unit="epochs", initial=start)
 
     def on_epoch(cohort: Cohort, result: EpochResult) -> None:
         pending_rows.extend(record_epoch(lane_plans, result, diverged_epoch))
@@ -178,7 +195,7 @@ def _commit_snapshot(ctx: RunContext, uid: str, cohort: Cohort, diverged_epoch: 
         db.execute("INSERT OR REPLACE INTO units VALUES (?, ?, ?, 0)",
                    (uid, epoch_done, name))
     if previous and previous["snapshot"] and previous["snapshot"] != name:
-        (ctx.out / previous["snapshot"]).unlink(missing_ok=True)
+        owned_path(ctx.out, previous["snapshot"]).unlink(missing_ok=True)
 
 
 def _finalize(ctx: RunContext, unit: str, cohort: Cohort, lane_plans: list[list[ModelPlan]],
@@ -193,10 +210,11 @@ def store_trained(ctx: RunContext, unit: str,
                   epoch_rows: list[tuple] = ()) -> None:
     """Write each model's checkpoint, then commit the models (and any epoch rows) and mark the
     unit done in one transaction; finally drop the unit's snapshot."""
-    rows = []
+    rows, files = [], []
     for plan, params, diverged in models:
         path = f"checkpoints/{plan.model_id}.safetensors"
-        save_tensors(ctx.out / path, params)
+        record = save_tensors(ctx.out / path, params)
+        files.append((path, record.bytes, record.sha256))
         rows.append((plan.model_id, plan.protocol, plan.pair_key, plan.hidden, plan.lr,
                      plan.seed, json.dumps(asdict(plan)), diverged if diverged >= 0 else None,
                      path))
@@ -205,9 +223,10 @@ def store_trained(ctx: RunContext, unit: str,
     with ctx.store.transaction() as db:
         db.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({marks})", epoch_rows)
         db.executemany("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", files)
         db.execute("INSERT OR REPLACE INTO units VALUES (?, -1, NULL, 1)", (unit,))
     if snapshot:
-        (ctx.out / snapshot).unlink(missing_ok=True)
+        owned_path(ctx.out, snapshot).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

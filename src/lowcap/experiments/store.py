@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from lowcap.atomic import write_error
 from lowcap.errors import StoreError, UserInputError
+from lowcap.experiments.checkpoints import FileRecord
 from lowcap.training.trainer import METRIC_NAMES
 
 SCHEMA_VERSION = 1
@@ -36,41 +38,97 @@ CREATE TABLE IF NOT EXISTS results (
     analysis TEXT NOT NULL, model_id TEXT NOT NULL, params TEXT NOT NULL,
     metric TEXT NOT NULL, value REAL,
     PRIMARY KEY (analysis, model_id, params, metric));
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL);
 """
 
 
-class Store:
-    """A thin, explicit layer over the run's SQLite database."""
+# SQLite result codes (sqlite3 exceptions carry them as `sqlite_errorcode`).
+_PERMISSION_CODES = {3, 8, 14, 23}  # PERM, READONLY, CANTOPEN, AUTH
+_DAMAGE_CODES = {11, 26}  # CORRUPT, NOTADB
 
-    def __init__(self, path: Path, create: bool = True):
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection; in a folder nobody may write to (no WAL index can be made
+    there), the database is read as immutable, which is safe since no writer can exist."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+    return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
+
+
+class Store:
+    """A thin, explicit layer over the run's SQLite database.
+
+    A writer (`read_only=False`) creates the database if needed; a reader opens it read-only,
+    never changes it and never waits for a writer (WAL mode)."""
+
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = path
-        self._results: dict[str, list[dict[str, Any]]] = {}  # read cache, cleared by writes
-        if not create and not path.exists():
+        # Read caches, cleared by every write.
+        self._results: dict[str, list[dict[str, Any]]] = {}
+        self._files: dict[str, FileRecord] | None = None
+        if read_only and not path.exists():
             raise UserInputError(f"{path}: no results store here (run `lowcap reproduce` "
                                  "first)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and path.stat().st_size == 0:
+            raise StoreError(f"{path}: the results store is empty (a run killed before its "
+                             "first commit); run `lowcap reproduce --out DIR` to start it again")
         try:
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
+            if read_only:
+                self.db = _connect_read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(_SCHEMA)
             version = self.get_meta("schema_version")
-            if version is None:
+            if version is None and not read_only:
                 self.set_meta("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
                 raise StoreError(f"{path}: store schema {version}, this lowcap reads "
                                  f"{SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: results store is unreadable or corrupted ({exc})") from exc
+        except OSError as exc:
+            raise UserInputError(f"{path.parent}: cannot create the store ({exc.strerror})"
+                                 ) from exc
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot be opened") from exc
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> Exception:
+        """The lowcap error for a failed SQLite call: permissions are the user's to fix (exit
+        2), damage and anything else name the store (exit 1)."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code in _PERMISSION_CODES:
+            return UserInputError(f"{self.path}: the results store {doing}: {exc}; check the "
+                                  "folder's permissions")
+        if code in _DAMAGE_CODES or "malformed" in str(exc) or "not a database" in str(exc):
+            return StoreError(f"{self.path}: the results store is corrupted ({exc}); move the "
+                              "run folder aside and start a new run, or rerun with --fresh")
+        return StoreError(f"{self.path}: the results store {doing} ({exc})")
 
     def close(self) -> None:
         self.db.close()
+
+    def check_integrity(self) -> None:
+        """StoreError naming the store if SQLite finds any damage (a quick, full scan)."""
+        problem = self.query("PRAGMA quick_check")[0]
+        if next(iter(problem.values())) != "ok":
+            raise StoreError(f"{self.path}: the results store is corrupted "
+                             f"({next(iter(problem.values()))}); move the run folder aside and "
+                             "start a new run, or rerun with --fresh")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Everything inside commits together or not at all; a failed write (disk full) is a
         `WriteError` naming the store, with nothing of the transaction kept."""
         self._results.clear()
+        self._files = None
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -79,25 +137,27 @@ class Store:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+            if getattr(exc, "sqlite_errorcode", None) in _PERMISSION_CODES | _DAMAGE_CODES:
+                raise self._error(exc, "refused the write") from exc
             raise write_error(self.path, f"the store refused the write ({exc})") from exc
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read query; rows support access by column name."""
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read query; rows are dicts by column name."""
         try:
             cursor = self.db.execute(sql, tuple(params))
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: query failed ({exc})") from exc
-        names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            names = [d[0] for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise self._error(exc, "could not be read") from exc
 
     # --- metadata ------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> Any:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0]["value"]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.transaction() as db:
@@ -125,6 +185,11 @@ class Store:
         rows = self._rows_in("SELECT model_id FROM models WHERE model_id IN ({marks})",
                              list(model_ids))
         return {r["model_id"] for r in rows}
+
+    def checkpoints(self) -> dict[str, str]:
+        """model_id → its checkpoint's path (relative to the run folder), for every model."""
+        return {r["model_id"]: r["checkpoint"]
+                for r in self.query("SELECT model_id, checkpoint FROM models")}
 
     def unit(self, unit_id: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM units WHERE unit_id = ?", (unit_id,))
@@ -157,3 +222,25 @@ class Store:
                 row["params"] = json.loads(row["params"])
             self._results[analysis] = rows
         return self._results[analysis]
+
+    # --- files the store vouches for ----------------------------------------------------------
+
+    def file_records(self) -> dict[str, FileRecord]:
+        """Run-relative path → the size and sha256 recorded when lowcap wrote the file (stores
+        of older lowcaps have none). Shared: do not modify."""
+        if self._files is None:
+            exists = self.query("SELECT name FROM sqlite_master WHERE name = 'files'")
+            self._files = {r["path"]: FileRecord(r["bytes"], r["sha256"])
+                           for r in (self.query("SELECT * FROM files") if exists else [])}
+        return self._files
+
+    def forget_models(self, model_ids: list[str]) -> None:
+        """Drop models (and their checkpoints' records) so that the next run trains them
+        again; their per-epoch rows are replaced when it does."""
+        with self.transaction() as db:
+            for model_id in model_ids:
+                row = db.execute("SELECT checkpoint FROM models WHERE model_id = ?",
+                                 (model_id,)).fetchone()
+                db.execute("DELETE FROM models WHERE model_id = ?", (model_id,))
+                if row is not None:
+                    db.execute("DELETE FROM files WHERE path = ?", (row[0],))

@@ -84,7 +84,8 @@ class Cohort:
         self.unit_model = unit_model.to(device)
         for gi, lane in enumerate(lanes):
             self._set_lane(gi, params[gi] if params is not None else [
-                init_params(spec.hidden, spec.seed, spec.init) for spec in lane.models])
+                init_params(spec.hidden, spec.seed, spec.init, pair=lane.split.pair)
+                for spec in lane.models])
 
     @torch.no_grad()
     def _set_lane(self, lane: int, plist: list[dict[str, torch.Tensor]]) -> None:

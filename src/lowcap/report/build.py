@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
+import warnings
 from pathlib import Path
 
-import torch
-
 from lowcap import __version__
-from lowcap.atomic import atomic_write_text, remove_stale_temporaries
-from lowcap.experiments.analysis_phases import pruning_methods, robustness_settings
+from lowcap.atomic import atomic_write_text
+from lowcap.errors import StoreError
+from lowcap.experiments.analysis_phases import (
+    CORRUPTION_EXAMPLE,
+    pruning_methods,
+    robustness_settings,
+)
+from lowcap.experiments.checkpoints import RETRAIN, load_tensors
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig
 from lowcap.experiments.phases import phase_plans
+from lowcap.experiments.run_folder import STORE_FILE, check_writable, require_run_folder
+from lowcap.experiments.rundir import damaged_checkpoints
 from lowcap.experiments.store import Store
 from lowcap.report import figures_analyses as fa
 from lowcap.report import figures_robustness as fr
@@ -26,7 +35,7 @@ from lowcap.report.sensitivity import (
     sensitivity_figure,
     sensitivity_summary,
 )
-from lowcap.report.tables import capacity_table, lr_grid_table, phase_curves
+from lowcap.report.tables import capacity_table, lr_grid_table, map_leaves, phase_curves
 from lowcap.report.tables_analyses import (
     dead_neuron_rows,
     pruning_table,
@@ -37,6 +46,7 @@ from lowcap.report.tables_analyses import (
 )
 
 DEFAULT_PROTOCOL = "corrected"
+log = logging.getLogger(__name__)
 
 
 
@@ -79,7 +89,8 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
         chosen = {(f"{p[0]}-{p[1]}", h) for p, h in cfg.dead_neurons.models}
         result["dead_neurons"] = [r for r in rows if (r["pair"], r["hidden"]) in chosen]
         result["dead_neurons_all"] = rows
-        paths.append(fa.dead_neurons_figure(result["dead_neurons"], figures, name))
+        path = fa.dead_neurons_figure(result["dead_neurons"], figures, name)
+        paths += [path] if path else []
     if cfg.tsne is not None:
         scores = tsne_scores(store, capacity_plans, cfg.tsne.level)
         result["tsne"] = scores
@@ -109,13 +120,25 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
 
     `parallel` renders the figures in worker processes (spawned: a calling script needs the
     usual `if __name__ == "__main__":` guard, so it is off by default; the CLI turns it on)."""
-    store = store or Store(out / "store" / "results.sqlite", create=False)
-    remove_stale_temporaries(out)  # left by a killed run
-    cfg = ExperimentConfig.model_validate(store.get_meta("config"))
+    require_run_folder(out)
+    check_writable(out)
+    store = store or Store(out / STORE_FILE, read_only=True)
+    stored = store.get_meta("config")
+    if stored is None:
+        raise StoreError(f"{store.path}: the store holds no run yet (killed before its first "
+                         "commit?); run `lowcap reproduce --out DIR` to start it again")
+    cfg = ExperimentConfig.model_validate(stored)
+    damaged = damaged_checkpoints(store, out)
+    for reason in damaged.values():
+        log.warning("checkpoint %s; %s", reason, RETRAIN)
     workers = figure_workers() if parallel else contextlib.nullcontext()
-    with workers:  # every figure is on disk before report.html embeds it
+    with workers, warnings.catch_warnings():  # every figure is on disk before the page
+        # NumPy's "mean of empty slice" where every seed of a cell diverged: shown as NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
         summary, sections, shared = _summary_and_figures(store, cfg, out)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    strict = map_leaves(summary, _null_if_not_finite)
+    atomic_write_text(out / "summary.json",
+                      json.dumps(strict, indent=2, sort_keys=True, allow_nan=False) + "\n")
     atomic_write_text(out / "report.html", render_report(cfg, summary, sections, shared))
     return summary
 
@@ -130,7 +153,10 @@ def _summary_and_figures(store: Store, cfg: ExperimentConfig, out: Path
         result["claims"] = check_claims(protocol.name, result)
         per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "result": result, "figures": paths})
-    shared = [_corruption_example(cfg, out / "figures")] if cfg.robustness is not None else []
+    example = out / "store" / CORRUPTION_EXAMPLE
+    shared = ([fr.corruption_examples(load_tensors(example)["image"], out / "figures",
+                                      cfg.robustness.seed)]
+              if cfg.robustness is not None and example.is_file() else [])
     extra: dict = {}
     if cfg.sensitivity is not None:
         extra["sensitivity"] = sensitivity_summary(store, cfg.sensitivity)
@@ -163,13 +189,7 @@ def _summary_and_figures(store: Store, cfg: ExperimentConfig, out: Path
     return summary, sections, shared
 
 
-def _corruption_example(cfg: ExperimentConfig, folder: Path) -> Path:
-    """Fig D.1 from the first test image of the robustness pair (MNIST from the cache)."""
-    from lowcap.data.mnist import load_mnist
 
-    assert cfg.robustness is not None
-    mnist = load_mnist(mirrors=[], use_registry=False, progress=False).mnist
-    a, b = cfg.robustness.pair
-    index = int(((mnist.test_labels == a) | (mnist.test_labels == b)).argmax())
-    image = torch.from_numpy(mnist.test_images[index].astype("float32") / 255.0)
-    return fr.corruption_examples(image, folder, cfg.robustness.seed)
+def _null_if_not_finite(value):
+    """NaN and infinities (numbers that could not be computed) as null: strict JSON."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

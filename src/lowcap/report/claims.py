@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowcap.report.tables import map_leaves
+
 # The paper's difficulty order, easiest first.
 DIFFICULTY = ("0-1", "1-7", "5-6", "3-8", "4-9")
 PAPER_MIN = {"0-1": (2, 6), "1-7": (8, 12), "5-6": (8, 12), "4-9": (12, 24)}
@@ -40,15 +42,22 @@ def _versus(diff: float, noise: float) -> str:
     return INCONCLUSIVE
 
 
+def _met(min_hidden: float | None) -> bool:
+    """Whether a pair has a minimum capacity (None, or NaN here, when no width met the rule)."""
+    return min_hidden is not None and bool(np.isfinite(min_hidden))
+
+
 def _capacity_scales(r: dict) -> Verdict:
     cap = r.get("capacity", {})
     pairs = [p for p in DIFFICULTY if p in cap]
     if len(pairs) < 2:
         return INCONCLUSIVE, "fewer than two of the paper's pairs were run"
     smallest = {p: cap[p]["f1_mean"][min(cap[p]["f1_mean"], key=int)] for p in pairs}
+    if not np.isfinite(list(smallest.values())).all():
+        return INCONCLUSIVE, f"no F1 at the smallest width for some pair (diverged?): {smallest}"
     mins = {p: cap[p]["min_hidden"] for p in pairs}
     big = 10**6
-    order = [mins[p] if mins[p] is not None else big for p in pairs]
+    order = [mins[p] if _met(mins[p]) else big for p in pairs]
     monotone = all(a <= b for a, b in itertools.pairwise(order))
     rho = float(np.corrcoef(range(len(pairs)), [smallest[p] for p in pairs])[0, 1])
     easy_hard = order[-1] > order[0]
@@ -63,7 +72,7 @@ def _min_capacities(r: dict) -> Verdict:
     checked = {p: cap[p]["min_hidden"] for p in PAPER_MIN if p in cap}
     if not checked:
         return INCONCLUSIVE, "none of the paper's pairs were run"
-    ok = {p: m is not None and PAPER_MIN[p][0] <= m <= PAPER_MIN[p][1] for p, m in checked.items()}
+    ok = {p: _met(m) and PAPER_MIN[p][0] <= m <= PAPER_MIN[p][1] for p, m in checked.items()}
     verdict = "holds" if all(ok.values()) else "does not hold"
     ranges = {p: f"{lo}–{hi}" for p, (lo, hi) in PAPER_MIN.items() if p in checked}
     return verdict, f"ours {checked}; paper's ranges {ranges}"
@@ -78,6 +87,7 @@ def _change_at(r: dict, level: float, pairs=None, method: str = "layerwise"
             continue
         values = [w[key]["pct_change_f1"] for w in widths.values()
                   for key in w if abs(float(key) - level) < 1e-9]
+        values = [v for v in values if np.isfinite(v)]  # NaN: every seed diverged
         if values:
             out[pair] = float(np.median(values))
     return out
@@ -144,6 +154,8 @@ def _tsne(r: dict) -> Verdict:
         return INCONCLUSIVE, "no t-SNE results"
     (_, dense), (_, pruned) = sorted(scores.items(), key=lambda kv: float(kv[0]))
     a, b = dense["knn_agreement_2d"], pruned["knn_agreement_2d"]
+    if not np.isfinite([a, b]).all():
+        return INCONCLUSIVE, "an embedding could not be scored (constant hidden activations)"
     verdict = "holds" if b >= a - 0.02 else "does not hold"
     return verdict, (f"10-NN label agreement in 2-D: dense {a:.3f}, pruned {b:.3f}; "
                      f"trustworthiness {dense['trustworthiness']:.3f} → "
@@ -185,6 +197,8 @@ def _saliency(r: dict) -> Verdict:
         return INCONCLUSIVE, "no saliency results"
     m, rnd = sal["magnitude"], sal["random"]
     diff = m["spearman_mean"] - rnd["spearman_mean"]
+    if not np.isfinite(diff):
+        return INCONCLUSIVE, "no saliency agreement could be computed (constant outputs)"
     verdict = "holds" if m["spearman_mean"] >= 0.8 and diff > 0 else "does not hold"
     return verdict, (f"Spearman(dense, 95% magnitude-pruned) {m['spearman_mean']:.3f} ± "
                      f"{m['spearman_std']:.3f}, top-k overlap {m['topk_overlap_mean']:.3f}; "
@@ -226,7 +240,9 @@ CLAIMS = (
 
 
 def check_claims(protocol: str, result: dict) -> list[dict]:
-    """Every claim evaluated on one protocol's summary section."""
+    """Every claim evaluated on one protocol's summary section (missing numbers, null in the
+    summary, count as NaN: a rule never decides on them)."""
+    result = map_leaves(result, lambda v: float("nan") if v is None else v)
     out = []
     for claim in CLAIMS:
         verdict, measured = claim.check(result)
@@ -234,3 +250,4 @@ def check_claims(protocol: str, result: dict) -> list[dict]:
                     "rule": claim.rule, "measured": measured, "verdict": verdict,
                     "holds": verdict == "holds"})
     return out
+

@@ -68,8 +68,10 @@ def methods_figure(table: dict, pair: str, hidden: str, folder: Path, protocol: 
     return save_figure(fig, folder, f"fig4b_pruning_methods_{protocol}")
 
 
-def dead_neurons_figure(rows: list[dict], folder: Path, protocol: str) -> Path:
-    """Table 1 rendered as an image."""
+def dead_neurons_figure(rows: list[dict], folder: Path, protocol: str) -> Path | None:
+    """Table 1 rendered as an image (None without rows: every model diverged)."""
+    if not rows:
+        return None
     fig, (ax,) = new_figure(height=0.4 + 0.3 * len(rows))
     ax.axis("off")
     cells = [[r["pair"], r["hidden"], r["seed"], r["before"], r["after_95"]] for r in rows]
@@ -77,6 +79,12 @@ def dead_neurons_figure(rows: list[dict], folder: Path, protocol: str) -> Path:
                                         "dead (95% pruned)"], loc="center")
     ax.set_title(f"Table 1 · dead neurons ({protocol})")
     return save_figure(fig, folder, f"table1_dead_neurons_{protocol}")
+
+
+def _score(scores: dict, key: str) -> str:
+    """A score to three decimals; "n/a" where none could be computed (stored as null)."""
+    value = scores.get(key)
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3f}"
 
 
 def tsne_figure(store_dir: Path, scores: dict, folder: Path, protocol: str) -> Path | None:
@@ -95,8 +103,8 @@ def tsne_figure(store_dir: Path, scores: dict, folder: Path, protocol: str) -> P
             ax.scatter(points[pick, 0], points[pick, 1], s=3, c=colour, label=f"class {cls}")
         s = scores.get(level, {})
         title = "dense" if float(level) == 0 else f"{float(level):.0%} pruned"
-        ax.set_title(f"{title}: 10-NN agreement {s.get('knn_agreement_2d', np.nan):.3f}, "
-                     f"trustworthiness {s.get('trustworthiness', np.nan):.3f}", fontsize=9)
+        ax.set_title(f"{title}: 10-NN agreement {_score(s, 'knn_agreement_2d')}, "
+                     f"trustworthiness {_score(s, 'trustworthiness')}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0].legend(markerscale=3)

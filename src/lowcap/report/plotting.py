@@ -60,7 +60,19 @@ def save_figure(fig: Figure, folder: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+def _linear_where_nothing_is_positive(fig: Figure) -> None:
+    """A log axis with no positive finite data (every model diverged) cannot be drawn: such
+    an axis becomes linear, and the panel shows that nothing is there."""
+    for ax in fig.axes:
+        limits = ax.dataLim
+        if ax.get_xscale() == "log" and not np.isfinite(limits.minposx):
+            ax.set_xscale("linear")
+        if ax.get_yscale() == "log" and not np.isfinite(limits.minposy):
+            ax.set_yscale("linear")
+
+
 def _render(fig: Figure, folder: Path, name: str) -> None:
+    _linear_where_nothing_is_positive(fig)
     fig.tight_layout()
     for ext in ("png", "svg"):
         with atomic_path(folder / f"{name}.{ext}") as tmp:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -74,3 +76,12 @@ def lr_grid_table(curves: ModelCurves) -> dict:
     best_lr = max(means, key=lambda lr: means[lr]) if means else None
     pair = next(iter(curves.curves))[0] if curves.curves else None
     return {"pair": pair, "best_lr": float(best_lr) if best_lr else None, "f1": dict(f1)}
+
+
+def map_leaves(section: Any, fn: Callable[[Any], Any]) -> Any:
+    """A copy of a summary section (nested dicts and lists) with `fn` applied to each leaf."""
+    if isinstance(section, dict):
+        return {k: map_leaves(v, fn) for k, v in section.items()}
+    if isinstance(section, list | tuple):
+        return [map_leaves(v, fn) for v in section]
+    return fn(section)
