@@ -3,7 +3,7 @@ or exit 2 (one line naming the value, nothing written), never in a traceback.
 
 Hypothesis draws changes to a tiny valid config (every section present, so a valid draw runs
 every phase and the report) and argument lists for every command. The number of draws is
-LOWCAP_FUZZ_EXAMPLES (default 40 configs and 40 argument lists); the examples
+LOWCAP_FUZZ_EXAMPLES (default 30 configs and 40 argument lists); the examples
 are derandomised, so a failure reproduces.
 """
 
@@ -101,7 +101,7 @@ def _check(code: int, err: str, out: Path) -> None:
         assert not out.exists(), "an exit 2 wrote the output folder"
 
 
-@fuzz(40)
+@fuzz(30)
 @given(changes=st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=2))
 def test_random_configs_exit_0_or_2_without_a_traceback(run_cli, changes):
     folder = Path(tempfile.mkdtemp(prefix="lowcap-fuzz-"))
