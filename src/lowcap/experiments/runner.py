@@ -54,10 +54,6 @@ class RunContext:
     lock: RunLock | None = None  # held while this process writes to the run
     _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
 
-    @property
-    def checkpoints(self) -> Path:
-        return self.out / "checkpoints"
-
     def split(self, plan: ModelPlan) -> TaskSplit:
         """The (cached) split a plan trains and evaluates on."""
         key = plan.lane_key()
