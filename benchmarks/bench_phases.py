@@ -61,6 +61,13 @@ def phase_flops(run: Path) -> dict[str, float]:
     return out
 
 
+def phase_dtypes(run: Path) -> dict[str, str]:
+    """Phase name → the float type its models trained in (a protocol's `dtype`)."""
+    cfg = load_config(run / "config.yaml")
+    return {f"{kind}_{protocol.name}": protocol.dtype for protocol in cfg.protocols
+            for kind in [f"train_{phase}" for phase in TRAINING_PHASES] + ["sensitivity"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a finished run directory")
@@ -69,16 +76,23 @@ def main() -> None:
     flops = phase_flops(args.run)
     peaks = {precision: gemm_peak(torch.device("cpu"), precision=precision)
              for precision in ("highest", "medium")}
+    peaks["float64"] = gemm_peak(torch.device("cpu"), dtype=torch.float64)
+    dtypes = phase_dtypes(args.run)
     print(f"GEMM peak {peaks['highest']:.0f} GFLOP/s float32, {peaks['medium']:.0f} GFLOP/s at "
-          f"matmul precision 'medium' (this machine, {torch.get_num_threads()} threads)")
-    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}{'% medium':>9}")
+          f"matmul precision 'medium', {peaks['float64']:.0f} GFLOP/s float64 (this machine, "
+          f"{torch.get_num_threads()} threads)")
+    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}{'% medium':>9}"
+          f"{'% fp64':>8}")
     for phase, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
         if phase == "total":
             continue
         if phase in flops:
             rate = flops[phase] / secs / 1e9
+            fp64 = (f"{100 * rate / peaks['float64']:>8.0f}" if dtypes.get(phase) == "float64"
+                    else f"{'':>8}")
             print(f"{phase:<32}{secs:>9.1f}{flops[phase] / 1e12:>8.2f}{rate:>9.0f}"
-                  f"{100 * rate / peaks['highest']:>8.0f}{100 * rate / peaks['medium']:>9.0f}")
+                  f"{100 * rate / peaks['highest']:>8.0f}{100 * rate / peaks['medium']:>9.0f}"
+                  f"{fp64}")
         else:
             print(f"{phase:<32}{secs:>9.1f}")
     print(f"{'total':<32}{seconds['total']:>9.1f}")

@@ -25,11 +25,11 @@ def train_flops(hidden: int, n_train: int, n_eval: int, epochs: int) -> float:
 
 
 def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
-              precision: str = "highest") -> float:
-    """Measured float32 matmul GFLOP/s on this device (n × n by n × n) at a float32 matmul
-    precision ('medium': bf16 products where the hardware has them)."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+              precision: str = "highest", dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul GFLOP/s on this device (n × n by n × n) in `dtype`, at a float32 matmul
+    precision ('medium': bf16 products where the hardware has them; float64 ignores it)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     with matmul_precision(precision):
         a @ b
         sync(device)

@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from lowcap.experiments.config import load_config, profile_path
+from lowcap.errors import UserInputError
+from lowcap.experiments.config import load_config, parse_config, profile_path
 
 BASE = {"profile": "t", "widths": [2, 4], "epochs": 2,
         "protocols": {"corrected": {"seeds": [0]}}, "capacity": {"pairs": [[4, 9]]}}
@@ -26,6 +27,8 @@ BAD = [
     ("lr", 0, "lr"),
     ("lr", -0.1, "lr"),
     ("lr_grid.learning_rates", [0.01, -1], "learning rate -1"),
+    ("lr", 1e300, "float32's range"),
+    ("lr_grid.learning_rates", [1e39], "learning rate 1e+39"),
     ("pruning.levels", [0.5, 1.0], "sparsity 1.0"),
     ("pruning.levels", [1.5], "sparsity 1.5"),
     ("epochs", 0, "epochs"),
@@ -88,15 +91,27 @@ def test_unknown_profile_and_device(run_cli):
     assert run_cli("reproduce", "--device", "tpu")[0] == 2
 
 
-@pytest.mark.parametrize("profile", ["paper", "quick", "smoke"])
+@pytest.mark.parametrize("profile", ["paper", "paper-full", "quick", "smoke"])
 def test_profiles_validate_and_resolve_every_default(profile):
     cfg = load_config(profile_path(profile))
     resolved = yaml.safe_load(cfg.to_yaml())
     assert {p["name"] for p in resolved["protocols"]} == {"reference", "corrected"}
     reference = next(p for p in resolved["protocols"] if p["name"] == "reference")
     assert reference["batch_size"] == "full" and reference["balance"] is True
-    assert (reference["init"] == "normal" and reference["seeds"] == [0, 42, 78]) or \
-        profile == "smoke"
+    # The reference protocol is the paper code's computation: its draws, in float64.
+    assert reference["init"] == "normal" and reference["draws"] == "paper_code"
+    assert reference["dtype"] == "float64"
+    seeds = {"paper": [0, 42, 78], "quick": [0, 42, 78], "smoke": [0, 42],
+             "paper-full": [0, 42, 78, 1, 2, 3, 4, 5, 6, 7]}[profile]
+    assert reference["seeds"] == seeds
+
+
+def test_paper_code_draws_need_the_normal_init():
+    with pytest.raises(UserInputError, match="set init: normal, or draws: lowcap"):
+        parse_config({"protocols": {"reference": {"init": "kaiming_uniform"}}}, "cfg")
+    cfg = parse_config({"protocols": {"reference": {"init": "kaiming_uniform",
+                                                    "draws": "lowcap"}}}, "cfg")
+    assert cfg.protocol("reference").dtype == "float64"
 
 
 def test_paper_profile_is_the_paper():

@@ -1,6 +1,7 @@
 """Faults: corrupted store, checkpoint or snapshot → a clear error naming the file, exit 1/2."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,17 @@ def test_corrupted_store_is_named(run_copy, run_cli):
     assert str(store) in err and "corrupted" in err
 
 
+def capacity_checkpoint(run) -> Path:
+    """A capacity-sweep model's checkpoint: every analysis reads it."""
+    db = sqlite3.connect(run / "store" / "results.sqlite")
+    (path,) = db.execute("SELECT checkpoint FROM models WHERE protocol = 'corrected' AND "
+                         "pair = '0-1' AND hidden = 8 AND lr = 0.03 AND seed = 0").fetchone()
+    db.close()
+    return run / path
+
+
 def test_corrupted_checkpoint_is_named(run_copy, run_cli):
-    checkpoint = sorted((run_copy / "checkpoints").glob("*.safetensors"))[0]
+    checkpoint = capacity_checkpoint(run_copy)
     checkpoint.write_bytes(checkpoint.read_bytes()[:40])
     code, _, err = run_cli("prune", str(run_copy), "--levels", "0.42", "--quiet")
     assert code == 1
@@ -26,11 +36,7 @@ def test_corrupted_checkpoint_is_named(run_copy, run_cli):
 
 
 def test_missing_checkpoint_is_named(run_copy, run_cli):
-    db = sqlite3.connect(run_copy / "store" / "results.sqlite")
-    (path,) = db.execute("SELECT checkpoint FROM models WHERE protocol = 'corrected' AND "
-                         "pair = '0-1' AND hidden = 8 AND lr = 0.03 AND seed = 0").fetchone()
-    db.close()
-    checkpoint = run_copy / path  # a model the dead-neuron analysis (Table 1) reads
+    checkpoint = capacity_checkpoint(run_copy)  # a model Table 1 (dead neurons) reads
     checkpoint.unlink()
     code, _, err = run_cli("neurons", str(run_copy), "--level", "0.8", "--quiet")
     assert code == 1
@@ -129,9 +135,10 @@ def test_a_learning_rate_that_diverges_every_model_is_reported(tmp_path, run_cli
 
     config = tmp_path / "diverge.yaml"
     config.write_text(yaml.safe_dump({
-        "profile": "diverge", "epochs": 2, "widths": [2, 4], "lr": 1e30,
+        # float64 (the reference protocol) needs a few epochs to overflow, float32 one
+        "profile": "diverge", "epochs": 5, "widths": [2, 4], "lr": 1e38,
         "protocols": {"corrected": {"seeds": [0]}, "reference": {"seeds": [0]}},
-        "capacity": {"pairs": [[4, 9]]}, "lr_grid": {"pair": [4, 9], "learning_rates": [1e30]},
+        "capacity": {"pairs": [[4, 9]]}, "lr_grid": {"pair": [4, 9], "learning_rates": [1e38]},
         "pruning": {"levels": [0.5]}, "dead_neurons": {"models": [[4, 9, 4]]},
         "tsne": {"pair": [4, 9], "hidden": 4, "max_points": 100},
         "robustness": {"pair": [4, 9], "widths": [2, 4], "sigmas": [0.0, 0.3],

@@ -11,7 +11,7 @@ from lowcap.analyses.pruning import (
     prune,
     prune_masks,
 )
-from lowcap.experiments.analysis_phases import dead_units
+from lowcap.analyses.units import dead_units, disconnected_units, live_units
 from lowcap.models import init_params
 
 
@@ -32,6 +32,23 @@ def test_layerwise_masks_equal_torch_l1_unstructured(level):
             torch.testing.assert_close((ours[name] != 0), layer.weight_mask.bool(),
                                        rtol=0, atol=0)
             torch.testing.assert_close(ours["b1"], params["b1"])
+
+
+@pytest.mark.parametrize("level", [0.1, 0.5, 0.95, 0.97, 0.99])
+def test_nearest_rounding_equals_torch_l1_unstructured_with_a_fraction(level):
+    models = random_models([3, 12, 24, 64], seed=5)
+    pruned, _ = prune(models, level, "layerwise_nearest")
+    differs = False
+    for params, ours in zip(models, pruned, strict=True):
+        for name in ("w1", "w2"):
+            layer = torch.nn.Linear(1, 1)
+            layer.weight = torch.nn.Parameter(params[name].clone())
+            torch_prune.l1_unstructured(layer, "weight", amount=level)  # round(s·n)
+            torch.testing.assert_close((ours[name] != 0), layer.weight_mask.bool(),
+                                       rtol=0, atol=0)
+            n = params[name].numel()
+            differs |= round(level * n) != int(level * n)
+    assert differs or level == 0.5  # the two roundings really differ somewhere
 
 
 def test_ties_at_threshold_are_pruned_and_reported():
@@ -113,3 +130,14 @@ def test_one_packing_for_every_level_equals_pruning_each_level_afresh():
 def test_packing_models_of_different_shapes_is_refused():
     with pytest.raises(ValueError, match="one shape"):
         PackedWeights.pack(random_models([2, 6]))
+
+
+def test_disconnected_and_live_units_on_hand_built_model():
+    x = torch.rand(50, 784)
+    w1 = torch.ones(4, 784)
+    w1[2] = 0.0  # no incoming weight: a constant relu(b1) = 0.5, not dead, but disconnected
+    params = {"w1": w1, "b1": torch.tensor([0.0, 0.0, 0.5, 0.0]),
+              "w2": torch.tensor([[1.0, 0.0, 1.0, -1.0]]), "b2": torch.zeros(1)}
+    assert dead_units(params, x).tolist() == [False, False, False, False]
+    assert disconnected_units(params).tolist() == [False, True, True, False]  # unit 1: no out
+    assert live_units(params, x).tolist() == [True, False, False, True]

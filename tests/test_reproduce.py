@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,38 @@ def test_smoke_layout(smoke_run):
     assert checkpoints == [], "snapshots are removed once a unit is done"
     resolved = yaml.safe_load((smoke_run / "config.yaml").read_text())
     assert resolved["protocols"][0]["batch_size"] == 128
+
+
+def test_smoke_summary_carries_distributions_and_unit_counts(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    for protocol in summary["protocols"].values():
+        for entry in protocol["capacity"].values():
+            assert sum(entry["min_hidden_p"].values()) == pytest.approx(1.0)
+            assert len(entry["min_hidden_ci"]) == 2 and len(entry["seeds"]) == 2
+        for row in protocol["dead_neurons"]:
+            assert row["after_95"] + row["disconnected_after"] + row["live_after"] == row["hidden"]
+            assert row["disconnected_before"] == 0 and row["live_before"] >= 1
+        m = protocol["saliency"]["magnitude"]
+        assert 0 <= m["undefined_maps"] <= m["images"]
+        defined = (m["images"] - m["undefined_maps"]) / m["images"]
+        assert m["spearman_mean_undefined_as_zero"] == pytest.approx(m["spearman_mean"] * defined)
+        assert 0 < protocol["tsne"]["0.95_live"]["units"] <= 24
+        assert "layerwise_nearest" in protocol["pruning_methods"]
+    for claim in summary["claims"]:
+        assert "statistic" in claim["rule"], claim["id"]
+    assert summary["sensitivity"]["jacobian_norm"].startswith("Novak")
+    assert {"jacobian_lower_near_data", "jacobian_lower_near_data_vs_noise"} <= {
+        c["id"] for c in summary["claims"]}
+
+
+def test_reference_models_train_in_float64_on_the_paper_codes_draws(smoke_run):
+    db = sqlite3.connect(smoke_run / "store" / "results.sqlite")
+    plans = [json.loads(p) for (p,) in db.execute(
+        "SELECT spec FROM models WHERE protocol = 'reference'")]
+    assert plans and all(p["draws"] == "paper_code" and p["dtype"] == "float64" for p in plans)
+    (path,) = db.execute(
+        "SELECT checkpoint FROM models WHERE protocol = 'reference' LIMIT 1").fetchone()
+    assert load_file(smoke_run / path)["w1"].dtype == torch.float64
 
 
 def test_report_rebuilds_identical_summary(smoke_run, run_cli):

@@ -85,3 +85,53 @@ def test_coarse_transitions_are_every_second_point_of_the_fine_trajectory():
     pattern = sens.hidden_pattern(params, fine)
     assert sens.count_transitions(pattern[::2]) == sens.transitions(params, coarse)
     assert sens.count_transitions(pattern) == sens.transitions(params, fine)
+
+
+def test_sigmoid_slope_is_exact_in_float32_for_large_logits():
+    f = torch.linspace(-40, 40, 801)
+    exact = (torch.sigmoid(f.double()) * torch.sigmoid(-f.double()))
+    ours = sens.sigmoid_slope(f).double()
+    torch.testing.assert_close(ours, exact, rtol=1e-6, atol=0)
+    naive = (torch.sigmoid(f) * (1 - torch.sigmoid(f))).double()
+    assert ((naive - exact).abs() / exact)[f.abs() > 12].max() > 0.01  # what it replaces
+
+
+def test_jacobian_norm_at_large_logits_matches_float64_autograd():
+    params = init_params(8, 0)
+    params = {**params, "b2": torch.tensor([14.0], dtype=torch.float64)}  # |f| > 12
+    x = torch.rand(20, 784, dtype=torch.float64)
+    reference = sens.jacobian_norm_autograd(build_mlp(params), x)
+    ours = sens.jacobian_norm({k: v.float() for k, v in params.items()}, x.float())
+    torch.testing.assert_close(ours.double(), reference, rtol=1e-4, atol=0)
+
+
+def test_novak_norm_is_the_two_class_softmax_jacobian():
+    params = init_params(6, 1)
+    x = torch.rand(5, 784, dtype=torch.float64)
+    mlp = build_mlp(params)
+
+    class TwoLogits(torch.nn.Module):  # softmax(0, f) = (1 − σ(f), σ(f))
+        def forward(self, v):
+            f = mlp(v)
+            return torch.cat([torch.zeros_like(f), f], dim=-1)
+
+    softmax_norm = sens.jacobian_norm_autograd(TwoLogits(), x)
+    torch.testing.assert_close(softmax_norm, sens.NOVAK_SCALE * sens.jacobian_norm(params, x))
+
+
+def test_near_data_is_half_the_ellipse_around_its_three_points():
+    a, b, c = torch.rand(3, 784, dtype=torch.float64)
+    points = 3000
+    near = sens.near_data(points)
+    assert int(near.sum()) == points // 2
+    trajectory = sens.ellipse(a, b, c, points)
+    for k, x in ((0, a), (points // 3, c), (2 * points // 3, b)):  # θ = 0, 2π/3, 4π/3
+        torch.testing.assert_close(trajectory[k], x)
+        assert near[k]
+    for k in (points // 6, points // 2, 5 * points // 6):  # midway between data points
+        assert not near[k]
+
+
+def test_switches_sum_to_the_closed_transition_count():
+    pattern = torch.rand(100, 7) > 0.5
+    assert int(sens.switches(pattern).sum()) == sens.count_transitions(pattern)

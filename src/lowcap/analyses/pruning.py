@@ -13,6 +13,9 @@ Methods:
   random     k = int(s · size) entries of each matrix chosen uniformly at random (seeded).
   layerwise_refscale  the paper's public code: layerwise with the fraction divided by 100
              (its "95%" removes 0.95% of the first layer and nothing of the second).
+  layerwise_nearest  layerwise with k = round(s · size), as torch.nn.utils.prune's
+             l1_unstructured counts (it can prune one weight more than int(): for the h-weight
+             output layer that one weight can decide the model).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch
 from lowcap.ops import sort_rows
 
 Params = dict[str, torch.Tensor]
-METHODS = ("layerwise", "global", "random", "layerwise_refscale")
+METHODS = ("layerwise", "global", "random", "layerwise_refscale", "layerwise_nearest")
 
 
 @dataclass
@@ -81,13 +84,14 @@ def prune_masks(packed: PackedWeights, level: float, method: str,
         raise ValueError(f"unknown pruning method {method!r}; choose from {METHODS}")
     if method == "layerwise_refscale":
         level = level / 100
+    count = round if method == "layerwise_nearest" else int
     l1, l2 = packed.w1.shape[1], packed.w2.shape[1]
     if method == "global":
         keep = _keep_smallest_out(*packed.magnitudes("global"), int((l1 + l2) * level))
         return keep[:, :l1], keep[:, l1:]
     if method != "random":
-        return (_keep_smallest_out(*packed.magnitudes("w1"), int(l1 * level)),
-                _keep_smallest_out(*packed.magnitudes("w2"), int(l2 * level)))
+        return (_keep_smallest_out(*packed.magnitudes("w1"), count(l1 * level)),
+                _keep_smallest_out(*packed.magnitudes("w2"), count(l2 * level)))
     masks = []
     for layer, size in (("w1", l1), ("w2", l2)):
         scores = torch.rand(getattr(packed, layer).shape, generator=generator)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from lowcap.analyses.sensitivity import sigmoid_slope
 from lowcap.models.mlp import build_mlp
 
 Params = dict[str, torch.Tensor]
@@ -40,9 +41,9 @@ def gradient(params: Params, x: torch.Tensor) -> torch.Tensor:
     """|∂ sigmoid(f(x)) / ∂x| [N, 784] in closed form (ReLU models)."""
     w1, b1, w2, b2 = params["w1"], params["b1"], params["w2"].reshape(-1), params["b2"]
     z = torch.addmm(b1, x, w1.T)
-    p = torch.sigmoid(torch.relu(z) @ w2 + b2)
+    slope = sigmoid_slope(torch.relu(z) @ w2 + b2)
     d_hidden = (z > 0).to(x.dtype) * w2  # [N, h]
-    return ((p * (1 - p)).unsqueeze(1) * (d_hidden @ w1)).abs()
+    return (slope.unsqueeze(1) * (d_hidden @ w1)).abs()
 
 
 class _Probability(torch.nn.Module):

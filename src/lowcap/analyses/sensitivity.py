@@ -1,7 +1,9 @@
 """Input–output sensitivity (Novak et al., ICLR 2018) for 784 → h → 1 MLPs.
 
 - `jacobian_norm`: per-input Frobenius norm of ∂p/∂x, p = sigmoid output, in closed form:
-  ∂p/∂x = p(1 − p) · W1ᵀ (w2 ⊙ act'(z)). `jacobian_norm_autograd` computes the same for any
+  ∂p/∂x = σ(f)σ(−f) · W1ᵀ (w2 ⊙ act'(z)). Novak et al. take the norm of the softmax
+  Jacobian; for two classes (p, 1 − p) that is √2 times this one (`NOVAK_SCALE`), the factor
+  the report applies. `jacobian_norm_autograd` computes the same for any
   nn.Module with torch.func (softmax for multi-class outputs) and is the tests' reference.
 - `transitions`: changes of the hidden on/off pattern along a closed trajectory, counted per
   unit (each hyperplane crossed counts once), so the count converges as the trajectory is
@@ -17,10 +19,18 @@ import torch
 from torch.func import jacrev, vmap
 
 Params = dict[str, torch.Tensor]
+# ‖∂(p, 1 − p)/∂x‖_F = √2 ‖∂p/∂x‖_F: Novak et al.'s two-class softmax Jacobian norm.
+NOVAK_SCALE = math.sqrt(2)
 
 
 def _pre(params: Params, x: torch.Tensor) -> torch.Tensor:
     return torch.addmm(params["b1"], x, params["w1"].T)
+
+
+def sigmoid_slope(logits: torch.Tensor) -> torch.Tensor:
+    """σ'(f) = p(1 − p), computed as σ(f)·σ(−f): 1 − p cancels catastrophically in float32
+    once |f| > ~8 (it loses up to 7% at |f| ≈ 12 and is 0 beyond 17), σ(−f) does not."""
+    return torch.sigmoid(logits) * torch.sigmoid(-logits)
 
 
 @torch.no_grad()
@@ -36,8 +46,7 @@ def logits_and_jacobian_norm(params: Params, x: torch.Tensor, activation: str = 
         h = torch.tanh(z)
         d_act = 1 - h * h
     logits = h @ w2 + params["b2"]
-    p = torch.sigmoid(logits)
-    grad = (p * (1 - p)).unsqueeze(1) * ((d_act * w2) @ params["w1"])
+    grad = sigmoid_slope(logits).unsqueeze(1) * ((d_act * w2) @ params["w1"])
     return logits, grad.norm(dim=1)
 
 
@@ -74,11 +83,27 @@ def hidden_pattern(params: Params, trajectory: torch.Tensor) -> torch.Tensor:
     return _pre(params, trajectory) > 0
 
 
+def switches(pattern: torch.Tensor) -> torch.Tensor:
+    """Units switching on/off between row k and row k + 1 (the last row wrapping to the
+    first) of a closed trajectory's hidden pattern [K, H] → [K]."""
+    return (torch.roll(pattern, -1, dims=0) != pattern).sum(dim=1)
+
+
 def count_transitions(pattern: torch.Tensor, closed: bool = True) -> int:
     """Units switching on/off between consecutive rows of a hidden pattern [K, H]."""
     if closed:
-        pattern = torch.cat([pattern, pattern[:1]])
+        return int(switches(pattern).sum())
     return int((pattern[1:] != pattern[:-1]).sum())
+
+
+def near_data(points: int) -> torch.Tensor:
+    """Bool [points]: the angles of an `ellipse` within π/6 of one of its three data points
+    (θ = 0, 2π/3, 4π/3, where it passes through a, c and b): half of the trajectory, the
+    other half lying between the data points (Novak et al. §4.1 compare the two). A step
+    k → k + 1 counts at its midpoint."""
+    theta = (torch.arange(points, dtype=torch.float64) + 0.5) * (2 * math.pi / points)
+    offset = torch.remainder(theta, 2 * math.pi / 3)
+    return torch.minimum(offset, 2 * math.pi / 3 - offset) < math.pi / 6
 
 
 def transitions(params: Params, trajectory: torch.Tensor, closed: bool = True) -> int:

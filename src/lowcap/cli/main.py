@@ -114,7 +114,8 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 
 
 @cli.command()
-@click.option("--profile", type=click.Choice(["paper", "quick", "smoke"]), default="paper",
+@click.option("--profile", type=click.Choice(["paper", "paper-full", "quick", "smoke"]),
+              default="paper",
               show_default=True, help="Which protocol size to run.")
 @click.option("--config", type=PATH, default=None,
               help="A YAML config instead of a profile.")

@@ -18,6 +18,7 @@ from lowcap.analyses.evaluate import (
 )
 from lowcap.analyses.pruning import Pruner, prune
 from lowcap.analyses.tsne import embed
+from lowcap.analyses.units import dead_units, disconnected_units, live_units
 from lowcap.data.tasks import TaskSplit
 from lowcap.experiments.checkpoints import save_tensors
 from lowcap.experiments.config import ExperimentConfig, ProtocolConfig, RobustnessConfig
@@ -59,9 +60,15 @@ def _first_seed(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig
 
 
 def pruning_methods(cfg: ExperimentConfig, protocol: ProtocolConfig) -> list[str]:
-    """The configured methods, plus the reference code's scaled fractions where asked."""
-    extra = ["layerwise_refscale"] if protocol.pruning_fraction_scale == "both" else []
-    return list(cfg.pruning.methods) + extra if cfg.pruning else []
+    """The configured methods (layerwise once per rounding), plus the reference code's scaled
+    fractions where asked."""
+    if cfg.pruning is None:
+        return []
+    methods = [m for m in cfg.pruning.methods
+               if m != "layerwise" or "floor" in cfg.pruning.rounding]
+    if "layerwise" in cfg.pruning.methods and "nearest" in cfg.pruning.rounding:
+        methods.append("layerwise_nearest")
+    return methods + (["layerwise_refscale"] if protocol.pruning_fraction_scale == "both" else [])
 
 
 def pruning_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
@@ -126,16 +133,15 @@ def dead_neurons_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: Protoco
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for lvl, params in ((0.0, dense), (level, sparse)):
                     dead = dead_units(params, x)
-                    rows.append((model.model_id, {"level": lvl}, "dead", float(dead.sum())))
+                    cut = disconnected_units(params) & ~dead
+                    for metric, units in (("dead", dead), ("disconnected", cut),
+                                          ("live", ~dead & ~cut)):
+                        rows.append((model.model_id, {"level": lvl}, metric, float(units.sum())))
         return rows
 
-    identity = {"models": [m.model_id for m in models], "level": level}
+    # "version" 2: disconnected and live units are counted too (older runs recompute).
+    identity = {"models": [m.model_id for m in models], "level": level, "version": 2}
     return run_analysis_unit(ctx, "dead_neurons", identity, compute)
-
-
-def dead_units(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Bool [h]: units whose ReLU output is 0 for every input in x."""
-    return hidden_activations(params, x).amax(dim=0) <= 0
 
 
 def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig) -> bool:
@@ -155,16 +161,22 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
         (sparse,), _ = prune([dense], spec.level, "layerwise")
         rows: Rows = []
         arrays = {"labels": torch.from_numpy(y)}
-        for lvl, params in ((0.0, dense), (spec.level, sparse)):
-            hidden = hidden_activations(params, x).cpu().numpy()
+        live = live_units(sparse, x)
+        for lvl, params, units in ((0.0, dense, "all"), (spec.level, sparse, "all"),
+                                   (spec.level, sparse, "live")):
+            hidden = hidden_activations(params, x)
+            hidden = (hidden[:, live] if units == "live" else hidden).cpu().numpy()
             result = embed(hidden, y, spec.perplexity, spec.seed)
-            arrays[f"embedding_{lvl}"] = torch.from_numpy(result.embedding)
-            for metric, value in result.scores.items():
-                rows.append((model.model_id, {"level": lvl}, metric, value))
+            suffix = "_live" if units == "live" else ""
+            arrays[f"embedding_{lvl}{suffix}"] = torch.from_numpy(result.embedding)
+            arrays[f"agreement_{lvl}{suffix}"] = torch.from_numpy(result.agreement)
+            for metric, value in {**result.scores, "units": float(hidden.shape[1])}.items():
+                rows.append((model.model_id, {"level": lvl, "units": units}, metric, value))
         save_tensors(ctx.out / "store" / f"tsne-{protocol.name}.safetensors", arrays)
         return rows
 
-    identity = {"model": model.model_id, **spec.model_dump(mode="json")}
+    # "version" 2: live-unit embedding and per-point agreement (older runs recompute).
+    identity = {"model": model.model_id, "version": 2, **spec.model_dump(mode="json")}
     return run_analysis_unit(ctx, "tsne", identity, compute)
 
 
@@ -225,17 +237,27 @@ def saliency_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolCon
                                 [: spec.max_images]).to(x.device)
         reference = saliency.finite_difference(dense, x[take], spec.epsilon)
         rows: Rows = []
+        per_image = {}
         for name, params in (("magnitude", magnitude), ("random", random)):
             maps = saliency.finite_difference(params, x[take], spec.epsilon)
+            key = {"pruning": name, "level": spec.level}
             for metric, values in saliency.agreement(reference, maps, spec.top_k).items():
-                key = {"pruning": name, "level": spec.level}
                 rows.append((model.model_id, key, f"{metric}_mean", float(np.nanmean(values))))
                 rows.append((model.model_id, key, f"{metric}_std", float(np.nanstd(values))))
+                per_image[f"{metric}_{name}"] = torch.from_numpy(values)
+            # A pruned network with a constant output has an all-zero map: Spearman is
+            # undefined there, and counting it as no agreement (0) is the honest mean.
+            undefined = np.isnan(per_image[f"spearman_{name}"].numpy())
+            rows.append((model.model_id, key, "undefined_maps", float(undefined.sum())))
+            rows.append((model.model_id, key, "images", float(len(undefined))))
+            rows.append((model.model_id, key, "spearman_mean_undefined_as_zero",
+                         float(np.nan_to_num(per_image[f"spearman_{name}"].numpy()).mean())))
         save_tensors(ctx.out / "store" / f"saliency-{protocol.name}.safetensors",
-                     _figure_maps(dense, magnitude, x, y, spec.epsilon))
+                     {**_figure_maps(dense, magnitude, x, y, spec.epsilon), **per_image})
         return rows
 
-    identity = {"model": model.model_id, **spec.model_dump(mode="json")}
+    # "version" 2: per-image agreement and undefined maps are stored (older runs recompute).
+    identity = {"model": model.model_id, "version": 2, **spec.model_dump(mode="json")}
     return run_analysis_unit(ctx, "saliency", identity, compute)
 
 

@@ -82,11 +82,19 @@ def _check_pairs(values: Any) -> list[Pair]:
     return [_check_pair(v) for v in values]
 
 
+# Learning rates live in the cohort's float32 tensors (float64 for a float64 protocol).
+MAX_LR = 1e38
+
+
+def _positive_lr(lr: float) -> float:
+    if not 0 < lr <= MAX_LR:
+        raise ValueError(f"learning rate {lr} must be > 0 and at most {MAX_LR:g} (float32's "
+                         "range)")
+    return lr
+
+
 def _positive_lrs(values: list[float]) -> list[float]:
-    for lr in values:
-        if not lr > 0:
-            raise ValueError(f"learning rate {lr} must be > 0")
-    return values
+    return [_positive_lr(lr) for lr in values]
 
 
 class ProtocolConfig(_Strict):
@@ -106,12 +114,15 @@ class ProtocolConfig(_Strict):
     # exactly those of the paper's public code (its balancing, permutation and split, and its
     # global NumPy stream for N(0, init_std²) weights, replayed in its loop order).
     draws: Draws = "lowcap"
+    # The float type the models train in: the paper's code trains in float64 (NumPy).
+    dtype: Literal["float32", "float64"] = "float32"
 
     @model_validator(mode="after")
     def _paper_code_draws_are_normal(self) -> ProtocolConfig:
         if self.draws == "paper_code" and self.init != "normal":
             raise ValueError("draws: paper_code draws the public code's N(0, init_std²) "
-                             "weights; set init: normal")
+                             "weights; set init: normal, or draws: lowcap for lowcap's own "
+                             "streams")
         return self
 
     @property
@@ -122,7 +133,8 @@ class ProtocolConfig(_Strict):
 
 PROTOCOL_PRESETS: dict[str, dict[str, Any]] = {
     "reference": {"batch_size": "full", "init": "normal", "init_std": 0.1, "balance": True,
-                  "seeds": [0, 42, 78], "curves_split": "train", "pruning_fraction_scale": "both"},
+                  "seeds": [0, 42, 78], "curves_split": "train", "pruning_fraction_scale": "both",
+                  "draws": "paper_code", "dtype": "float64"},
     "corrected": {"batch_size": 128, "init": "kaiming_uniform", "balance": False,
                   "seeds": [0, 1, 2], "curves_split": "val"},
 }
@@ -167,6 +179,11 @@ class PruningConfig(_Strict):
         default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99], min_length=1)
     methods: list[Literal["layerwise", "global", "random"]] = Field(
         default=["layerwise", "global", "random"], min_length=1)
+    # How many weights s·n a layerwise level removes: "floor" = int(s·n), the paper's appendix
+    # (method `layerwise`); "nearest" = round(s·n), torch's l1_unstructured (reported as
+    # `layerwise_nearest`). The two differ by one weight where s·n has a fraction ≥ ½.
+    rounding: list[Literal["floor", "nearest"]] = Field(default=["floor", "nearest"],
+                                                        min_length=1)
 
     @field_validator("levels")
     @classmethod
@@ -308,12 +325,13 @@ class ExperimentConfig(_Strict):
 
     profile: str = "custom"  # names the default output folder, runs/<profile>
     widths: list[PositiveInt] = Field(default=list(PAPER_WIDTHS), min_length=1)
-    lr: float = Field(0.03, gt=0)
+    lr: float = 0.03
     epochs: PositiveInt = 100
     activation: Literal["relu", "tanh"] = "relu"
     # PyTorch's float32 matmul precision for the training updates. "highest": IEEE float32.
     # "medium": bf16 products, float32 sums, weights and outputs where the hardware has fast
     # bf16 (AMX / AVX512-BF16 CPUs); TF32 on GPUs. Evaluation and analyses are always float32.
+    # Only float32 protocols are affected: a `dtype: float64` protocol trains in float64.
     matmul_precision: Literal["highest", "medium"] = "highest"
     snapshot_every: PositiveInt = 10
     protocols: list[ProtocolConfig] = Field(min_length=1)
@@ -327,6 +345,8 @@ class ExperimentConfig(_Strict):
     sensitivity: SensitivityConfig | None = None
     narrow: NarrowConfig | None = None
     sweep: SweepConfig | None = None
+
+    _lr = field_validator("lr")(_positive_lr)
 
     @field_validator("profile")
     @classmethod

@@ -41,11 +41,11 @@ def train_unit(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
     (CPU tensors) and divergence epoch. `threads` matches the driver's, so CPU results are
     bit-for-bit those of local training (GEMM reductions depend on the thread count)."""
     torch.set_num_threads(threads)
-    bank = ImageBank.from_mnist(mnist, device=device)
-    lanes, lane_plans = layout(plans, lambda plan: plan_split(mnist, plan))
     first = plans[0]
+    bank = ImageBank.from_mnist(mnist, device=device, dtype=first.torch_dtype)
+    lanes, lane_plans = layout(plans, lambda plan: plan_split(mnist, plan))
     cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
-                    device=bank.device)
+                    device=bank.device, dtype=bank.images.dtype)
     diverged = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     rows: list[tuple] = []
 

@@ -16,8 +16,7 @@ from lowcap.experiments.plan import ModelPlan
 from lowcap.models.mlp import INPUT_DIM
 from lowcap.training.trainer import CHUNK
 
-FLOAT = 4  # bytes: cohorts train in float32
-IMAGE_BANK = 70_001 * INPUT_DIM * FLOAT
+IMAGE_BANK = 70_001 * INPUT_DIM * 4  # the float32 bank every run holds
 GIB = 2**30
 
 
@@ -43,7 +42,10 @@ def cohort_bytes(plans: list[ModelPlan]) -> int:
     batch = plans[0].batch_size
     rows = min(batch or max(s[0] for s in sizes), CHUNK)
     kept_inputs = max((0 if batch else s[0]) + s[1] + s[2] for s in sizes)
-    return FLOAT * n_lanes * (4 * hidden * INPUT_DIM + 4 * rows * hidden
+    # A float64 cohort also needs the bank's float64 copy.
+    float_bytes = plans[0].torch_dtype.itemsize
+    bank_copy = 0 if float_bytes == 4 else 70_001 * INPUT_DIM * float_bytes
+    return bank_copy + float_bytes * n_lanes * (4 * hidden * INPUT_DIM + 4 * rows * hidden
                               + kept_inputs * INPUT_DIM)
 
 

@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from itertools import product
 
+import torch
+
 from lowcap.data.tasks import pair_key
 from lowcap.experiments.config import ExperimentConfig, Pair, ProtocolConfig
 from lowcap.models.mlp import InitSpec
 
 # Plan fields added after stores existed, with their defaults (see ModelPlan.model_id).
-_LATER_DEFAULTS = {"draws": "lowcap"}
+_LATER_DEFAULTS = {"draws": "lowcap", "dtype": "float32"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ModelPlan:
     labels: str = "true"
     matmul_precision: str = "highest"
     draws: str = "lowcap"
+    dtype: str = "float32"
 
     @cached_property  # hashed once: phases look ids up thousands of times
     def model_id(self) -> str:
@@ -60,7 +63,12 @@ class ModelPlan:
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
-        return (self.epochs, self.batch_size, self.activation, self.matmul_precision)
+        return (self.epochs, self.batch_size, self.activation, self.matmul_precision, self.dtype)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The float type the model trains in."""
+        return getattr(torch, self.dtype)
 
 
 def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
@@ -73,6 +81,7 @@ def grid(cfg: ExperimentConfig, protocol: ProtocolConfig, pairs: list[Pair],
             init_std=protocol.init_std, balance=protocol.balance,
             val_fraction=protocol.val_fraction, activation=cfg.activation,
             matmul_precision=cfg.matmul_precision, draws=protocol.draws,
+            dtype=protocol.dtype,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -53,6 +53,7 @@ class RunContext:
     executor: RayExecutor | None = None  # None: train here, with snapshots
     lock: RunLock | None = None  # held while this process writes to the run
     _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
+    _banks: dict[torch.dtype, ImageBank] = field(default_factory=dict)
 
     def split(self, plan: ModelPlan) -> TaskSplit:
         """The (cached) split a plan trains and evaluates on."""
@@ -60,6 +61,15 @@ class RunContext:
         if key not in self._splits:
             self._splits[key] = plan_split(self.mnist, plan)
         return self._splits[key]
+
+    def bank_of(self, dtype: torch.dtype) -> ImageBank:
+        """The image bank in `dtype` (a float64 copy of the float32 bank holds the same
+        pixels: both are uint8 / 255 rounded to float32)."""
+        if dtype == self.bank.images.dtype:
+            return self.bank
+        if dtype not in self._banks:
+            self._banks[dtype] = ImageBank(self.bank.images.to(dtype))
+        return self._banks[dtype]
 
     def map(self, fn: Callable[..., R], items: list[tuple]) -> list[R]:
         """[fn(*item) for item in items], as Ray tasks when running on a cluster. `fn` must be a
@@ -70,10 +80,12 @@ class RunContext:
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
         """A trained model's parameters {w1, b1, w2, b2} on the compute device, checked
-        against the record the store made when it was written."""
+        against the record the store made when it was written, in the bank's float type
+        (analyses run in float32, whatever the model trained in)."""
         path = f"checkpoints/{model_id}.safetensors"
-        return load_tensors(self.out / path, self.bank.device,
-                            self.store.file_records().get(path))
+        params = load_tensors(self.out / path, self.bank.device,
+                              self.store.file_records().get(path))
+        return {k: v.to(self.bank.images.dtype) for k, v in params.items()}
 
     def close(self) -> None:
         """Close the store and release the run lock."""
@@ -133,14 +145,15 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
     uid = unit_id(plans)
     lanes, lane_plans = layout(plans, ctx.split)
     first = plans[0]
+    bank = ctx.bank_of(first.torch_dtype)
     cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
-                    device=ctx.bank.device, dtype=ctx.bank.images.dtype)
+                    device=bank.device, dtype=bank.images.dtype)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     start = 0
     unit = ctx.store.unit(uid)
     if unit is not None and unit["snapshot"]:
         try:
-            state = load_tensors(owned_path(ctx.out, unit["snapshot"]), ctx.bank.device)
+            state = load_tensors(owned_path(ctx.out, unit["snapshot"]), bank.device)
             cohort.load_state(state)
             diverged_epoch = state["diverged_epoch"].cpu().numpy()
             start = unit["epoch_done"]
@@ -158,7 +171,7 @@ def _train_unit(ctx: RunContext, phase: str, plans: list[ModelPlan], snapshot_ev
             pending_rows.clear()
         bar.update(1)
 
-    train_cohort(cohort, ctx.bank, first.epochs, first.batch_size, start_epoch=start,
+    train_cohort(cohort, bank, first.epochs, first.batch_size, start_epoch=start,
                  on_epoch=on_epoch,
                  diverged=diverged_epoch >= 0, precision=first.matmul_precision)
     bar.close()

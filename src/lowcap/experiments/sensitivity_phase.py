@@ -87,11 +87,19 @@ def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
         out[f"jac_{part}"] = norms.mean().item()
     out["jac_random"] = sens.jacobian_norm(params, probes.noise, activation).mean().item()
     coarse, fine = [], []
+    along: dict[str, list[float]] = defaultdict(list)
     for trajectory in probes.ellipses:
         pattern = sens.hidden_pattern(params, trajectory)
         coarse.append(sens.count_transitions(pattern[::2]))
         fine.append(sens.count_transitions(pattern))
+        near = sens.near_data(len(trajectory)).to(trajectory.device)
+        norms = sens.jacobian_norm(params, trajectory, activation)
+        switches = sens.switches(pattern)
+        for where, mask in (("near", near), ("far", ~near)):
+            along[f"jac_ellipse_{where}"].append(norms[mask].mean().item())
+            along[f"transitions_{where}"].append(float(switches[mask].sum()))
     out["transitions"], out["transitions_2k"] = float(np.mean(coarse)), float(np.mean(fine))
+    out.update({key: float(np.mean(values)) for key, values in along.items()})
     return out
 
 
@@ -128,5 +136,6 @@ def sensitivity_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: Protocol
                          for metric, value in values.items()]
         return rows
 
-    identity = {"models": sorted(stored), **spec.model_dump(mode="json")}
+    # "version" 2: norms and transitions near / away from the ellipses' data points.
+    identity = {"models": sorted(stored), "version": 2, **spec.model_dump(mode="json")}
     return run_analysis_unit(ctx, "sensitivity", identity, compute)

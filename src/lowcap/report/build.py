@@ -41,7 +41,10 @@ from lowcap.report.tables_analyses import (
     pruning_table,
     robustness_summary,
     robustness_table,
+    rounding_spread,
+    saliency_intervals,
     saliency_scores,
+    tsne_intervals,
     tsne_scores,
 )
 
@@ -70,13 +73,14 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
     if cfg.pruning is not None:
         by_method = pruning_table(store, capacity_plans, cfg.pruning.levels,
                                   pruning_methods(cfg, protocol))
-        layerwise = by_method.get("layerwise", {})
+        layerwise = by_method.get("layerwise") or by_method.get("layerwise_nearest", {})
         result["pruning"] = {pair: {h: {lv: {"f1": e["f1"], "pct_change_f1": e["pct_change_f1"],
                                              "achieved_sparsity": e["achieved_sparsity"]}
                                         for lv, e in levels.items()}
                                     for h, levels in widths.items()}
                              for pair, widths in layerwise.items()}
         result["pruning_methods"] = by_method
+        result["pruning_rounding_spread"] = rounding_spread(by_method)
         paths += fa.pruning_figures(layerwise, figures, name)
         focus = cfg.tsne.pair if cfg.tsne else None
         pair = f"{focus[0]}-{focus[1]}" if focus else next(iter(layerwise), None)
@@ -94,6 +98,8 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
     if cfg.tsne is not None:
         scores = tsne_scores(store, capacity_plans, cfg.tsne.level)
         result["tsne"] = scores
+        result["tsne_agreement"] = tsne_intervals(
+            out / "store" / f"tsne-{name}.safetensors", cfg.tsne.level)
         path = fa.tsne_figure(out / "store", scores, figures, name)
         paths += [path] if path else []
     if cfg.robustness is not None:
@@ -111,6 +117,9 @@ def _protocol_section(store: Store, cfg: ExperimentConfig, protocol: ProtocolCon
             paths += [path] if path else []
     if cfg.saliency is not None:
         result["saliency"] = saliency_scores(store, capacity_plans, cfg.saliency.level)
+        if "magnitude" in result["saliency"]:
+            result["saliency"]["magnitude"].update(saliency_intervals(
+                out / "store" / f"saliency-{name}.safetensors"))
         paths += fr.saliency_figures(out / "store", figures, name)
     return result, paths
 

@@ -16,6 +16,7 @@ METHOD_LABELS = {
     "global": "global magnitude",
     "random": "random (baseline)",
     "layerwise_refscale": "reference code: fraction / 100",
+    "layerwise_nearest": "layerwise, k = round(s·n) (torch)",
 }
 
 
@@ -68,15 +69,24 @@ def methods_figure(table: dict, pair: str, hidden: str, folder: Path, protocol: 
     return save_figure(fig, folder, f"fig4b_pruning_methods_{protocol}")
 
 
+TABLE1_COLUMNS = ["pair", "hidden", "seed", "dead (dense)", "dead (pruned)",
+                  "disconnected (pruned)", "live (pruned)"]
+
+
+def table1_row(row: dict) -> list:
+    """Table 1's cells of one model ('—' where an older run did not count a column)."""
+    return [row["pair"], row["hidden"], row["seed"], row["before"], row["after_95"],
+            row.get("disconnected_after", "—"), row.get("live_after", "—")]
+
+
 def dead_neurons_figure(rows: list[dict], folder: Path, protocol: str) -> Path | None:
     """Table 1 rendered as an image (None without rows: every model diverged)."""
     if not rows:
         return None
     fig, (ax,) = new_figure(height=0.4 + 0.3 * len(rows))
     ax.axis("off")
-    cells = [[r["pair"], r["hidden"], r["seed"], r["before"], r["after_95"]] for r in rows]
-    ax.table(cellText=cells, colLabels=["pair", "hidden", "seed", "dead (dense)",
-                                        "dead (95% pruned)"], loc="center")
+    cells = [table1_row(r) for r in rows]
+    ax.table(cellText=cells, colLabels=TABLE1_COLUMNS, loc="center")
     ax.set_title(f"Table 1 · dead neurons ({protocol})")
     return save_figure(fig, folder, f"table1_dead_neurons_{protocol}")
 
@@ -88,21 +98,25 @@ def _score(scores: dict, key: str) -> str:
 
 
 def tsne_figure(store_dir: Path, scores: dict, folder: Path, protocol: str) -> Path | None:
-    """Fig 5: the two embeddings side by side, coloured by class, with their scores."""
+    """Fig 5: the embeddings side by side (dense, pruned, and the pruned model's live units
+    alone), coloured by class, with their scores."""
     source = store_dir / f"tsne-{protocol}.safetensors"
     if not source.exists():
         return None
-    arrays = {k: v.numpy() for k, v in load_tensors(source).items()}
-    labels = arrays.pop("labels")
-    fig, axes = new_figure(ncols=2, width=5)
+    arrays = {k.removeprefix("embedding_"): v.numpy() for k, v in load_tensors(source).items()
+              if k.startswith("embedding_")}
+    labels = load_tensors(source)["labels"].numpy()
+    fig, axes = new_figure(ncols=len(arrays), width=5)
     for ax, key in zip(axes, sorted(arrays), strict=True):
-        level = key.removeprefix("embedding_")
+        level, live = float(key.removesuffix("_live")), key.endswith("_live")
         points = arrays[key]
         for cls, colour in ((0, "tab:blue"), (1, "tab:orange")):
             pick = labels == cls
             ax.scatter(points[pick, 0], points[pick, 1], s=3, c=colour, label=f"class {cls}")
-        s = scores.get(level, {})
-        title = "dense" if float(level) == 0 else f"{float(level):.0%} pruned"
+        s = scores.get(key, {})
+        title = "dense" if level == 0 else f"{level:.0%} pruned"
+        if live:
+            title += f", {int(s.get('units', 0))} live units"
         ax.set_title(f"{title}: 10-NN agreement {_score(s, 'knn_agreement_2d')}, "
                      f"trustworthiness {_score(s, 'trustworthiness')}", fontsize=9)
         ax.set_xticks([])

@@ -17,7 +17,8 @@ def gaussian_figure(table: dict, folder: Path, protocol: str) -> Path:
     fig, (ax,) = new_figure()
     sigmas = sorted(table, key=float)
     for h in sorted({h for w in table.values() for h in w}, key=int):
-        runs = np.array([table[s][h] for s in sigmas], dtype=float).T  # [seeds, sigmas]
+        runs = np.array([list(table[s][h].values()) for s in sigmas], dtype=float).T
+        # runs: [seeds, sigmas]
         x = [float(s) for s in sigmas]
         mean, std = np.nanmean(runs, 0), np.nanstd(runs, 0)
         line, = ax.plot(x, mean, marker="o", label=f"h={h}")
@@ -34,13 +35,14 @@ def occlusion_figure(table: dict, folder: Path, protocol: str,
     (widths,) = table.values()
     hs = sorted(widths, key=int)
     fig, (ax,) = new_figure()
-    means = [np.nanmean(widths[h]) for h in hs]
-    stds = [np.nanstd(widths[h]) for h in hs]
+    means = [np.nanmean(list(widths[h].values())) for h in hs]
+    stds = [np.nanstd(list(widths[h].values())) for h in hs]
     ax.bar(range(len(hs)), means, yerr=stds, capsize=4, label="lowcap")
     ax.scatter([i for i, h in enumerate(hs) if h in paper], [paper[h] for h in hs if h in paper],
                color="red", zorder=3, label="paper")
     ax.set_xticks(range(len(hs)), [f"h={h}" for h in hs])
-    ax.set(ylabel="test F1 (occluded)", ylim=(min(means + list(paper.values())) - 0.05, 1.0),
+    shown = [v for v in means + list(paper.values()) if np.isfinite(v)]  # NaN: no F1
+    ax.set(ylabel="test F1 (occluded)", ylim=(min(shown, default=0.05) - 0.05, 1.0),
            title=f"Fig 7 · 7×7 occlusion ({protocol})")
     ax.legend()
     return save_figure(fig, folder, f"fig7_occlusion_{protocol}")
@@ -56,7 +58,7 @@ def mnist_c_figure(table: dict, folder: Path, protocol: str) -> Path | None:
         severities = sorted(table[name], key=float)
         for h in sorted({h for w in table[name].values() for h in w}, key=int):
             ax.plot([int(float(s)) for s in severities],
-                    [np.nanmean(table[name][s][h]) for s in severities], marker=".",
+                    [np.nanmean(list(table[name][s][h].values())) for s in severities], marker=".",
                     label=f"h={h}")
         ax.set(title=name, xlabel="severity")
     axes[0].set_ylabel("test F1")

@@ -41,21 +41,31 @@ def lr_figures(table: dict, folder: Path, protocol: str) -> list[Path]:
 
 
 def capacity_figure(table: dict, folder: Path, protocol: str, min_f1: float) -> Path:
-    """Fig 3: mean best F1 vs width ± seed std, one line per pair."""
-    fig, (ax,) = new_figure()
+    """Fig 3: mean best F1 vs width ± seed std, one line per pair; beside it, the minimum
+    capacity's distribution over resampled seeds (P(min = h), 'none' at the right)."""
+    fig, (ax, ax_p) = new_figure(ncols=2)
+    all_widths = sorted({int(h) for e in table.values() for h in e["f1_mean"]})
     for pair, entry in table.items():
         widths = sorted(int(h) for h in entry["f1_mean"])
         mean = [entry["f1_mean"][str(h)] for h in widths]
         std = [entry["f1_std"][str(h)] for h in widths]
-        ax.errorbar(widths, mean, yerr=std, marker="o", capsize=3,
-                    label=f"{pair} (min h={entry['min_hidden']})")
+        line = ax.errorbar(widths, mean, yerr=std, marker="o", capsize=3,
+                           label=f"{pair} (min h={entry['min_hidden']})")
+        p = entry.get("min_hidden_p", {})
+        ax_p.plot(range(len(all_widths) + 1),
+                  [p.get(str(h), 0.0) for h in all_widths] + [p.get("none", 0.0)],
+                  marker="o", color=line[0].get_color(), label=pair)
     ax.axhline(min_f1, ls="--", color="gray", lw=1)
     ax.set(xscale="log", xlabel="hidden units", ylabel="best validation F1",
            title=f"Fig 3 · F1 vs hidden size ({protocol})")
-    ax.set_xticks(sorted({int(h) for e in table.values() for h in e["f1_mean"]}))
+    ax.set_xticks(all_widths)
     ax.minorticks_off()
     ax.get_xaxis().set_major_formatter("{x:g}")
     ax.legend(fontsize=8)
+    ax_p.set_xticks(range(len(all_widths) + 1), [*map(str, all_widths), "none"])
+    ax_p.set(xlabel="minimum capacity h", ylabel="P(min = h), seeds resampled", ylim=(0, 1.05),
+             title="Minimum capacity over seeds (bootstrap)")
+    ax_p.legend(fontsize=8)
     return save_figure(fig, folder, f"fig3_capacity_{protocol}")
 
 

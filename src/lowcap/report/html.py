@@ -7,10 +7,12 @@ import html
 from pathlib import Path
 
 from lowcap.experiments.config import ExperimentConfig
+from lowcap.report.figures_analyses import TABLE1_COLUMNS, table1_row
 
 # What the paper states, shown beside our numbers (protocol.md, 'Reported figures').
 PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
-SALIENCY_METRICS = ("spearman_mean", "spearman_std", "topk_overlap_mean", "topk_overlap_std")
+SALIENCY_METRICS = ("spearman_mean", "spearman_std", "topk_overlap_mean", "topk_overlap_std",
+                    "undefined_maps", "images", "spearman_mean_undefined_as_zero")
 PAPER_MIN_CAPACITY = {"0-1": "≈ 4", "1-7": "≈ 10", "5-6": "≈ 10", "3-8": "—", "4-9": "12–24"}
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -38,9 +40,39 @@ def _fmt(value: object) -> str:
 
 def _capacity_section(table: dict) -> str:
     rows = [[pair, entry["min_hidden"] if entry["min_hidden"] is not None else "none",
+             _min_ci(entry.get("min_hidden_ci")), _min_distribution(entry.get("min_hidden_p")),
              PAPER_MIN_CAPACITY.get(pair, "—"),
              max(entry["f1_mean"].values())] for pair, entry in table.items()]
-    return _table(["pair", "min hidden (ours)", "paper", "best mean F1"], rows)
+    seeds = {len(e.get("seeds", [])) for e in table.values()}
+    return (f"<p>Minimum capacity over the seeds run ({', '.join(map(str, sorted(seeds)))} "
+            "per pair), and its distribution when the seeds are resampled with replacement "
+            "(bootstrap, 4000 resamples): P(min = h) and a 95% interval ('none': no width "
+            "meets the rule).</p>"
+            + _table(["pair", "min hidden (ours)", "95% interval", "P(min = h)", "paper",
+                      "best mean F1"], rows))
+
+
+def _rounding_note(spread: dict) -> str:
+    if not spread:
+        return ""
+    return ("<p>Rounding: <code>layerwise</code> prunes int(s·n) weights per layer (the "
+            "paper's appendix), <code>layerwise_nearest</code> round(s·n) (torch's "
+            "l1_unstructured). For one model they differ by up to "
+            f"{spread['max_pct_points']:.1f} percentage points of F1 (pair {spread['pair']}, "
+            f"h = {spread['hidden']}, seed {spread['seed']}, {spread['level']:.0%}): at small "
+            "widths one output weight more or less can decide the model.</p>")
+
+
+def _min_ci(ci: list | None) -> str:
+    if not ci:
+        return "—"
+    return "–".join("none" if h is None else str(h) for h in ci)
+
+
+def _min_distribution(p: dict | None) -> str:
+    if not p:
+        return "—"
+    return ", ".join(f"{h}: {v:.2f}" for h, v in p.items())
 
 
 def _pruning_section(by_method: dict) -> str:
@@ -112,9 +144,11 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
         protocol = section["protocol"]
         result = section["result"]
         parts.append(f"<div class='proto'><h2>Protocol <code>{protocol.name}</code></h2>")
+        draws = ("the paper code's own split and weight draws" if protocol.draws == "paper_code"
+                 else "lowcap's split and weight draws")
         parts.append(f"<p>batch size {protocol.batch_size}, init {protocol.init}, balanced "
                      f"classes: {protocol.balance}, seeds {protocol.seeds}, curves on "
-                     f"{protocol.curves_split} split.</p>")
+                     f"{protocol.curves_split} split; {draws}, trained in {protocol.dtype}.</p>")
         if "lr_grid" in result:
             parts.append(f"<h3>§4.1 Learning rate grid</h3><p>Best learning rate (mean F1 over "
                          f"widths): {result['lr_grid']['best_lr']}; the paper chose 0.03.</p>")
@@ -122,17 +156,20 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
             parts.append("<h3>§4.2 Minimum capacity</h3>" + _capacity_section(result["capacity"]))
         if "pruning" in result:
             parts.append("<h3>§4.3 One-shot magnitude pruning</h3>"
-                         + _pruning_section(result["pruning_methods"]))
+                         + _pruning_section(result["pruning_methods"])
+                         + _rounding_note(result.get("pruning_rounding_spread", {})))
         if "dead_neurons" in result:
-            rows = [[r["pair"], r["hidden"], r["seed"], r["before"], r["after_95"]]
-                    for r in result["dead_neurons"]]
+            rows = [table1_row(r) for r in result["dead_neurons"]]
             parts.append("<h3>§4.4 Dead neurons (Table 1)</h3><p>Paper: 0 before and after for "
-                         "all three models.</p>"
-                         + _table(["pair", "hidden", "seed", "dead (dense)", "dead (95%)"], rows))
+                         "all three models. A unit is <i>dead</i> when its ReLU output is 0 on "
+                         "every validation image (the paper's definition), <i>disconnected</i> "
+                         "when pruning left it no outgoing weight or no incoming one (it is not "
+                         "dead, but the output no longer depends on the input through it), and "
+                         "<i>live</i> otherwise.</p>" + _table(TABLE1_COLUMNS, rows))
         if result.get("tsne"):
-            rows = [[lv, *(v for _, v in sorted(s.items()))]
+            names = sorted({k for s in result["tsne"].values() for k in s})
+            rows = [[lv, *(s.get(n, float("nan")) for n in names)]
                     for lv, s in sorted(result["tsne"].items())]
-            names = sorted(next(iter(result["tsne"].values())))
             parts.append("<h3>§4.5 t-SNE</h3><p>Paper: clusters 'qualitatively identical' after "
                          "95% pruning. Our numbers:</p>" + _table(["level", *names], rows))
         if "robustness" in result:
@@ -146,7 +183,11 @@ def render_report(cfg: ExperimentConfig, summary: dict, sections: list[dict],
             parts.append("<h3>§4.7 Saliency: does the pruned model keep the dense one's "
                          "reasoning?</h3><p>Agreement of finite-difference maps, dense vs "
                          "95%-pruned, over validation images; random pruning at the same "
-                         "sparsity is the baseline.</p>"
+                         "sparsity is the baseline. Where the pruned network's output is "
+                         "constant its map is all zero and Spearman is undefined: "
+                         "<code>spearman_mean</code> leaves those images out, "
+                         "<code>spearman_mean_undefined_as_zero</code> counts them as no "
+                         "agreement (the claims check uses the latter).</p>"
                          + _table(["pruning", *SALIENCY_METRICS], rows))
         parts.extend(_img(path) for path in section["figures"])
         parts.append("</div>")

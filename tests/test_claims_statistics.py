@@ -1,0 +1,302 @@
+"""Every claim rule decides on a stated statistic: noise alone never makes a claim hold, and a
+clear effect does (so each rule can both pass and fail)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lowcap.experiments.checkpoints import save_tensors
+from lowcap.experiments.store import Store
+from lowcap.report import statistics as st
+from lowcap.report.claims import CLAIMS, check_claims
+from lowcap.report.narrow import narrow_claims, narrow_summary
+from lowcap.report.sensitivity import RULES, sensitivity_claims
+from lowcap.report.tables import capacity_table
+from lowcap.report.tables_analyses import saliency_intervals, tsne_intervals
+
+NOT_HOLDING = {"inconclusive", "does not hold"}
+SEEDS = [str(s) for s in range(10)]
+
+
+def verdict(result: dict, claim_id: str) -> str:
+    return next(c for c in check_claims("corrected", result) if c["id"] == claim_id)["verdict"]
+
+
+# --- the statistics themselves ---------------------------------------------------------------
+
+def test_bootstrap_interval_of_constant_values_is_the_value():
+    assert st.bootstrap_mean_ci(np.full(7, 0.25)) == (0.25, 0.25)
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_values():
+    rng = np.random.default_rng(1)
+    small, large = rng.normal(1, 1, 10), rng.normal(1, 1, 1000)
+    lo, hi = st.bootstrap_mean_ci(small)
+    assert lo < small.mean() < hi
+    lo2, hi2 = st.bootstrap_mean_ci(large)
+    assert hi2 - lo2 < (hi - lo) / 5
+    assert np.isnan(st.bootstrap_mean_ci(np.array([np.nan, np.nan]))[0])
+
+
+def test_holm_matches_hand_computed_values():
+    # sorted p 0.01, 0.02, 0.04 × (3, 2, 1) = 0.03, 0.04, 0.04 (monotone)
+    assert st.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+
+
+def test_signed_rank_needs_six_nonzero_values_and_detects_a_shift():
+    assert st.signed_rank_p(np.array([1, 2, 3, 0, 0]), "greater") == 1.0
+    assert st.signed_rank_p(np.arange(1, 21, dtype=float), "greater") < 1e-4
+    assert st.signed_rank_p(np.arange(1, 21, dtype=float), "less") > 0.99
+
+
+def test_verdict_helpers():
+    assert st.above((0.1, 0.2), 0) == "holds"
+    assert st.above((-0.2, -0.1), 0) == "does not hold"
+    assert st.above((-0.1, 0.1), 0) == "inconclusive"
+    assert st.below((-0.2, -0.1), 0) == "holds"
+    assert st.below((0.1, 0.2), 0) == "does not hold"
+    assert st.inside((3, 5), 2, 6) == "holds"
+    assert st.inside((7, 9), 2, 6) == "does not hold"
+    assert st.inside((5, 9), 2, 6) == "inconclusive"
+    assert st.all_of(["holds", "inconclusive"]) == "inconclusive"
+    assert st.all_of(["holds", "does not hold"]) == "does not hold"
+
+
+def test_min_capacity_distribution_known_cases():
+    widths = [2, 4, 8]
+    certain = np.array([[0.5] * 5, [0.95] * 5, [0.99] * 5])  # [widths, seeds]
+    boot = st.min_capacity_bootstrap(certain, widths, 0.9, 0.02)
+    assert boot == {"p": {"4": 1.0}, "ci": [4, 4]}
+    # One seed of five fails at width 4: resamples without it (P = (4/5)^5) pick 4.
+    mixed = np.array([[0.5] * 5, [0.95] * 4 + [0.5], [0.99] * 5])
+    boot = st.min_capacity_bootstrap(mixed, widths, 0.9, 0.5)
+    assert boot["p"]["4"] == pytest.approx(0.8**5, abs=0.03)
+    assert boot["p"]["4"] + boot["p"]["8"] == pytest.approx(1.0)
+    never = st.min_capacity_bootstrap(np.full((3, 4), 0.5), widths, 0.9, 0.02)
+    assert never == {"p": {"none": 1.0}, "ci": [None, None]}
+
+
+# --- one noise-only input per rule -------------------------------------------------------------
+
+def capacity_section(rng: np.random.Generator, f1: dict[str, callable]) -> dict:
+    """A capacity summary built by capacity_table from F1 drawn per pair."""
+    from lowcap.report.tables import ModelCurves
+
+    curves, seeds = {}, {}
+    for pair, draw in f1.items():
+        for h in (2, 4, 8, 16, 32):
+            values = np.asarray(draw(rng, h, len(SEEDS)))
+            curves[(pair, h, 0.03)] = {"val_f1": values[:, None]}
+            seeds[(pair, h, 0.03)] = list(range(len(SEEDS)))
+    return capacity_table(ModelCurves(curves, seeds), 0.90, 0.02)
+
+
+def same_noise(rng, h, n):
+    return rng.uniform(0.86, 0.96, n)
+
+
+def test_capacity_rules_on_noise():
+    rng = np.random.default_rng(0)
+    cap = capacity_section(rng, {"0-1": same_noise, "4-9": same_noise})
+    assert verdict({"capacity": cap}, "capacity_scales_with_difficulty") in NOT_HOLDING
+    assert verdict({"capacity": cap}, "min_capacities") in NOT_HOLDING
+
+
+def test_capacity_rules_on_a_clear_effect():
+    rng = np.random.default_rng(0)
+    cap = capacity_section(rng, {
+        "0-1": lambda rng, h, n: np.full(n, 0.99),
+        "4-9": lambda rng, h, n: np.full(n, 0.99 if h >= 16 else 0.7)})
+    assert verdict({"capacity": cap}, "capacity_scales_with_difficulty") == "holds"
+    assert verdict({"capacity": cap}, "min_capacities") == "holds"  # 2 in 2–6, 16 in 12–24
+
+
+def pruning_section(changes: callable, rng: np.random.Generator, method: str = "layerwise"
+                    ) -> dict:
+    widths = {}
+    for h in ("2", "8", "32"):
+        widths[h] = {}
+        for level in ("0.5", "0.7", "0.9", "0.95", "0.99"):
+            by_seed = {s: float(changes(rng)) for s in SEEDS}
+            widths[h][level] = {"pct_change_f1": float(np.mean(list(by_seed.values()))),
+                                "pct_change_by_seed": by_seed}
+    return {method: {"0-1": widths, "4-9": widths}}
+
+
+@pytest.mark.parametrize("claim_id, method, centre, spread", [
+    ("pruning_robust_95", "layerwise", -1.0, 3.0),
+    ("pruning_robust_95_reference_code", "layerwise_refscale", -1.0, 3.0),
+    ("pruning_99_easy_task", "layerwise", 0.1, 0.5),
+    ("pruning_regulariser", "layerwise", 0.0, 1.0),
+])
+def test_pruning_rules_on_noise(claim_id, method, centre, spread):
+    rng = np.random.default_rng(3)
+    section = pruning_section(lambda r: r.normal(centre, spread), rng, method)
+    assert verdict({"pruning_methods": section}, claim_id) in NOT_HOLDING
+
+
+@pytest.mark.parametrize("claim_id, method, change", [
+    ("pruning_robust_95", "layerwise", 0.0),
+    ("pruning_robust_95_reference_code", "layerwise_refscale", 0.0),
+    ("pruning_99_easy_task", "layerwise", 0.0),
+    ("pruning_regulariser", "layerwise", 0.5),
+])
+def test_pruning_rules_on_a_clear_effect(claim_id, method, change):
+    rng = np.random.default_rng(3)
+    section = pruning_section(lambda r: r.normal(change, 0.01), rng, method)
+    assert verdict({"pruning_methods": section}, claim_id) == "holds"
+
+
+def test_dead_neuron_rule_on_noise_counts():
+    rng = np.random.default_rng(4)
+    rows = [{"pair": "4-9", "hidden": 24, "seed": s, "before": int(rng.poisson(1)),
+             "after_95": int(rng.poisson(1))} for s in range(10)]
+    assert verdict({"dead_neurons": rows}, "zero_dead_neurons") == "does not hold"
+    zero = [{**r, "before": 0, "after_95": 0} for r in rows]
+    assert verdict({"dead_neurons": zero}, "zero_dead_neurons") == "holds"
+
+
+def test_tsne_rule_on_noise(tmp_path):
+    rng = np.random.default_rng(5)
+    dense = rng.uniform(0, 1, 500)
+    source = tmp_path / "tsne.safetensors"
+    for pruned, expected in ((dense - 0.02 + rng.normal(0, 0.3, 500), NOT_HOLDING),
+                             (dense + 0.05, {"holds"})):
+        save_tensors(source, {"agreement_0.0": torch.from_numpy(dense),
+                              "agreement_0.95": torch.from_numpy(pruned)})
+        result = {"tsne_agreement": tsne_intervals(source, 0.95)}
+        assert verdict(result, "tsne_clusters_preserved") in expected
+
+
+def robustness_section(rng: np.random.Generator, gain: float) -> dict:
+    def f1(h):
+        return {s: float(rng.normal(0.8 + gain * (h == "64"), 0.02)) for s in SEEDS}
+
+    gaussian = {h: {sigma: f1(h) for sigma in ("0.0", "0.3", "0.6")} for h in ("24", "64")}
+    occlusion = {h: f1(h) for h in ("24", "64")}
+    return {"gaussian_by_seed": gaussian, "occlusion_by_seed": occlusion,
+            "occlusion": {h: float(np.mean(list(v.values()))) for h, v in occlusion.items()}}
+
+
+@pytest.mark.parametrize("claim_id", ["noise_robustness_grows_with_width",
+                                      "occlusion_robustness_grows_with_width"])
+def test_robustness_rules(claim_id):
+    rng = np.random.default_rng(6)
+    assert verdict({"robustness": robustness_section(rng, 0.0)}, claim_id) in NOT_HOLDING
+    assert verdict({"robustness": robustness_section(rng, 0.05)}, claim_id) == "holds"
+
+
+def test_saliency_rule_on_noise_counts_undefined_maps(tmp_path):
+    rng = np.random.default_rng(7)
+    source = tmp_path / "saliency.safetensors"
+
+    def result(magnitude, random):
+        save_tensors(source, {"spearman_magnitude": torch.from_numpy(magnitude),
+                              "spearman_random": torch.from_numpy(random)})
+        undefined = float(np.isnan(magnitude).sum())
+        m = {"spearman_mean": float(np.nanmean(magnitude)), "undefined_maps": undefined,
+             "spearman_mean_undefined_as_zero": float(np.nan_to_num(magnitude).mean()),
+             **saliency_intervals(source)}
+        return {"saliency": {"magnitude": m}}
+
+    noise = rng.normal(0.8, 0.3, 300)
+    assert verdict(result(noise, rng.normal(0.8, 0.3, 300)), "pruned_saliency_preserved") \
+        in NOT_HOLDING
+    strong = np.full(300, 0.95)
+    assert verdict(result(strong, np.zeros(300)), "pruned_saliency_preserved") == "holds"
+    # A third of the maps undefined: counted as 0, the same maps no longer pass.
+    strong[:100] = np.nan
+    assert verdict(result(strong, np.zeros(300)), "pruned_saliency_preserved") \
+        == "does not hold"
+
+
+def test_every_paper_rule_states_its_statistic():
+    for claim in CLAIMS:
+        assert "statistic" in claim.rule or "same statistic" in claim.rule, claim.id
+    for _, text in RULES.values():
+        assert "statistic" in text
+
+
+def sensitivity_summary_of(rng: np.random.Generator, effect: float) -> dict:
+    """A sensitivity summary whose per-model quantities are noise (plus `effect`)."""
+    n = 40
+    ci = st.bootstrap_mean_ci
+    return {
+        "protocol": "corrected", "models": n,
+        "correlation": {"gap_acc": {"spearman": 0.0, "pearson": 0.0,
+                                    "spearman_ci": [-0.3 + effect, 0.3 + effect]}},
+        "norms": {w: 1.0 for w in ("train", "test", "random", "ellipse_near", "ellipse_far")},
+        "near_over_noise_log_ci": list(ci(rng.normal(-effect, 1, n))),
+        "ellipse_near_over_far_log_ci": list(ci(rng.normal(-effect, 1, n))),
+        "transitions_near_share": 0.5,
+        "transitions_near_minus_far_ci": list(ci(rng.normal(0, 1, n))),
+        "error_auc": 0.5, "error_auc_ci": list(ci(rng.normal(0.5 + effect, 0.1, n))),
+        "variants": {"base": {"jac_test_mean": 1.0, "models": n}, **{
+            v: {"jac_test_mean": 1.0, "models": n,
+                "log_ratio_to_base_ci": list(ci(rng.normal(effect, 1, n)))}
+            for v in ("random_labels", "full_batch", "tanh")}},
+    }
+
+
+def test_sensitivity_rules_on_noise_and_on_an_effect():
+    rng = np.random.default_rng(8)
+    assert {c["verdict"] for c in sensitivity_claims(sensitivity_summary_of(rng, 0.0))} \
+        <= NOT_HOLDING
+    assert {c["verdict"] for c in sensitivity_claims(sensitivity_summary_of(rng, 0.6))} \
+        == {"holds"}
+
+
+def narrow_store(path, rng: np.random.Generator, sgd_factor: float) -> Store:
+    store = Store(path)
+    rows = []
+    for method, lr_radius in (("sgd", (0.0, 10.0)), ("projected_gd", (2.0, 10.0))):
+        for seed in range(8):
+            loss = rng.lognormal(0, 0.3) * (sgd_factor if method == "sgd" else 1.0)
+            for step in (0, 10):
+                params = {"dataset": "synthetic", "method": method, "multiplier": 1.0,
+                          "radius": lr_radius[0], "lr": lr_radius[1], "seed": seed,
+                          "step": step}
+                rows.append(("narrow", f"{method}-{seed}", params, "loss", loss))
+    import json
+
+    with store.transaction() as db:
+        db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?)",
+                       [(a, m, json.dumps(p, sort_keys=True), k, v) for a, m, p, k, v in rows])
+    return store
+
+
+def test_narrow_rule_on_noise_and_on_an_effect(tmp_path):
+    rng = np.random.default_rng(9)
+    noise = narrow_claims(narrow_summary(narrow_store(tmp_path / "a.sqlite", rng, 1.0)))
+    assert noise[0]["verdict"] in NOT_HOLDING
+    effect = narrow_claims(narrow_summary(narrow_store(tmp_path / "b.sqlite", rng, 3.0)))
+    assert effect[0]["verdict"] == "holds"
+
+
+def test_sensitivity_summary_survives_a_zero_norm(tmp_path):
+    """A model whose every unit is dead on the noise images has norm 0 there: its log ratio is
+    left out of the interval, not a crash; a constant gap (here in loss) has no correlation
+    interval (NaN), not a crash either."""
+    from lowcap.experiments.config import SensitivityConfig
+    from lowcap.report.sensitivity import sensitivity_summary
+
+    store = Store(tmp_path / "s.sqlite")
+    rng = np.random.default_rng(10)
+    rows = []
+    for i in range(6):
+        metrics = {"jac_train": 1.0, "jac_test": 1.0 + i, "jac_random": 0.0 if i == 0 else 2.0,
+                   "jac_ellipse_near": 1.0, "jac_ellipse_far": 2.0, "transitions_near": 3.0,
+                   "transitions_far": 1.0, "train_acc": 1.0, "test_acc": rng.uniform(0.8, 1),
+                   "train_loss": 0.1, "test_loss": 0.2, "error_auc": 0.7,
+                   "transitions": 4.0, "transitions_2k": 4.0}
+        rows += [("sensitivity", f"m{i}", '{"variant": "base"}', k, v) for k, v in metrics.items()]
+    with store.transaction() as db:
+        db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?)", rows)
+    summary = sensitivity_summary(store, SensitivityConfig(bootstrap=50))
+    lo, hi = summary["near_over_noise_log_ci"]
+    assert lo == hi == pytest.approx(np.log(0.5))  # the five finite ratios, all log(1/2)
+    assert {c["id"]: c["verdict"] for c in sensitivity_claims(summary)}[
+        "jacobian_lower_near_data_vs_noise"] == "holds"
+    assert np.isnan(summary["correlation"]["gap_loss"]["spearman_ci"]).all()

@@ -1,0 +1,31 @@
+"""t-SNE embedding and its scores on inputs with known structure."""
+
+import numpy as np
+
+from lowcap.analyses.tsne import embed, neighbour_agreement
+
+
+def two_clusters(n: int = 60, columns: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], n // 2)
+    return rng.normal(0, 0.1, (n, columns)) + 10 * labels[:, None], labels
+
+
+def test_neighbour_agreement_of_separated_clusters_is_one_and_of_mixed_labels_lower():
+    points, labels = two_clusters()
+    assert np.array_equal(neighbour_agreement(points, labels, k=5), np.ones(len(labels)))
+    shuffled = np.random.default_rng(1).permutation(labels)
+    assert neighbour_agreement(points, shuffled, k=5).mean() < 0.8
+
+
+def test_a_single_live_unit_is_embedded():
+    features, labels = two_clusters(columns=1)  # 95% pruning can leave one live unit
+    result = embed(features, labels, perplexity=10)
+    assert np.isfinite(result.embedding).all()
+    assert result.agreement.shape == (len(labels),)
+    assert result.scores["knn_agreement_hidden"] == 1.0
+
+
+def test_constant_features_give_nan_scores():
+    result = embed(np.zeros((30, 2)), np.repeat([0, 1], 15))
+    assert np.isnan(result.agreement).all() and np.isnan(result.scores["trustworthiness"])
