@@ -161,11 +161,11 @@ def tsne_phase(ctx: RunContext, cfg: ExperimentConfig, protocol: ProtocolConfig)
         (sparse,), _ = prune([dense], spec.level, "layerwise")
         rows: Rows = []
         arrays = {"labels": torch.from_numpy(y)}
-        live = live_units(sparse, x)
-        for lvl, params, units in ((0.0, dense, "all"), (spec.level, sparse, "all"),
-                                   (spec.level, sparse, "live")):
-            hidden = hidden_activations(params, x)
-            hidden = (hidden[:, live] if units == "live" else hidden).cpu().numpy()
+        pruned = hidden_activations(sparse, x)
+        for lvl, hidden, units in ((0.0, hidden_activations(dense, x), "all"),
+                                   (spec.level, pruned, "all"),
+                                   (spec.level, pruned[:, live_units(sparse, x)], "live")):
+            hidden = hidden.cpu().numpy()
             result = embed(hidden, y, spec.perplexity, spec.seed)
             suffix = "_live" if units == "live" else ""
             arrays[f"embedding_{lvl}{suffix}"] = torch.from_numpy(result.embedding)

@@ -16,7 +16,8 @@ from lowcap.experiments.plan import ModelPlan
 from lowcap.models.mlp import INPUT_DIM
 from lowcap.training.trainer import CHUNK
 
-IMAGE_BANK = 70_001 * INPUT_DIM * 4  # the float32 bank every run holds
+BANK_VALUES = 70_001 * INPUT_DIM  # every MNIST image and the padding row
+IMAGE_BANK = BANK_VALUES * 4  # the float32 bank every run holds
 GIB = 2**30
 
 
@@ -44,7 +45,7 @@ def cohort_bytes(plans: list[ModelPlan]) -> int:
     kept_inputs = max((0 if batch else s[0]) + s[1] + s[2] for s in sizes)
     # A float64 cohort also needs the bank's float64 copy.
     float_bytes = plans[0].torch_dtype.itemsize
-    bank_copy = 0 if float_bytes == 4 else 70_001 * INPUT_DIM * float_bytes
+    bank_copy = 0 if float_bytes == 4 else BANK_VALUES * float_bytes
     return bank_copy + float_bytes * n_lanes * (4 * hidden * INPUT_DIM + 4 * rows * hidden
                               + kept_inputs * INPUT_DIM)
 

@@ -88,13 +88,13 @@ def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
     out["jac_random"] = sens.jacobian_norm(params, probes.noise, activation).mean().item()
     coarse, fine = [], []
     along: dict[str, list[float]] = defaultdict(list)
+    near = sens.near_data(len(probes.ellipses[0])).to(probes.noise.device)
     for trajectory in probes.ellipses:
         pattern = sens.hidden_pattern(params, trajectory)
-        coarse.append(sens.count_transitions(pattern[::2]))
-        fine.append(sens.count_transitions(pattern))
-        near = sens.near_data(len(trajectory)).to(trajectory.device)
-        norms = sens.jacobian_norm(params, trajectory, activation)
         switches = sens.switches(pattern)
+        coarse.append(sens.count_transitions(pattern[::2]))
+        fine.append(int(switches.sum()))  # = count_transitions(pattern), closed
+        norms = sens.jacobian_norm(params, trajectory, activation)
         for where, mask in (("near", near), ("far", ~near)):
             along[f"jac_ellipse_{where}"].append(norms[mask].mean().item())
             along[f"transitions_{where}"].append(float(switches[mask].sum()))

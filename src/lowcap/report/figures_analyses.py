@@ -103,9 +103,10 @@ def tsne_figure(store_dir: Path, scores: dict, folder: Path, protocol: str) -> P
     source = store_dir / f"tsne-{protocol}.safetensors"
     if not source.exists():
         return None
-    arrays = {k.removeprefix("embedding_"): v.numpy() for k, v in load_tensors(source).items()
+    stored = load_tensors(source)
+    arrays = {k.removeprefix("embedding_"): v.numpy() for k, v in stored.items()
               if k.startswith("embedding_")}
-    labels = load_tensors(source)["labels"].numpy()
+    labels = stored["labels"].numpy()
     fig, axes = new_figure(ncols=len(arrays), width=5)
     for ax, key in zip(axes, sorted(arrays), strict=True):
         level, live = float(key.removesuffix("_live")), key.endswith("_live")

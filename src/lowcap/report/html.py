@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lowcap.experiments.config import ExperimentConfig
 from lowcap.report.figures_analyses import TABLE1_COLUMNS, table1_row
+from lowcap.report.statistics import BOOTSTRAP
 
 # What the paper states, shown beside our numbers (protocol.md, 'Reported figures').
 PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
@@ -46,7 +47,7 @@ def _capacity_section(table: dict) -> str:
     seeds = {len(e.get("seeds", [])) for e in table.values()}
     return (f"<p>Minimum capacity over the seeds run ({', '.join(map(str, sorted(seeds)))} "
             "per pair), and its distribution when the seeds are resampled with replacement "
-            "(bootstrap, 4000 resamples): P(min = h) and a 95% interval ('none': no width "
+            f"(bootstrap, {BOOTSTRAP} resamples): P(min = h) and a 95% interval ('none': no width "
             "meets the rule).</p>"
             + _table(["pair", "min hidden (ours)", "95% interval", "P(min = h)", "paper",
                       "best mean F1"], rows))

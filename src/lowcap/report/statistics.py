@@ -102,10 +102,16 @@ def signed_rank_p(values: np.ndarray, alternative: str) -> float:
     return float(wilcoxon(values, alternative=alternative).pvalue)
 
 
+def meets_rule(best: np.ndarray, min_f1: float, max_std: float) -> np.ndarray:
+    """The min-capacity rule for best F1 [..., seeds]: above `min_f1` for every seed and seed
+    std below `max_std`."""
+    return np.all(best > min_f1, axis=-1) & (np.std(best, axis=-1) < max_std)
+
+
 def min_capacity(best: np.ndarray, min_f1: float, max_std: float) -> np.ndarray:
-    """Index of the first width meeting the rule (best F1 > min_f1 for every seed and seed std
-    < max_std), or len(widths) when none does, for best [..., widths, seeds]."""
-    ok = np.all(best > min_f1, axis=-1) & (np.std(best, axis=-1) < max_std)
+    """Index of the first width meeting the rule (`meets_rule`), or len(widths) when none
+    does, for best [..., widths, seeds]."""
+    ok = meets_rule(best, min_f1, max_std)
     return np.where(ok.any(axis=-1), ok.argmax(axis=-1), best.shape[-2])
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from lowcap.experiments.plan import ModelPlan
 from lowcap.experiments.store import Store
-from lowcap.report.statistics import min_capacity_bootstrap
+from lowcap.report.statistics import meets_rule, min_capacity_bootstrap
 
 
 @dataclass
@@ -72,8 +72,7 @@ def capacity_table(curves: ModelCurves, min_f1: float, max_std: float) -> dict[s
         entry["final_f1_mean"][str(hidden)] = float(np.mean(final))
         entry["f1_by_seed"][str(hidden)] = [float(v) for v in best]
         seeds[pair].add(tuple(curves.seeds[(pair, hidden, _lr)]))
-        if (entry["min_hidden"] is None and np.all(best > min_f1)
-                and np.std(best) < max_std):
+        if entry["min_hidden"] is None and meets_rule(best, min_f1, max_std):
             entry["min_hidden"] = hidden
     for pair, entry in table.items():
         if len(seeds[pair]) == 1:
