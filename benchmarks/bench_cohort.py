@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from flops import gemm_peak, sync, train_flops
 
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
-from lowcap.experiments.config import PAPER_WIDTHS
 from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
+from lowcap.run.config import PAPER_WIDTHS
 from lowcap.training import classification_metrics, epoch_order, train_cohort
 from lowcap.training.malloc import keep_freed_memory
 

@@ -21,10 +21,11 @@ import torch
 from flops import gemm_peak, params, train_flops
 
 from lowcap.data import load_mnist
-from lowcap.experiments.config import load_config
-from lowcap.experiments.phases import TRAINING_PHASES, phase_plans
-from lowcap.experiments.runner import plan_split
-from lowcap.experiments.sensitivity_phase import population
+from lowcap.run.runner import plan_split
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.registry import load_config, studies
+from lowcap.studies.schedule import training_groups
+from lowcap.studies.sensitivity.compute import population
 
 
 def phase_flops(run: Path) -> dict[str, float]:
@@ -42,19 +43,19 @@ def phase_flops(run: Path) -> dict[str, float]:
         return train_flops(plan.hidden, n_train, n_eval, plan.epochs)
 
     out: dict[str, float] = {}
+    seen: dict[str, set[str]] = {p.name: set() for p in cfg.protocols}
+    for study, protocol_name, plans in training_groups(cfg):
+        new = [p for p in plans if p.model_id not in seen[protocol_name]]
+        seen[protocol_name] |= {p.model_id for p in new}
+        if new:
+            out[f"train_{study}_{protocol_name}"] = sum(map(model_flops, new))
     for protocol in cfg.protocols:
-        seen: set[str] = set()
-        for phase in TRAINING_PHASES:
-            new = [p for p in phase_plans(cfg, phase, protocol) if p.model_id not in seen]
-            seen |= {p.model_id for p in new}
-            if new:
-                out[f"train_{phase}_{protocol.name}"] = sum(map(model_flops, new))
-        if cfg.pruning is not None and cfg.capacity is not None:
+        if cfg.pruning is not None:
             methods = len(cfg.pruning.methods) + (protocol.pruning_fraction_scale == "both")
             evals = len(cfg.pruning.levels) * methods
             out[f"pruning_{protocol.name}"] = sum(
                 2.0 * params(p.hidden) * sizes[p.lane_key()][1] * evals
-                for p in phase_plans(cfg, "capacity", protocol))
+                for p in capacity_plans(cfg, protocol))
         if cfg.sensitivity is not None and cfg.sensitivity.protocol == protocol.name:
             variants = [p for v, p in population(cfg, cfg.sensitivity) if v != "base"]
             out[f"sensitivity_{protocol.name}"] = sum(map(model_flops, variants))
@@ -65,7 +66,8 @@ def phase_dtypes(run: Path) -> dict[str, str]:
     """Phase name → the float type its models trained in (a protocol's `dtype`)."""
     cfg = load_config(run / "config.yaml")
     return {f"{kind}_{protocol.name}": protocol.dtype for protocol in cfg.protocols
-            for kind in [f"train_{phase}" for phase in TRAINING_PHASES] + ["sensitivity"]}
+            for kind in [f"train_{s.name}" for s in studies() if s.plans is not None]
+            + ["sensitivity"]}
 
 
 def main() -> None:

@@ -7,21 +7,27 @@ import numpy as np
 import pytest
 import torch
 
-from lowcap.experiments.checkpoints import save_tensors
-from lowcap.experiments.store import Store
 from lowcap.report import statistics as st
-from lowcap.report.claims import CLAIMS, check_claims
-from lowcap.report.narrow import narrow_claims, narrow_summary
-from lowcap.report.sensitivity import RULES, sensitivity_claims
-from lowcap.report.tables import capacity_table
-from lowcap.report.tables_analyses import saliency_intervals, tsne_intervals
+from lowcap.report.claims import check_claims
+from lowcap.run.checkpoints import save_tensors
+from lowcap.run.store import Store
+from lowcap.studies.capacity.statistics import min_capacity_bootstrap
+from lowcap.studies.capacity.tables import capacity_table
+from lowcap.studies.narrow.report import narrow_claims, narrow_summary
+from lowcap.studies.registry import studies
+from lowcap.studies.saliency.report import saliency_intervals
+from lowcap.studies.sensitivity.report import RULES, sensitivity_claims
+from lowcap.studies.tsne.report import tsne_intervals
+
+CLAIMS = [claim for study in studies() for claim in study.claims]
 
 NOT_HOLDING = {"inconclusive", "does not hold"}
 SEEDS = [str(s) for s in range(10)]
 
 
 def verdict(result: dict, claim_id: str) -> str:
-    return next(c for c in check_claims("corrected", result) if c["id"] == claim_id)["verdict"]
+    checked = check_claims("corrected", result, CLAIMS)
+    return next(c for c in checked if c["id"] == claim_id)["verdict"]
 
 
 # --- the statistics themselves ---------------------------------------------------------------
@@ -67,14 +73,14 @@ def test_verdict_helpers():
 def test_min_capacity_distribution_known_cases():
     widths = [2, 4, 8]
     certain = np.array([[0.5] * 5, [0.95] * 5, [0.99] * 5])  # [widths, seeds]
-    boot = st.min_capacity_bootstrap(certain, widths, 0.9, 0.02)
+    boot = min_capacity_bootstrap(certain, widths, 0.9, 0.02)
     assert boot == {"p": {"4": 1.0}, "ci": [4, 4]}
     # One seed of five fails at width 4: resamples without it (P = (4/5)^5) pick 4.
     mixed = np.array([[0.5] * 5, [0.95] * 4 + [0.5], [0.99] * 5])
-    boot = st.min_capacity_bootstrap(mixed, widths, 0.9, 0.5)
+    boot = min_capacity_bootstrap(mixed, widths, 0.9, 0.5)
     assert boot["p"]["4"] == pytest.approx(0.8**5, abs=0.03)
     assert boot["p"]["4"] + boot["p"]["8"] == pytest.approx(1.0)
-    never = st.min_capacity_bootstrap(np.full((3, 4), 0.5), widths, 0.9, 0.02)
+    never = min_capacity_bootstrap(np.full((3, 4), 0.5), widths, 0.9, 0.02)
     assert never == {"p": {"none": 1.0}, "ci": [None, None]}
 
 
@@ -279,8 +285,8 @@ def test_sensitivity_summary_survives_a_zero_norm(tmp_path):
     """A model whose every unit is dead on the noise images has norm 0 there: its log ratio is
     left out of the interval, not a crash; a constant gap (here in loss) has no correlation
     interval (NaN), not a crash either."""
-    from lowcap.experiments.config import SensitivityConfig
-    from lowcap.report.sensitivity import sensitivity_summary
+    from lowcap.studies.sensitivity.config import SensitivityConfig
+    from lowcap.studies.sensitivity.report import sensitivity_summary
 
     store = Store(tmp_path / "s.sqlite")
     rng = np.random.default_rng(10)

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from lowcap.errors import UserInputError
-from lowcap.experiments.config import load_config, parse_config, profile_path
+from lowcap.run.config import profile_path
+from lowcap.studies.registry import load_config, parse_config
 
 BASE = {"profile": "t", "widths": [2, 4], "epochs": 2,
         "protocols": {"corrected": {"seeds": [0]}}, "capacity": {"pairs": [[4, 9]]}}

@@ -120,7 +120,7 @@ STORE_FILLER = """
 import sys
 from pathlib import Path
 from lowcap.errors import WriteError
-from lowcap.experiments.store import Store
+from lowcap.run.store import Store
 
 store = Store(Path(sys.argv[1]))
 batch = 0

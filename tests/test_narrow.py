@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lowcap.analyses import narrow
+from lowcap.studies.narrow import methods as narrow
 
 
 def test_projection_lands_in_ball_and_is_identity_inside():

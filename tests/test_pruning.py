@@ -4,15 +4,15 @@ import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
 
-from lowcap.analyses.pruning import (
+from lowcap.models import init_params
+from lowcap.studies.dead_neurons.units import dead_units, disconnected_units, live_units
+from lowcap.studies.pruning.methods import (
     PackedWeights,
     Pruner,
     achieved_sparsity,
     prune,
     prune_masks,
 )
-from lowcap.analyses.units import dead_units, disconnected_units, live_units
-from lowcap.models import init_params
 
 
 def random_models(widths, seed=0):

@@ -2,15 +2,18 @@
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from conftest import flat_numbers, flat_others
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
@@ -179,3 +182,29 @@ def test_killed_sweep_resumes_to_identical_results(tmp_path):
     assert resumed_weights == clean_weights
     assert json.loads((killed / "summary.json").read_text())["protocols"] == \
         json.loads((clean / "summary.json").read_text())["protocols"]
+
+
+GOLDEN = Path(__file__).parent / "golden" / "smoke_summary.json"
+
+
+def _without_digits(value):
+    """Texts compared without their digits: a claim's evidence prints numbers that the
+    number comparison already covers, to a tolerance."""
+    return re.sub(r"\d", "#", value) if isinstance(value, str) else value
+
+
+def test_smoke_summary_equals_the_golden_summary(smoke_run):
+    """The summary of a smoke run equals the one stored in tests/golden (made by the smoke
+    profile before the studies moved into the registry): every key, every verdict, every
+    number to float tolerance. A change that moves a number must update the golden file on
+    purpose (`lowcap reproduce --profile smoke`, then copy summary.json without `seconds`)."""
+    golden = json.loads(GOLDEN.read_text())
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    summary.pop("seconds")
+    golden_numbers, numbers = flat_numbers(golden), flat_numbers(summary)
+    assert set(numbers) == set(golden_numbers)
+    for key, value in golden_numbers.items():
+        assert numbers[key] == pytest.approx(value, rel=1e-5, abs=1e-7, nan_ok=True), key
+    others = {k: _without_digits(v) for k, v in flat_others(summary).items()}
+    assert others == {k: _without_digits(v) for k, v in flat_others(golden).items()}
+    assert [c["verdict"] for c in summary["claims"]] == [c["verdict"] for c in golden["claims"]]

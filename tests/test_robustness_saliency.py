@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from lowcap.analyses import saliency
-from lowcap.analyses.corruptions import CORRUPTIONS, SEVERITIES, corrupt, occlusion
 from lowcap.models import build_mlp, init_params
+from lowcap.studies.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt, occlusion
+from lowcap.studies.saliency import maps as saliency
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lowcap.errors import UserInputError
-from lowcap.experiments.run_folder import (
+from lowcap.run.run_folder import (
     MARKER,
     clear_run,
     is_run_folder,
@@ -150,7 +150,7 @@ def test_the_store_cannot_aim_a_deletion_outside_lowcap_files(tmp_path, relative
 HOLDER = """
 import sys, time
 from pathlib import Path
-from lowcap.experiments.run_folder import RunLock
+from lowcap.run.run_folder import RunLock
 lock = RunLock(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(300)

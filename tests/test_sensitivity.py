@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from lowcap.analyses import sensitivity as sens
 from lowcap.models import build_mlp, init_params
+from lowcap.studies.sensitivity import jacobian as sens
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

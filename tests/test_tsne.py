@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lowcap.analyses.tsne import embed, neighbour_agreement
+from lowcap.studies.tsne.embedding import embed, neighbour_agreement
 
 
 def two_clusters(n: int = 60, columns: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,12 @@
 """lowcap: the science of small neural networks.
 
-Packages, one per concern:
+Packages, one per concern (docs/architecture.md):
   data         MNIST sources, verification and binary digit-pair tasks
-  models       the plain reference MLP and the batched cohort of MLPs
+  models       the plain reference MLP, its functional forward pass, the batched cohort
   training     cohort training (SGD / full-batch GD) and batched metrics
-  experiments  typed configuration, the results store, phases and resumable runs
-  analyses     pruning, dead neurons, t-SNE, robustness, saliency
-  report       figures, summary.json, the claims check and report.html
+  run          the core config, model plans, the results store, resumable runs, executors
+  studies      one folder per study, and the registry the rest is assembled from
+  report       summary.json, the claims check and report.html, assembled from the studies
   cli          the `lowcap` command
 """
 

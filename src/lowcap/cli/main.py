@@ -41,10 +41,94 @@ def _common_run_options(func):
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _run_config(directory: Path):
+    """The config of the run in `directory`, which must be a run folder holding a store."""
+    from lowcap.run.run_folder import STORE_FILE, require_run_folder
+    from lowcap.studies.registry import load_config
+
+    require_run_folder(directory)
+    if not (directory / STORE_FILE).is_file():
+        raise UserInputError(f"{directory}: the run has no results store yet; run "
+                             f"`lowcap reproduce --config {directory / 'config.yaml'} --out "
+                             f"{directory}` first")
+    return load_config(directory / "config.yaml")
+
+
+def _with_section(cfg, section: str, overrides: dict):
+    """The config with `section` set (defaults first) and overridden; validated."""
+    from lowcap.studies.registry import parse_config
+
+    data = cfg.model_dump(mode="json")
+    data[section] = {**(data.get(section) or {}),
+                     **{k: v for k, v in overrides.items() if v is not None}}
+    return parse_config(data, f"--{section} options")
+
+
+def _analysis_command(study) -> click.Command:
+    """`lowcap <command> DIR [options]`: the study's compute on an existing run, with its
+    config section overridden by the options; rebuilds the report."""
+    spec = study.command
+
+    def run(directory: Path, device: str, quiet: bool, **options) -> None:
+        cfg = _with_section(_run_config(directory), study.name, spec.overrides(**options))
+        if spec.check is not None:
+            spec.check(cfg, directory)
+        _execute(cfg, directory, device, False, quiet, "local", train=False,
+                 analyses=(study.name,))
+
+    params = [click.argument("directory", type=PATH),
+              click.option("--device", type=DEVICES, default="auto", show_default=True),
+              click.option("--quiet", is_flag=True, help="No progress bars."),
+              *spec.options]
+    for decorator in reversed(params):
+        run = decorator(run)
+    return click.command(spec.name, help=spec.help)(run)
+
+
+def _train_command(study) -> click.Command:
+    """`lowcap <command> CONFIG --out DIR`: train what a YAML config declares, run its
+    analyses, write the report."""
+
+    @click.command(study.command.name, help=study.command.help)
+    @click.argument("config", type=PATH)
+    @click.option("--out", type=PATH, required=True, help="Run directory.")
+    @_common_run_options
+    def run(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> None:
+        from lowcap.studies.registry import studies
+        from lowcap.studies.schedule import training_groups
+
+        cfg = _load(None, config)
+        if not any(training_groups(cfg)):
+            trainers = ", ".join(f"'{s.name}:'" for s in studies() if s.plans is not None)
+            raise UserInputError(f"{config}: declares nothing to train (add a section that "
+                                 f"trains models: {trainers})")
+        _execute(cfg, out, device, fresh, quiet, "local")
+
+    return run
+
+
+class _StudyCommands(click.Group):
+    """The `lowcap` group: its own commands plus one per registered study that has one,
+    looked up in the registry when asked (a study registered later appears too)."""
+
+    def _study_commands(self) -> dict[str, click.Command]:
+        from lowcap.studies.registry import studies
+
+        return {s.command.name: (_train_command(s) if s.command.kind == "train"
+                                 else _analysis_command(s))
+                for s in studies() if s.command is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self._study_commands()]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or self._study_commands().get(name)
+
+
+@click.group(cls=_StudyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lowcap")
 def cli() -> None:
-    """lowcap: capacity, sparsity and robustness of small neural networks."""
+    """lowcap: the science of small neural networks."""
 
 
 @cli.command()
@@ -57,7 +141,7 @@ def cli() -> None:
 def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet: bool) -> None:
     """Prepare and verify MNIST; print the source used and the checksums."""
     from lowcap.data import sources
-    from lowcap.data.mnist import load_mnist
+    from lowcap.data.loading import load_mnist
 
     loaded = load_mnist(cache_dir=cache_dir, idx_dir=idx_dir,
                         mirrors=[] if no_download else None, progress=not quiet)
@@ -71,7 +155,8 @@ def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet:
 
 
 def _load(profile: str | None, config: Path | None):
-    from lowcap.experiments.config import load_config, profile_path
+    from lowcap.run.config import profile_path
+    from lowcap.studies.registry import load_config
 
     return load_config(config if config is not None else profile_path(profile or "paper"))
 
@@ -79,19 +164,19 @@ def _load(profile: str | None, config: Path | None):
 def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str,
              train: bool = True, analyses: tuple[str, ...] | None = None,
              ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
-    from lowcap.experiments.analysis_phases import run_analyses
-    from lowcap.experiments.phases import run_training
-    from lowcap.experiments.rundir import check_run, open_run, resolve_device
     from lowcap.report.build import build_report
+    from lowcap.run.rundir import check_run, open_run, resolve_device
+    from lowcap.studies.schedule import run_analyses, run_training, training_groups
 
     if ray_address is not None and executor != "ray":
         raise UserInputError("--ray-address needs --executor ray")
     started = time.perf_counter()
     dev = resolve_device(device)
-    check_run(out, cfg, dev, fresh)  # before a Ray cluster is joined or anything written
+    # Before a Ray cluster is joined or anything is written.
+    check_run(out, list(training_groups(cfg)), dev, fresh)
     remote = None
     if executor == "ray":
-        from lowcap.experiments.distributed import RayExecutor
+        from lowcap.run.distributed import RayExecutor
 
         remote = RayExecutor(ray_address, gpus=int(dev.type == "cuda"), timeout=ray_timeout)
     try:  # analyses use the executor too (RunContext.map): shut it down after them
@@ -131,160 +216,10 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 def reproduce(profile: str, config: Path | None, out: Path | None, executor: str,
               ray_address: str | None, ray_timeout: float, device: str, fresh: bool,
               quiet: bool) -> None:
-    """Run every phase of the paper's protocol (resuming DIR), then write the report."""
+    """Run every study of a profile or config (resuming DIR), then write the report."""
     cfg = _load(profile, config)
     _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor,
              ray_address=ray_address, ray_timeout=ray_timeout)
-
-
-@cli.command()
-@click.argument("config", type=PATH)
-@click.option("--out", type=PATH, required=True, help="Run directory.")
-@_common_run_options
-def sweep(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> None:
-    """Train the cohort a YAML config declares (tasks × widths × learning rates × seeds)."""
-    cfg = _load(None, config)
-    if cfg.sweep is None and cfg.capacity is None and cfg.lr_grid is None:
-        raise UserInputError(f"{config}: declares nothing to train (add a 'sweep:' section)")
-    _execute(cfg, out, device, fresh, quiet, "local")
-
-
-def _run_config(directory: Path):
-    """The config of the run in `directory`, which must be a run folder holding a store."""
-    from lowcap.experiments.config import load_config
-    from lowcap.experiments.run_folder import STORE_FILE, require_run_folder
-
-    require_run_folder(directory)
-    if not (directory / STORE_FILE).is_file():
-        raise UserInputError(f"{directory}: the run has no results store yet; run "
-                             f"`lowcap reproduce --config {directory / 'config.yaml'} --out "
-                             f"{directory}` first")
-    return load_config(directory / "config.yaml")
-
-
-def _with_section(cfg, section: str, overrides: dict):
-    """The config with `section` set (defaults first) and overridden; validated."""
-    from lowcap.experiments.config import parse_config
-
-    data = cfg.model_dump(mode="json")
-    data[section] = {**(data.get(section) or {}),
-                     **{k: v for k, v in overrides.items() if v is not None}}
-    return parse_config(data, f"--{section} options")
-
-
-def _names(text: str | None) -> list[str] | None:
-    """A comma-separated option as a list (None when not given); the config validates it."""
-    return text.split(",") if text else None
-
-
-def _floats(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError as exc:
-        raise UserInputError(f"{text!r}: expected comma-separated numbers") from exc
-
-
-ANALYSIS_ARGS = [click.argument("directory", type=PATH),
-                 click.option("--device", type=DEVICES, default="auto", show_default=True),
-                 click.option("--quiet", is_flag=True, help="No progress bars.")]
-
-
-def _analysis_command(func):
-    for decorator in reversed(ANALYSIS_ARGS):
-        func = decorator(func)
-    return cli.command()(func)
-
-
-@click.option("--levels", default=None, help="Comma-separated sparsities, e.g. 0.5,0.9,0.99.")
-@click.option("--methods", default=None,
-              help="Comma-separated: layerwise, global, random.")
-@_analysis_command
-def prune(directory: Path, device: str, quiet: bool, levels: str | None,
-          methods: str | None) -> None:
-    """One-shot pruning of a run's capacity models (§4.3), into its store; rebuilds the report."""
-    cfg = _with_section(_run_config(directory), "pruning", {
-        "levels": _floats(levels), "methods": _names(methods)})
-    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("pruning",))
-
-
-@click.option("--level", type=float, default=None, help="Pruning level to compare (0.95).")
-@_analysis_command
-def neurons(directory: Path, device: str, quiet: bool, level: float | None) -> None:
-    """Dead hidden units before and after pruning (§4.4, Table 1); rebuilds the report."""
-    cfg = _with_section(_run_config(directory), "dead_neurons", {"level": level})
-    _execute(cfg, directory, device, False, quiet, "local", train=False,
-             analyses=("dead_neurons",))
-
-
-@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
-@click.option("--hidden", type=int, default=None, help="Width of the model to embed.")
-@click.option("--max-points", type=int, default=None, help="Validation points to embed.")
-@_analysis_command
-def tsne(directory: Path, device: str, quiet: bool, pair: str | None, hidden: int | None,
-         max_points: int | None) -> None:
-    """t-SNE of hidden activations before and after pruning (§4.5); rebuilds the report."""
-    cfg = _with_section(_run_config(directory), "tsne", {
-        "pair": pair, "hidden": hidden, "max_points": max_points})
-    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("tsne",))
-
-
-@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
-@click.option("--widths", default=None, help="Comma-separated widths, e.g. 24,48,64.")
-@click.option("--sigmas", default=None, help="Comma-separated Gaussian noise levels.")
-@_analysis_command
-def robustness(directory: Path, device: str, quiet: bool, pair: str | None,
-               widths: str | None, sigmas: str | None) -> None:
-    """Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds the report."""
-    parsed = _floats(widths)
-    cfg = _with_section(_run_config(directory), "robustness", {
-        "pair": pair, "widths": [int(w) for w in parsed] if parsed else None,
-        "sigmas": _floats(sigmas)})
-    _execute(cfg, directory, device, False, quiet, "local", train=False,
-             analyses=("robustness",))
-
-
-@click.option("--pair", default=None, help="Digit pair, e.g. 4-9.")
-@click.option("--hidden", type=int, default=None, help="Width of the model to explain.")
-@click.option("--epsilon", type=float, default=None, help="Finite-difference step (0.01).")
-@_analysis_command
-def saliency(directory: Path, device: str, quiet: bool, pair: str | None, hidden: int | None,
-             epsilon: float | None) -> None:
-    """Saliency maps, dense vs pruned agreement (§4.7); rebuilds the report."""
-    cfg = _with_section(_run_config(directory), "saliency", {
-        "pair": pair, "hidden": hidden, "epsilon": epsilon})
-    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("saliency",))
-
-
-@click.option("--pairs", default=None, help="Comma-separated digit pairs, e.g. 4-9,3-8.")
-@click.option("--widths", default=None, help="Comma-separated widths of the variant models.")
-@_analysis_command
-def sensitivity(directory: Path, device: str, quiet: bool, pairs: str | None,
-                widths: str | None) -> None:
-    """Jacobian sensitivity vs generalization (companion paper A): trains the factor variants
-    the study needs, measures every model; rebuilds the report."""
-    parsed = _floats(widths)
-    cfg = _with_section(_run_config(directory), "sensitivity", {
-        "pairs": _names(pairs), "widths": [int(w) for w in parsed] if parsed else None})
-    protocol = cfg.sensitivity.protocol
-    if cfg.capacity is None or protocol not in {p.name for p in cfg.protocols}:
-        raise UserInputError(f"{directory}: the sensitivity study measures the capacity sweep of "
-                             f"the {protocol!r} protocol, which this run does not have")
-    _execute(cfg, directory, device, False, quiet, "local", train=False,
-             analyses=("sensitivity",))
-
-
-@click.option("--datasets", default=None, help="Comma-separated: synthetic, mnist.")
-@click.option("--steps", type=int, default=None, help="Training steps per run (300).")
-@_analysis_command
-def narrow(directory: Path, device: str, quiet: bool, datasets: str | None,
-           steps: int | None) -> None:
-    """Narrow networks trained by projected gradient methods (companion paper B); rebuilds the
-    report."""
-    cfg = _with_section(_run_config(directory), "narrow", {
-        "datasets": _names(datasets), "steps": steps})
-    _execute(cfg, directory, device, False, quiet, "local", train=False, analyses=("narrow",))
 
 
 @cli.command()
@@ -308,7 +243,7 @@ def _crash_log(exc: BaseException) -> str:
     """Write the traceback of an internal failure to a log file; its path, or why not."""
     import traceback
 
-    from lowcap.data.mnist import default_cache_dir
+    from lowcap.data.loading import default_cache_dir
 
     folder = default_cache_dir() / "logs"
     path = folder / f"lowcap-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"

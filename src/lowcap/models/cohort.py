@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from lowcap.data.tasks import TaskSplit
+from lowcap.models.forward import ACTIVATE_IN_PLACE
 from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_params
 
 
@@ -110,7 +111,7 @@ class Cohort:
 
     def act_(self, z: torch.Tensor) -> torch.Tensor:
         """The activation applied in place (z becomes h)."""
-        return z.relu_() if self.activation == "relu" else z.tanh_()
+        return ACTIVATE_IN_PLACE[self.activation](z)
 
     def backprop_act(self, d_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """d_h · act'(z), in place, from h = act(z) alone: relu' is sign(h) ∈ {0, 1} (h ≥ 0;

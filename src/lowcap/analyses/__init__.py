@@ -1,1 +1,0 @@
-"""Analyses of trained models: pruning, dead neurons, t-SNE, robustness, saliency."""

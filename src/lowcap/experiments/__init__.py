@@ -1,1 +1,0 @@
-"""Typed configuration, model plans, the results store, resumable training of phases."""

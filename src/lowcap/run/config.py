@@ -1,0 +1,267 @@
+"""Typed, validated run configuration (YAML → pydantic models): what every run shares.
+
+Every default is spelled out when the resolved config is written to a run's `config.yaml`.
+Each study adds its own section (a `ConfigSection`); the registry assembles the full schema.
+Protocol presets (`reference`, `corrected`) fill whatever a YAML file leaves unsaid; see
+the README ("Two protocols, one switch") for where each default comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from lowcap.data.tasks import Draws, check_pair
+from lowcap.errors import UserInputError
+from lowcap.models.mlp import PAPER_CODE_WIDTHS
+
+PAPER_WIDTHS = PAPER_CODE_WIDTHS
+PAPER_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+Pair = tuple[int, int]
+# Integers are taken as written: no 4.0 → 4, no true → 1 (pydantic's strict mode).
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+# numpy, scikit-learn and torch all accept seeds in [0, 2³²).
+Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
+BOOLEAN_FIELDS = {"balance"}
+C = TypeVar("C", bound="RunConfig")
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_bool(v) for v in value)
+    return isinstance(value, bool)
+
+
+class ConfigSection(BaseModel):
+    """The base of every config section (and of a study's own): unknown keys, NaN/inf and
+    yes/no where a number belongs are errors, never silently read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key not in BOOLEAN_FIELDS and _holds_bool(value):
+                    raise ValueError(f"{key}: {value!r} holds a yes/no value where a number or "
+                                     "name belongs")
+        return data
+
+
+def parse_pair(value: Any) -> Pair:
+    """[a, b] of two integer digits, or the string 'a-b'; nothing else (no 4.5, no true)."""
+    text = f"{value!r} is not a digit pair like [4, 9] or '4-9'"
+    if isinstance(value, str):
+        parts = value.split("-")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(text)
+        value = [int(p) for p in parts]
+    if not isinstance(value, list | tuple) or len(value) != 2 \
+            or not all(type(v) is int for v in value):
+        raise ValueError(text + " (two integers)")
+    try:
+        return check_pair((value[0], value[1]))
+    except UserInputError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def parse_pairs(values: Any) -> list[Pair]:
+    """A list of digit pairs (see `parse_pair`)."""
+    if not isinstance(values, list):
+        raise ValueError(f"{values!r} is not a list of digit pairs like [[4, 9], [0, 1]]")
+    return [parse_pair(v) for v in values]
+
+
+# Learning rates live in the cohort's float32 tensors (float64 for a float64 protocol).
+MAX_LR = 1e38
+
+
+def _positive_lr(lr: float) -> float:
+    if not 0 < lr <= MAX_LR:
+        raise ValueError(f"learning rate {lr} must be > 0 and at most {MAX_LR:g} (float32's "
+                         "range)")
+    return lr
+
+
+def positive_lrs(values: list[float]) -> list[float]:
+    return [_positive_lr(lr) for lr in values]
+
+
+class ProtocolConfig(ConfigSection):
+    """Everything the two protocols disagree on (protocol.md, 'Two protocols, one switch')."""
+
+    name: Literal["reference", "corrected"]
+    batch_size: PositiveInt | Literal["full"]
+    init: Literal["kaiming_uniform", "normal"]
+    init_std: float = Field(0.1, gt=0)
+    balance: bool = Field(strict=True)
+    seeds: list[Seed] = Field(min_length=1)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    curves_split: Literal["val", "train"]
+    # Whose random draws make the split and the initial weights: lowcap's own streams, or
+    # exactly those of the paper's public code (its balancing, permutation and split, and its
+    # global NumPy stream for N(0, init_std²) weights, replayed in its loop order).
+    draws: Draws = "lowcap"
+    # The float type the models train in: the paper's code trains in float64 (NumPy).
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _paper_code_draws_are_normal(self) -> ProtocolConfig:
+        if self.draws == "paper_code" and self.init != "normal":
+            raise ValueError("draws: paper_code draws the public code's N(0, init_std²) "
+                             "weights; set init: normal, or draws: lowcap for lowcap's own "
+                             "streams")
+        return self
+
+    @property
+    def batch(self) -> int | None:
+        """Mini-batch size, or None for full-batch gradient descent."""
+        return None if self.batch_size == "full" else int(self.batch_size)
+
+
+PROTOCOL_PRESETS: dict[str, dict[str, Any]] = {
+    "reference": {"batch_size": "full", "init": "normal", "init_std": 0.1, "balance": True,
+                  "seeds": [0, 42, 78], "curves_split": "train", "draws": "paper_code",
+                  "dtype": "float64"},
+    "corrected": {"batch_size": 128, "init": "kaiming_uniform", "balance": False,
+                  "seeds": [0, 1, 2], "curves_split": "val"},
+}
+
+
+class RunConfig(ConfigSection):
+    """What every run shares: training settings and protocols. The studies' sections are
+    added to it by the study registry (`lowcap.studies.registry.ExperimentConfig`)."""
+
+    profile: str = "custom"  # names the default output folder, runs/<profile>
+    widths: list[PositiveInt] = Field(default=list(PAPER_WIDTHS), min_length=1)
+    lr: float = 0.03
+    epochs: PositiveInt = 100
+    activation: Literal["relu", "tanh"] = "relu"
+    # PyTorch's float32 matmul precision for the training updates. "highest": IEEE float32.
+    # "medium": bf16 products, float32 sums, weights and outputs where the hardware has fast
+    # bf16 (AMX / AVX512-BF16 CPUs); TF32 on GPUs. Evaluation and analyses are always float32.
+    # Only float32 protocols are affected: a `dtype: float64` protocol trains in float64.
+    matmul_precision: Literal["highest", "medium"] = "highest"
+    snapshot_every: PositiveInt = 10
+    protocols: list[ProtocolConfig] = Field(min_length=1)
+    # Each protocol's preset values; the registry adds the studies' protocol fields' presets.
+    protocol_presets: ClassVar[dict[str, dict[str, Any]]] = PROTOCOL_PRESETS
+
+    _lr = field_validator("lr")(_positive_lr)
+
+    @field_validator("profile")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError(f"profile {value!r} must be a plain name (letters, digits, '-', "
+                             "'_'; at most 64): it names the output folder runs/<profile>")
+        return value
+
+    @field_validator("protocols", mode="before")
+    @classmethod
+    def _presets(cls, value: Any) -> Any:
+        """`{corrected: {}, reference: {seeds: [0]}}` → full protocol objects from presets."""
+        if isinstance(value, dict):
+            for name, overrides in value.items():
+                if overrides is not None and not isinstance(overrides, dict):
+                    raise ValueError(f"protocol {name!r}: {overrides!r} is not a mapping of "
+                                     "overrides (write {} for the preset as it is)")
+            value = [{"name": name, **(overrides or {})} for name, overrides in value.items()]
+        if not isinstance(value, list):
+            raise ValueError("protocols must map protocol names to overrides")
+        resolved = []
+        for item in value:
+            name = item.get("name") if isinstance(item, dict) else None
+            if name not in cls.protocol_presets:
+                raise ValueError(f"unknown protocol {name!r}; use 'reference' or 'corrected'")
+            resolved.append({"name": name, **cls.protocol_presets[name], **item})
+        return resolved
+
+    def protocol(self, name: str) -> ProtocolConfig:
+        """The protocol called `name`."""
+        return next(p for p in self.protocols if p.name == name)
+
+    def to_yaml(self) -> str:
+        """The fully resolved config as YAML (every default spelled out)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"]) or "config"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    if isinstance(err.get("input"), dict):  # a whole section: the message names the value
+        return f"{where}: {msg}"
+    return f"{where}: {msg} (got {err.get('input')!r})"
+
+
+def parse_config(schema: type[C], data: Any, origin: str) -> C:
+    """Validate a mapping against `schema`; raise UserInputError with a one-line reason
+    naming the bad value."""
+    if not isinstance(data, dict):
+        raise UserInputError(f"{origin}: the config must be a YAML mapping")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise UserInputError(f"{origin}: {_first_error(exc)}") from exc
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in a mapping is an error (plain
+    YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found the key {key!r} twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_config(schema: type[C], path: Path) -> C:
+    """Read a YAML config file and validate it against `schema`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{path}: not UTF-8 text (byte {exc.start}); save the config "
+                             "as UTF-8") from exc
+    except ValueError as exc:  # e.g. a NUL in the path
+        raise UserInputError(f"{path!s}: cannot read config ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise UserInputError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from exc
+    return parse_config(schema, data, str(path))
+
+
+def profile_path(profile: str) -> Path:
+    """The YAML file of a named profile (paper, quick, smoke)."""
+    here = Path(__file__).resolve()
+    for folder in (here.parents[1] / "configs", here.parents[3] / "configs"):
+        candidate = folder / f"{profile}.yaml"
+        if candidate.exists():
+            return candidate
+    raise UserInputError(f"profile {profile!r}: no configs/{profile}.yaml found")

@@ -1,0 +1,136 @@
+"""The Ray executor: training units and analysis work items run on a Ray cluster; results come
+back to the one store writer (this process), which checkpoints and commits them exactly as local
+work does.
+
+Each lane of a cohort group (models sharing a split and batch order) becomes one remote task,
+so a cluster spreads a study's training over its workers. A task trains its cohort to the end
+(with the same unit trainer as local work) and returns per-epoch metrics and final weights; a
+run killed mid-study resumes at unit granularity (finished units are in the store), not from
+mid-training snapshots as the local executor does.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lowcap.data.bank import ImageBank
+from lowcap.data.mnist import MNIST
+from lowcap.errors import UserInputError
+from lowcap.run.plan import ModelPlan
+from lowcap.run.runner import (
+    RunContext,
+    layout,
+    plan_split,
+    store_trained,
+    train_unit,
+    unit_id,
+)
+
+
+def train_remote(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
+                 ) -> dict[str, Any]:
+    """Train one unit anywhere (no store access) with the one unit trainer: epoch rows, and
+    each model's final weights (CPU tensors) and divergence epoch. `threads` matches the
+    driver's, so CPU results are bit-for-bit those of local training (GEMM reductions depend
+    on the thread count)."""
+    torch.set_num_threads(threads)
+    bank = ImageBank.from_mnist(mnist, device=device, dtype=plans[0].torch_dtype)
+    models, rows = train_unit(plans, bank, lambda plan: plan_split(mnist, plan))
+    return {"rows": rows,
+            "models": [(plan, {k: v.cpu() for k, v in params.items()}, diverged)
+                       for plan, params, diverged in models]}
+
+
+def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
+    torch.set_num_threads(threads)  # as the driver: same reductions, same results
+    return fn(*args)
+
+
+_PROBE = """
+import sys, ray
+ray.init(address=sys.argv[1], include_dashboard=False, logging_level="ERROR",
+         log_to_driver=False, configure_logging=False)
+ray.shutdown()
+"""
+
+
+def check_cluster(address: str, timeout: float) -> None:
+    """UserInputError unless a Ray cluster answers at `address` within `timeout` seconds.
+
+    `ray.init` retries an address that does not answer for minutes, and cannot be interrupted,
+    so it is tried first in a child process that can be killed: a closed port fails at once,
+    a silent one after `timeout`."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserInputError(f"--ray-address {address!r}: expected HOST:PORT of the cluster's "
+                             "head node (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UserInputError(f"--ray-address {address}: nothing answers there "
+                             f"({exc.strerror or exc}); is the cluster up?") from exc
+    try:
+        probe = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True,
+                               text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise UserInputError(f"--ray-address {address}: no Ray cluster answered within "
+                             f"{timeout:g} s (see --ray-timeout); check the address and that "
+                             "the cluster is up") from exc
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise UserInputError(f"--ray-address {address}: cannot join the Ray cluster ({last})")
+
+
+class RayExecutor:
+    """Runs training units as Ray tasks; `address=None` starts a local Ray instance. With
+    `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors to tasks)."""
+
+    def __init__(self, address: str | None = None, gpus: int = 0, timeout: float = 30.0):
+        try:
+            import ray
+        except ImportError as exc:
+            raise UserInputError("--executor ray: Ray is not installed; "
+                                 "pip install 'lowcap[ray]'") from exc
+        self.ray = ray
+        if address is not None:
+            check_cluster(address, timeout)
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, include_dashboard=False, logging_level="ERROR",
+                         log_to_driver=False, configure_logging=False)
+            except ConnectionError as exc:
+                raise UserInputError(f"--ray-address {address}: cannot reach a Ray cluster "
+                                     f"there ({exc})") from exc
+        self.threads = torch.get_num_threads()
+        self.resources = {"num_cpus": self.threads, "num_gpus": gpus}
+        self._task = ray.remote(**self.resources)(train_remote)
+
+    def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
+        """Train every group, one task per lane, committing each unit as it finishes."""
+        units = []
+        for group in groups:
+            _, lane_plans = layout(group, ctx.split)
+            units.extend(lane_plans)
+        mnist = self.ray.put(ctx.mnist)
+        device = ctx.bank.device.type
+        pending = {self._task.remote(mnist, plans, device, self.threads): plans
+                   for plans in units}
+        while pending:
+            ready, _ = self.ray.wait(list(pending), num_returns=1)
+            plans = pending.pop(ready[0])
+            result = self.ray.get(ready[0])
+            store_trained(ctx, unit_id(plans), result["models"], result["rows"])
+
+    def map(self, fn: Callable[..., Any], items: list[tuple]) -> list[Any]:
+        """[fn(*item) for item in items], one Ray task per item, results in order."""
+        task = self.ray.remote(**self.resources)(_call_with_threads)
+        return self.ray.get([task.remote(fn, self.threads, *item) for item in items])
+
+    def shutdown(self) -> None:
+        self.ray.shutdown()

@@ -1,0 +1,92 @@
+"""What a study trains: model plans keyed by a hash of everything that determines them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import MISSING, asdict, dataclass, fields
+from functools import cached_property
+from itertools import product
+
+import torch
+
+from lowcap.data.tasks import pair_key
+from lowcap.models.mlp import InitSpec
+from lowcap.run.config import Pair, ProtocolConfig, RunConfig
+
+# The fields of the first stores' plans: hashed whatever their value. Every other field
+# counts only where it differs from its default (see ModelPlan.model_id).
+_FIRST_FIELDS = frozenset({
+    "protocol", "pair", "hidden", "lr", "seed", "epochs", "batch_size", "init", "init_std",
+    "balance", "val_fraction", "activation", "labels", "matmul_precision"})
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """One model to train. Equal plans are the same model: trained once, shared by studies."""
+
+    protocol: str
+    pair: Pair
+    hidden: int
+    lr: float
+    seed: int
+    epochs: int
+    batch_size: int | None
+    init: str
+    init_std: float
+    balance: bool
+    val_fraction: float
+    activation: str
+    labels: str = "true"
+    matmul_precision: str = "highest"
+    draws: str = "lowcap"
+    dtype: str = "float32"
+
+    @cached_property  # hashed once: studies look ids up thousands of times
+    def model_id(self) -> str:
+        """A short hash of the plan (its name in the store and checkpoints/). A field added
+        with a default counts only where a plan's value differs from it (as in open_lth), so
+        adding one keeps every stored model's id."""
+        hashed = {f.name for f in fields(self)
+                  if f.name in _FIRST_FIELDS or f.default is MISSING
+                  or getattr(self, f.name) != f.default}
+        values = {k: v for k, v in asdict(self).items() if k in hashed}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def pair_key(self) -> str:
+        return pair_key(self.pair)
+
+    @property
+    def init_spec(self) -> InitSpec:
+        scheme = "paper_code" if self.draws == "paper_code" else self.init
+        return InitSpec(scheme, self.init_std)  # type: ignore[arg-type]
+
+    def lane_key(self) -> tuple:
+        """Models with the same lane key share a split and a batch order."""
+        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws)
+
+    def cohort_key(self) -> tuple:
+        """Models with the same cohort key can train in one tensor program."""
+        return (self.epochs, self.batch_size, self.activation, self.matmul_precision, self.dtype)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The float type the model trains in."""
+        return getattr(torch, self.dtype)
+
+
+def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
+         widths: list[int], lrs: list[float]) -> list[ModelPlan]:
+    """Plans for pairs × widths × learning rates × the protocol's seeds."""
+    return [
+        ModelPlan(
+            protocol=protocol.name, pair=tuple(pair), hidden=h, lr=lr, seed=seed,  # type: ignore[arg-type]
+            epochs=cfg.epochs, batch_size=protocol.batch, init=protocol.init,
+            init_std=protocol.init_std, balance=protocol.balance,
+            val_fraction=protocol.val_fraction, activation=cfg.activation,
+            matmul_precision=cfg.matmul_precision, draws=protocol.draws,
+            dtype=protocol.dtype,
+        )
+        for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
+    ]

@@ -1,0 +1,108 @@
+"""What a study is: one folder that declares its config section, the models it trains or reads,
+its resumable compute, its report section, its claims and its command — and nothing else
+needs to know it exists (`lowcap.studies.registry` assembles them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lowcap.errors import UserInputError
+from lowcap.report.claims import Claim
+from lowcap.run.config import ConfigSection, ProtocolConfig, RunConfig
+from lowcap.run.plan import ModelPlan
+from lowcap.run.runner import RunContext
+from lowcap.run.store import Store
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What a study's report reads: the store (never MNIST), the run's config and folders."""
+
+    store: Store
+    cfg: Any  # the registry's ExperimentConfig: RunConfig with every study's section
+    out: Path
+    protocol: ProtocolConfig | None = None  # None for a run-wide section
+
+    @property
+    def figures(self) -> Path:
+        return self.out / "figures"
+
+
+@dataclass
+class Section:
+    """A study's part of the report: summary keys, figures, and its HTML (tables, text).
+    Per protocol, claims are checked on the summary; run-wide sections bring their own."""
+
+    summary: dict = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+    html: str = ""
+    claims: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Command:
+    """The study's `lowcap` subcommand: options that override its config section, then its
+    compute on an existing run (`kind="analysis"`), or a whole config trained into a new run
+    (`kind="train"`)."""
+
+    name: str
+    help: str
+    options: tuple[Callable, ...] = ()  # click.option decorators
+    overrides: Callable[..., dict] = lambda **_: {}  # option values → section fields
+    check: Callable[[Any, Path], None] | None = None  # refuse a run it cannot work on
+    kind: str = "analysis"
+
+
+PlanFn = Callable[[RunConfig, ProtocolConfig], list[ModelPlan]]
+ComputeFn = Callable[[RunContext, Any, ProtocolConfig], bool]
+ReportFn = Callable[[ReportInput], Section]
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study. `name` is its config section, summary key and timing prefix."""
+
+    name: str
+    config: type[ConfigSection]
+    plans: PlanFn | None = None  # a training study: the models it trains under a protocol
+    compute: ComputeFn | None = None  # an analysis: returns whether it did work
+    report: ReportFn | None = None  # per protocol
+    headline: tuple[str, ...] = ()  # summary keys also shown at the top level (default protocol)
+    claims: tuple[Claim, ...] = ()  # checked on each protocol's summary
+    run_report: ReportFn | None = None  # once per run (studies not tied to one protocol)
+    command: Command | None = None
+    # Fields the study adds to every protocol (name → (type, default)), and their values in
+    # a protocol's preset (protocol name → {field: value}).
+    protocol_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    protocol_presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def names(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given); the config validates it."""
+    return text.split(",") if text else None
+
+
+def floats(text: str | None) -> list[float] | None:
+    """Comma-separated numbers (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError as exc:
+        raise UserInputError(f"{text!r}: expected comma-separated numbers") from exc
+
+
+def ints(text: str | None) -> list[int] | None:
+    """Comma-separated integers (None when not given)."""
+    values = floats(text)
+    return [int(v) for v in values] if values else None
+
+
+def option(name: str, help: str, kind: type = str) -> Callable:
+    """A study command's option: None unless given, so the config's value stays."""
+    return click.option(name, type=kind, default=None, help=help)

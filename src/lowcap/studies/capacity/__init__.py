@@ -1,0 +1,9 @@
+"""§4.2 capacity sweep: pairs × widths × seeds at the main learning rate; minimum capacity."""
+
+from lowcap.studies.base import Study
+from lowcap.studies.capacity.claims import CLAIMS
+from lowcap.studies.capacity.config import CapacityConfig
+from lowcap.studies.capacity.report import plans, report
+
+STUDY = Study("capacity", CapacityConfig, plans=plans, report=report, headline=("capacity",),
+              claims=CLAIMS)

@@ -1,0 +1,31 @@
+"""§4.4's claim: no dead neurons before or after pruning (Table 1)."""
+
+from __future__ import annotations
+
+from lowcap.report.claims import Claim, Verdict
+from lowcap.report.statistics import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+)
+
+
+def _dead_neurons(r: dict) -> Verdict:
+    rows = r.get("dead_neurons", [])
+    if not rows:
+        return INCONCLUSIVE, "no dead-neuron results"
+    dead = [(x["pair"], x["hidden"], x["seed"], x["before"], x["after_95"]) for x in rows
+            if x["before"] or x["after_95"]]
+    verdict = HOLDS if not dead else FAILS
+    cut = [x.get("disconnected_after") for x in rows]
+    extra = (f"; disconnected after pruning: {cut}" if all(c is not None for c in cut) else "")
+    return verdict, (f"{len(dead)} of {len(rows)} models with a dead unit (an exact count: "
+                     f"no sampling); with dead units (pair, h, seed, before, after): "
+                     f"{dead or 'none'}{extra}")
+
+
+CLAIMS = (
+    Claim("zero_dead_neurons", "No dead neurons before or after 95% pruning (Table 1).",
+          "statistic: the exact count of units with zero ReLU output on every validation image, "
+          "per Table 1 model and seed (no sampling). Holds if every count is 0", _dead_neurons),
+)

@@ -1,0 +1,31 @@
+"""§4.3's config section: pruning levels, methods and rounding."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from lowcap.run.config import ConfigSection
+
+
+class PruningConfig(ConfigSection):
+    """§4.3: one-shot pruning levels (fractions of weights removed) and methods."""
+
+    levels: list[float] = Field(
+        default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99], min_length=1)
+    methods: list[Literal["layerwise", "global", "random"]] = Field(
+        default=["layerwise", "global", "random"], min_length=1)
+    # How many weights s·n a layerwise level removes: "floor" = int(s·n), the paper's appendix
+    # (method `layerwise`); "nearest" = round(s·n), torch's l1_unstructured (reported as
+    # `layerwise_nearest`). The two differ by one weight where s·n has a fraction ≥ ½.
+    rounding: list[Literal["floor", "nearest"]] = Field(default=["floor", "nearest"],
+                                                        min_length=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, values: list[float]) -> list[float]:
+        for level in values:
+            if not 0 < level < 1:
+                raise ValueError(f"sparsity {level} must be in (0, 1)")
+        return values

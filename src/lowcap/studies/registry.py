@@ -1,0 +1,101 @@
+"""The study registry: every study lowcap knows, in run and report order. The config schema,
+the `lowcap` subcommands, the report's sections, `summary.json` and the claims table are all
+assembled from it. Adding a study is one folder under `lowcap/studies/` and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, create_model
+
+from lowcap.run import config as core
+from lowcap.studies import (
+    capacity,
+    dead_neurons,
+    lr_grid,
+    narrow,
+    pruning,
+    robustness,
+    saliency,
+    sensitivity,
+    sweep,
+    tsne,
+)
+from lowcap.studies.base import Study
+
+# Training studies first (capacity before the LR grid, which reuses its models at the main
+# learning rate: same plan, same model id), then analyses in the paper's section order.
+_STUDIES: list[Study] = [
+    capacity.STUDY,
+    lr_grid.STUDY,
+    sweep.STUDY,
+    pruning.STUDY,
+    dead_neurons.STUDY,
+    tsne.STUDY,
+    robustness.STUDY,
+    saliency.STUDY,
+    sensitivity.STUDY,
+    narrow.STUDY,
+]
+
+
+def studies() -> tuple[Study, ...]:
+    """Every registered study, in order."""
+    return tuple(_STUDIES)
+
+
+def configured(cfg: Any) -> list[Study]:
+    """The studies whose config section `cfg` sets."""
+    return [s for s in _STUDIES if getattr(cfg, s.name, None) is not None]
+
+
+@contextmanager
+def registered(study: Study) -> Iterator[Study]:
+    """`study` registered (last) while the block runs: how tests and notebooks try a study
+    without editing this file."""
+    if any(s.name == study.name for s in _STUDIES):
+        raise ValueError(f"a study named {study.name!r} is already registered")
+    _STUDIES.append(study)
+    _schema.cache_clear()
+    try:
+        yield study
+    finally:
+        _STUDIES.remove(study)
+        _schema.cache_clear()
+
+
+@cache
+def _schema(names: tuple[str, ...]) -> type[core.RunConfig]:
+    protocol = create_model(
+        "ProtocolConfig", __base__=core.ProtocolConfig,
+        **{k: v for s in _STUDIES for k, v in s.protocol_fields.items()})
+    sections: dict[str, Any] = {s.name: (s.config | None, None) for s in _STUDIES}
+    model = create_model("ExperimentConfig", __base__=core.RunConfig,
+                         __doc__="A whole experiment: the run's settings and each study's "
+                                 "section (a study runs where its section is set).",
+                         protocols=(list[protocol], Field(min_length=1)), **sections)
+    model.protocol_presets = {
+        name: {**preset, **{k: v for s in _STUDIES for k, v in s.protocol_presets.get(
+            name, {}).items()}}
+        for name, preset in core.PROTOCOL_PRESETS.items()}
+    return model
+
+
+def schema() -> type[core.RunConfig]:
+    """The full config schema: `RunConfig` plus one optional section per study (and the
+    studies' protocol fields)."""
+    return _schema(tuple(s.name for s in _STUDIES))
+
+
+def parse_config(data: Any, origin: str) -> core.RunConfig:
+    """Validate a mapping against the full schema (see `lowcap.run.config.parse_config`)."""
+    return core.parse_config(schema(), data, origin)
+
+
+def load_config(path: Path) -> core.RunConfig:
+    """Read and validate a YAML config file against the full schema."""
+    return core.load_config(schema(), path)

@@ -1,0 +1,19 @@
+"""§4.6 robustness: Gaussian noise, occlusion and MNIST-C-style corruptions by width."""
+
+from lowcap.studies.base import Command, Study, floats, ints, option
+from lowcap.studies.robustness.claims import CLAIMS
+from lowcap.studies.robustness.compute import compute
+from lowcap.studies.robustness.config import RobustnessConfig
+from lowcap.studies.robustness.report import report, run_report
+
+STUDY = Study(
+    "robustness", RobustnessConfig, compute=compute, report=report, headline=("robustness",),
+    claims=CLAIMS, run_report=run_report,
+    command=Command(
+        "robustness", "Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds "
+        "the report.",
+        options=(option("--pair", "Digit pair, e.g. 4-9."),
+                 option("--widths", "Comma-separated widths, e.g. 24,48,64."),
+                 option("--sigmas", "Comma-separated Gaussian noise levels.")),
+        overrides=lambda pair, widths, sigmas: {
+            "pair": pair, "widths": ints(widths), "sigmas": floats(sigmas)}))

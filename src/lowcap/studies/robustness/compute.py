@@ -1,0 +1,59 @@
+"""§4.6 as a resumable analysis: every selected model on the same corrupted test images (the
+test split is shared by all seeds of a pair, so identical inputs really are identical)."""
+
+from __future__ import annotations
+
+from lowcap.run.checkpoints import save_tensors
+from lowcap.run.config import ProtocolConfig
+from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.robustness.config import RobustnessConfig
+from lowcap.studies.robustness.corruptions import SEVERITIES, corrupt
+from lowcap.studies.selection import Selection
+from lowcap.training.evaluation import EvalSet, evaluate
+from lowcap.training.parameter_sets import params_cohort
+
+# Fig D.1's clean image (the robustness pair's first test image), so the report needs no MNIST.
+CORRUPTION_EXAMPLE = "corruption-example"
+
+
+def selection(spec: RobustnessConfig) -> Selection:
+    """The capacity models of the configured pair and widths."""
+    return Selection(capacity_plans, (spec.pair,), tuple(spec.widths))
+
+
+def robustness_settings(spec: RobustnessConfig) -> list[tuple[str, float, int]]:
+    """(corruption, parameter, severity) of every evaluation the config asks for."""
+    return ([("gaussian", float(sigma), 0) for sigma in spec.sigmas]
+            + [("occlusion", float(spec.occlusion_size), 0)]
+            + [(name, float(SEVERITIES[name][k - 1]), k) for name in spec.mnist_c
+               for k in spec.severities])
+
+
+def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
+    """Every selected model under every configured corruption, on the test split."""
+    spec = cfg.robustness
+    assert spec is not None
+    models = selection(spec).healthy(ctx, cfg, protocol)
+    if not models:
+        return False
+    settings = robustness_settings(spec)
+
+    def measure() -> Rows:
+        split = ctx.split(models[0].plan)
+        x, y = ctx.bank.inputs(split, "test")
+        save_tensors(ctx.store.artefact(CORRUPTION_EXAMPLE), {"image": x[0].reshape(28, 28)})
+        cohort = params_cohort([(split, [ctx.load_params(m.model_id) for m in models])],
+                               models[0].plan.activation, x.device, x.dtype)
+        rows: Rows = []
+        for name, parameter, severity in settings:
+            corrupted = corrupt(x, name, parameter, spec.seed)
+            metrics = evaluate(cohort, EvalSet.single(corrupted, y))
+            params = {"corruption": name, "parameter": parameter, "severity": severity}
+            for i, model in enumerate(models):
+                rows.append((model.model_id, params, "test_f1", float(metrics["f1"][0, i])))
+                rows.append((model.model_id, params, "test_auc", float(metrics["auc"][0, i])))
+        return rows
+
+    identity = {"models": [m.model_id for m in models], **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "robustness", identity, measure)

@@ -1,0 +1,35 @@
+"""§4.6's config section: the models evaluated and the corruptions applied."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from lowcap.run.config import ConfigSection, Pair, PositiveInt, Seed, parse_pair
+
+
+class RobustnessConfig(ConfigSection):
+    """§4.6: Gaussian noise, occlusion and MNIST-C-style corruptions of the test images."""
+
+    pair: Pair = (4, 9)
+    widths: list[PositiveInt] = Field(default=[24, 48, 64], min_length=1)
+    sigmas: list[float] = Field(default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0],
+                                min_length=1)
+    occlusion_size: int = Field(7, strict=True, ge=1, le=28)
+    mnist_c: list[Literal["shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation",
+                          "brightness", "stripe"]] = [
+        "shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation", "brightness",
+        "stripe"]
+    severities: list[Annotated[int, Field(strict=True, ge=1, le=5)]] = [1, 2, 3, 4, 5]
+    seed: Seed = 0
+
+    _pair = field_validator("pair", mode="before")(parse_pair)
+
+    @field_validator("sigmas")
+    @classmethod
+    def _sigmas(cls, values: list[float]) -> list[float]:
+        for sigma in values:
+            if sigma < 0:
+                raise ValueError(f"noise σ {sigma} must be ≥ 0")
+        return values

@@ -1,0 +1,173 @@
+"""§4.6's report section: F1 under noise, occlusion and MNIST-C-style corruptions by width;
+Figs 6, 7, D.1 and the MNIST-C grid."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lowcap.report.html import table
+from lowcap.report.plotting import new_figure, save_figure
+from lowcap.report.tables import results_by_model
+from lowcap.run.checkpoints import load_tensors
+from lowcap.run.plan import ModelPlan
+from lowcap.run.store import Store
+from lowcap.studies.base import ReportInput, Section
+from lowcap.studies.robustness.compute import CORRUPTION_EXAMPLE, robustness_settings, selection
+from lowcap.studies.robustness.corruptions import corrupt
+
+# What the paper states for (4, 9) under 7×7 occlusion, shown beside our numbers.
+PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
+
+
+def report(inp: ReportInput) -> Section:
+    """Summary key `robustness` (`robustness_summary`); Figs 6 and 7 and the MNIST-C grid."""
+    spec, name = inp.cfg.robustness, inp.protocol.name
+    plans = selection(spec).plans(inp.cfg, inp.protocol)
+    result = robustness_table(inp.store, plans, set(robustness_settings(spec)))
+    if not result:
+        return Section()
+    pair = plans[0].pair_key
+    paper = PAPER_OCCLUSION if pair == "4-9" and spec.occlusion_size == 7 else {}
+    figures = [gaussian_figure(result["gaussian"], inp.figures, name),
+               occlusion_figure(result["occlusion"], inp.figures, name, paper)]
+    path = mnist_c_figure(result, inp.figures, name)
+    figures += [path] if path else []
+    summary = robustness_summary(result, pair)
+    occ = summary["occlusion"]
+    rows = [[h, occ[h], paper.get(h, "—")] for h in sorted(occ, key=int)]
+    return Section({"robustness": summary}, figures,
+                   "<h3>§4.6 Robustness (test split, same corrupted images for every model)</h3>"
+                   + table(["hidden", "occlusion F1 (ours)", "paper"], rows))
+
+
+def run_report(inp: ReportInput) -> Section:
+    """Fig D.1, from the clean image the compute stored (the report loads no MNIST)."""
+    example = inp.store.artefact(CORRUPTION_EXAMPLE)
+    if not example.is_file():
+        return Section()
+    spec = inp.cfg.robustness
+    return Section(figures=[corruption_examples(load_tensors(example)["image"], inp.figures,
+                                                spec.seed, spec.occlusion_size)])
+
+
+def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple]) -> dict:
+    """Test F1 under each corruption: corruption → parameter → width → seed → value, for the
+    configured (corruption, parameter, severity) settings only."""
+    hidden = {p.model_id: p.hidden for p in plans}
+    seed = {p.model_id: str(p.seed) for p in plans}
+    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for rows in results_by_model(store, "robustness", plans).values():
+        for row in rows:
+            p = row["params"]
+            if (row["metric"] == "test_f1"
+                    and (p["corruption"], p["parameter"], p["severity"]) in settings):
+                key = p["severity"] if p["severity"] else p["parameter"]
+                table[p["corruption"]][repr(key)][str(hidden[row["model_id"]])][
+                    seed[row["model_id"]]] = np.nan if row["value"] is None else row["value"]
+    return {c: {k: dict(w) for k, w in params.items()} for c, params in table.items()}
+
+
+def robustness_summary(table: dict, pair: str) -> dict:
+    """The contract's robustness key: mean test F1 over seeds per width and σ / occlusion, and
+    each seed's own value (`gaussian_by_seed`, `occlusion_by_seed`: the claims pair widths by
+    seed)."""
+    def mean(values: dict[str, float]) -> float:
+        return float(np.nanmean(list(values.values())))
+
+    out: dict = {"pair": pair, "split": "test",
+                 "gaussian": defaultdict(dict), "occlusion": {}, "occlusion_std": {},
+                 "gaussian_by_seed": defaultdict(dict), "occlusion_by_seed": {},
+                 "mnist_c": defaultdict(lambda: defaultdict(dict))}
+    for sigma, widths in table.get("gaussian", {}).items():
+        for h, values in widths.items():
+            out["gaussian"][h][sigma] = mean(values)
+            out["gaussian_by_seed"][h][sigma] = values
+    for widths in table.get("occlusion", {}).values():
+        for h, values in widths.items():
+            out["occlusion"][h] = mean(values)
+            out["occlusion_std"][h] = float(np.nanstd(list(values.values())))
+            out["occlusion_by_seed"][h] = values
+    for name, severities in table.items():
+        if name in ("gaussian", "occlusion"):
+            continue
+        for severity, widths in severities.items():
+            for h, values in widths.items():
+                out["mnist_c"][name][h][severity] = mean(values)
+    out["gaussian"] = dict(out["gaussian"])
+    out["gaussian_by_seed"] = dict(out["gaussian_by_seed"])
+    out["mnist_c"] = {k: dict(v) for k, v in out["mnist_c"].items()}
+    return out
+
+
+def gaussian_figure(table: dict, folder: Path, protocol: str) -> Path:
+    """Fig 6: test F1 vs noise σ, one line per width, seed std band."""
+    fig, (ax,) = new_figure()
+    sigmas = sorted(table, key=float)
+    for h in sorted({h for w in table.values() for h in w}, key=int):
+        runs = np.array([list(table[s][h].values()) for s in sigmas], dtype=float).T
+        # runs: [seeds, sigmas]
+        x = [float(s) for s in sigmas]
+        mean, std = np.nanmean(runs, 0), np.nanstd(runs, 0)
+        line, = ax.plot(x, mean, marker="o", label=f"h={h}")
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+    ax.set(xlabel="Gaussian noise σ (clipped to [0, 1])", ylabel="test F1",
+           title=f"Fig 6 · F1 under Gaussian noise ({protocol})")
+    ax.legend()
+    return save_figure(fig, folder, f"fig6_gaussian_{protocol}")
+
+
+def occlusion_figure(table: dict, folder: Path, protocol: str,
+                     paper: dict[str, float]) -> Path:
+    """Fig 7: test F1 under k×k occlusion per width (mean ± seed std), paper's numbers marked."""
+    ((size, widths),) = table.items()
+    side = int(float(size))
+    hs = sorted(widths, key=int)
+    fig, (ax,) = new_figure()
+    means = [np.nanmean(list(widths[h].values())) for h in hs]
+    stds = [np.nanstd(list(widths[h].values())) for h in hs]
+    ax.bar(range(len(hs)), means, yerr=stds, capsize=4, label="lowcap")
+    ax.scatter([i for i, h in enumerate(hs) if h in paper], [paper[h] for h in hs if h in paper],
+               color="red", zorder=3, label="paper")
+    ax.set_xticks(range(len(hs)), [f"h={h}" for h in hs])
+    shown = [v for v in means + list(paper.values()) if np.isfinite(v)]  # NaN: no F1
+    ax.set(ylabel="test F1 (occluded)", ylim=(min(shown, default=0.05) - 0.05, 1.0),
+           title=f"Fig 7 · {side}×{side} occlusion ({protocol})")
+    ax.legend()
+    return save_figure(fig, folder, f"fig7_occlusion_{protocol}")
+
+
+def mnist_c_figure(table: dict, folder: Path, protocol: str) -> Path | None:
+    """Test F1 vs severity for each MNIST-C-style corruption, one line per width."""
+    names = [n for n in table if n not in ("gaussian", "occlusion")]
+    if not names:
+        return None
+    fig, axes = new_figure(ncols=len(names), width=3.2, height=3.2)
+    for ax, name in zip(axes, names, strict=True):
+        severities = sorted(table[name], key=float)
+        for h in sorted({h for w in table[name].values() for h in w}, key=int):
+            ax.plot([int(float(s)) for s in severities],
+                    [np.nanmean(list(table[name][s][h].values())) for s in severities], marker=".",
+                    label=f"h={h}")
+        ax.set(title=name, xlabel="severity")
+    axes[0].set_ylabel("test F1")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"MNIST-C-style corruptions ({protocol})")
+    return save_figure(fig, folder, f"figR_mnist_c_{protocol}")
+
+
+def corruption_examples(image: torch.Tensor, folder: Path, seed: int, side: int = 7) -> Path:
+    """Fig D.1: an image, the same with σ = 0.3 noise, and with a side × side occlusion."""
+    x = image.reshape(1, 784)
+    panels = [("original", x), ("Gaussian σ = 0.3", corrupt(x, "gaussian", 0.3, seed)),
+              (f"{side}×{side} occlusion", corrupt(x, "occlusion", side, seed))]
+    fig, axes = new_figure(ncols=3, width=2.6, height=2.8)
+    for ax, (title, img) in zip(axes, panels, strict=True):
+        ax.imshow(img.reshape(28, 28).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.suptitle("Fig D.1 · input corruptions")
+    return save_figure(fig, folder, "figD1_corruption_examples")

@@ -1,0 +1,18 @@
+"""§4.5 t-SNE: one model's hidden activations embedded before and after pruning, scored."""
+
+from lowcap.studies.base import Command, Study, option
+from lowcap.studies.tsne.claims import CLAIMS
+from lowcap.studies.tsne.compute import compute
+from lowcap.studies.tsne.config import TSNEConfig
+from lowcap.studies.tsne.report import report
+
+STUDY = Study(
+    "tsne", TSNEConfig, compute=compute, report=report, claims=CLAIMS,
+    command=Command(
+        "tsne", "t-SNE of hidden activations before and after pruning (§4.5); rebuilds the "
+        "report.",
+        options=(option("--pair", "Digit pair, e.g. 4-9."),
+                 option("--hidden", "Width of the model to embed.", int),
+                 option("--max-points", "Validation points to embed.", int)),
+        overrides=lambda pair, hidden, max_points: {
+            "pair": pair, "hidden": hidden, "max_points": max_points}))

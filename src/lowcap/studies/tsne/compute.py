@@ -1,0 +1,49 @@
+"""§4.5 as a resumable analysis: t-SNE of one model's hidden activations before and after
+pruning, scored; the embeddings are kept in the store for Fig 5."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lowcap.models.forward import hidden_activations
+from lowcap.run.checkpoints import save_tensors
+from lowcap.run.runner import Rows, RunContext, TrainedModel
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.dead_neurons.units import live_units
+from lowcap.studies.pruning.methods import prune
+from lowcap.studies.selection import one_model_analysis
+from lowcap.studies.tsne.embedding import embed
+
+# The store artefact holding a protocol's embeddings and per-point agreement.
+ARTEFACT = "tsne-{}"
+
+
+def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
+    """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
+    split = ctx.split(model.plan)
+    x, y = ctx.bank.inputs(split, "val")
+    take = np.random.default_rng(spec.seed).permutation(len(y))[: spec.max_points]
+    x, y = x[torch.from_numpy(take).to(x.device)], y.cpu().numpy()[take]
+    dense = ctx.load_params(model.model_id)
+    (sparse,), _ = prune([dense], spec.level, "layerwise")
+    rows: Rows = []
+    arrays = {"labels": torch.from_numpy(y)}
+    act = model.plan.activation
+    pruned = hidden_activations(sparse, x, act)
+    for lvl, hidden, units in ((0.0, hidden_activations(dense, x, act), "all"),
+                               (spec.level, pruned, "all"),
+                               (spec.level, pruned[:, live_units(sparse, x, act)], "live")):
+        hidden = hidden.cpu().numpy()
+        result = embed(hidden, y, spec.perplexity, spec.seed)
+        suffix = "_live" if units == "live" else ""
+        arrays[f"embedding_{lvl}{suffix}"] = torch.from_numpy(result.embedding)
+        arrays[f"agreement_{lvl}{suffix}"] = torch.from_numpy(result.agreement)
+        for metric, value in {**result.scores, "units": float(hidden.shape[1])}.items():
+            rows.append((model.model_id, {"level": lvl, "units": units}, metric, value))
+    save_tensors(ctx.store.artefact(ARTEFACT.format(protocol)), arrays)
+    return rows
+
+
+# "version" 2: live-unit embedding and per-point agreement (older runs recompute).
+compute = one_model_analysis("tsne", capacity_plans, 2, _measure)

@@ -1,0 +1,20 @@
+"""§4.5's config section: the model embedded, the pruning level and t-SNE's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from lowcap.run.config import ConfigSection, Pair, PositiveInt, Seed, parse_pair
+
+
+class TSNEConfig(ConfigSection):
+    """§4.5: t-SNE of one model's hidden activations before and after pruning."""
+
+    pair: Pair = (4, 9)
+    hidden: PositiveInt = 24
+    level: float = Field(0.95, gt=0, lt=1)
+    perplexity: float = Field(30.0, gt=1)
+    max_points: int = Field(1000, strict=True, ge=50)  # 5-fold 10-NN needs some points
+    seed: Seed = 0
+
+    _pair = field_validator("pair", mode="before")(parse_pair)
