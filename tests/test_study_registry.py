@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from safetensors import safe_open
 from lowcap.cli.main import cli
 from lowcap.errors import UserInputError
 from lowcap.run.plan import ModelPlan
-from lowcap.studies.registry import parse_config, registered, schema, studies
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.registry import load_config, parse_config, registered, schema, studies
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "lowcap"
@@ -29,6 +31,7 @@ EXAMPLE = ROOT / "docs" / "examples" / "weight_norm" / "__init__.py"
 def _toy_study():
     spec = importlib.util.spec_from_file_location("weight_norm_example", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: pydantic resolves its annotations
     spec.loader.exec_module(module)
     return module.STUDY
 
@@ -63,11 +66,12 @@ def test_a_registered_toy_study_gets_section_command_report_and_summary_key(run_
         assert "weight-norm" in runner.invoke(cli, ["--help"]).output
         done = runner.invoke(cli, ["weight-norm", str(run_copy), "--device", "cpu", "--quiet"])
         assert done.exit_code == 0, done.output
+        models = [(m["pair"], m["hidden"], m["checkpoint"])
+                  for m in _models(run_copy, "corrected")]
     assert "weight_norm" not in schema().model_fields  # unregistered again
     summary = json.loads((run_copy / "summary.json").read_text())
     norms = summary["protocols"]["corrected"]["weight_norm"]
     # Known values: the mean over seeds of each model's ‖w1‖_F read from its checkpoint.
-    models = [(m["pair"], m["hidden"], m["checkpoint"]) for m in _models(run_copy, "corrected")]
     for pair, hidden, _ in models:
         expected = np.mean([_w1_norm(run_copy / c) for p, h, c in models
                             if (p, h) == (pair, hidden)])
@@ -82,14 +86,11 @@ def test_a_study_name_is_registered_once():
 
 
 def _models(run: Path, protocol: str) -> list[dict]:
-    import sqlite3
-
-    db = sqlite3.connect(run / "store" / "results.sqlite")
-    db.row_factory = sqlite3.Row
-    rows = db.execute("SELECT pair, hidden, checkpoint, spec FROM models WHERE protocol = ?",
-                      (protocol,)).fetchall()
-    return [dict(r) for r in rows if '"labels": "true"' in r["spec"]
-            and json.loads(r["spec"])["lr"] == 0.03]
+    """(pair, hidden, checkpoint) of the run's capacity models under `protocol`."""
+    cfg = load_config(run / "config.yaml")
+    plans = capacity_plans(cfg, cfg.protocol(protocol))
+    return [{"pair": p.pair_key, "hidden": p.hidden,
+             "checkpoint": f"checkpoints/{p.model_id}.safetensors"} for p in plans]
 
 
 def _w1_norm(path: Path) -> float:

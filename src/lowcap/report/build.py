@@ -21,7 +21,7 @@ from lowcap.run.run_folder import STORE_FILE, check_writable, require_run_folder
 from lowcap.run.rundir import damaged_checkpoints
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput
-from lowcap.studies.registry import configured, schema
+from lowcap.studies.registry import configured, parse_config
 
 DEFAULT_PROTOCOL = "corrected"
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
     if stored is None:
         raise StoreError(f"{store.path}: the store holds no run yet (killed before its first "
                          "commit?); run `lowcap reproduce --out DIR` to start it again")
-    cfg = schema().model_validate(stored)
+    cfg = parse_config(stored, f"{store.path} (the run's config)")
     damaged = damaged_checkpoints(store, out)
     for reason in damaged.values():
         log.warning("checkpoint %s; %s", reason, RETRAIN)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, fields
 from functools import cached_property
 from itertools import product
+from typing import Any
 
 import torch
 
@@ -48,8 +49,8 @@ class ModelPlan:
         with a default counts only where a plan's value differs from it (as in open_lth), so
         adding one keeps every stored model's id."""
         hashed = {f.name for f in fields(self)
-                  if f.name in _FIRST_FIELDS or f.default is MISSING
-                  or getattr(self, f.name) != f.default}
+                  if f.name in _FIRST_FIELDS or _default(f) is MISSING
+                  or getattr(self, f.name) != _default(f)}
         values = {k: v for k, v in asdict(self).items() if k in hashed}
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -74,6 +75,13 @@ class ModelPlan:
     def torch_dtype(self) -> torch.dtype:
         """The float type the model trains in."""
         return getattr(torch, self.dtype)
+
+
+def _default(f: Field) -> Any:
+    """A dataclass field's default (made by its factory where it has one), or MISSING."""
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
