@@ -17,12 +17,12 @@ import fcntl
 import json
 import os
 import re
-import sqlite3
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
 from lowcap.errors import UserInputError
+from lowcap.run.store import Store
 
 MARKER = ".lowcap-run"
 STORE_FILE = Path("store") / "results.sqlite"
@@ -89,17 +89,7 @@ def remove_stale_temporaries(out: Path) -> int:
 def _legacy_run(out: Path) -> bool:
     """A run folder of a lowcap from before the marker: config.yaml and a lowcap store."""
     store = out / STORE_FILE
-    if not (out / "config.yaml").is_file() or not store.is_file():
-        return False
-    try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return False
-    return row is not None
+    return (out / "config.yaml").is_file() and store.is_file() and Store.is_lowcap_store(store)
 
 
 def is_run_folder(out: Path) -> bool:

@@ -251,7 +251,9 @@ def store_trained(ctx: RunContext, unit: str, models: TrainedParams,
     for plan, params, diverged in models:
         path = f"checkpoints/{plan.model_id}.safetensors"
         spec = json.dumps(asdict(plan))
-        record = save_tensors(ctx.out / path, params, {"plan": spec, "model_id": plan.model_id})
+        # One metadata key: safetensors writes a header map in no fixed order, and checkpoints
+        # of a resumed run must be byte-identical to an uninterrupted run's.
+        record = save_tensors(ctx.out / path, params, {"plan": spec})
         files.append((path, record.bytes, record.sha256))
         rows.append((plan.model_id, plan.protocol, plan.pair_key, plan.hidden, plan.lr,
                      plan.seed, spec, diverged if diverged >= 0 else None, path))

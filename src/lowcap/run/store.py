@@ -100,6 +100,20 @@ class Store:
         except sqlite3.Error as exc:
             raise self._error(exc, "cannot be opened") from exc
 
+    @staticmethod
+    def is_lowcap_store(path: Path) -> bool:
+        """Whether `path` is a SQLite database with lowcap's schema marker (read-only look)."""
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                 ).fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return False
+        return row is not None
+
     def _error(self, exc: sqlite3.Error, doing: str) -> Exception:
         """The lowcap error for a failed SQLite call: permissions are the user's to fix (exit
         2), damage and anything else name the store (exit 1)."""
