@@ -68,7 +68,7 @@ def registered(study: Study) -> Iterator[Study]:
         _schema.cache_clear()
 
 
-@cache
+@cache  # keyed by the registered studies' names: one schema class per registry state
 def _schema(names: tuple[str, ...]) -> type[core.RunConfig]:
     protocol = create_model(
         "ProtocolConfig", __base__=core.ProtocolConfig,
