@@ -11,3 +11,12 @@ Packages, one per concern (docs/architecture.md):
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`lowcap.open_run`, imported on first use (pandas stays out of the CLI's start-up)."""
+    if name == "open_run":
+        from lowcap.api import open_run
+
+        return open_run
+    raise AttributeError(f"module 'lowcap' has no attribute {name!r}")

@@ -17,21 +17,21 @@ from lowcap.report.tables import results_by_model
 from lowcap.run.config import ConfigSection, ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.base import Command, ReportInput, Section, Study, option
-from lowcap.studies.capacity.report import plans as capacity_plans
-from lowcap.studies.selection import Selection
-
-SOURCE = Selection(capacity_plans)  # which models the study reads: the capacity sweep's
+from lowcap.studies.selection import ModelFilter, Selection
 
 
 class WeightNormConfig(ConfigSection):
-    """The `weight_norm:` section: which norm to take of each layer's weights."""
+    """The `weight_norm:` section: which models, and which norm of each layer's weights."""
 
+    # Which trained models it reads (default: the capacity sweep's).
+    select: ModelFilter = ModelFilter()
+    # "fro": the Frobenius norm; "max": the largest absolute weight.
     norm: Literal["fro", "max"] = "fro"
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Each selected model's layer norms, into the store (skipped when already there)."""
-    models = SOURCE.healthy(ctx, cfg, protocol)
+    models = Selection(cfg.weight_norm.select).healthy(ctx, cfg, protocol)
     norm = cfg.weight_norm.norm
 
     def measure() -> Rows:
@@ -51,7 +51,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
 
 def report(inp: ReportInput) -> Section:
     """Summary key `weight_norm`: pair → width → mean ‖w1‖ over seeds; a table."""
-    plans = SOURCE.plans(inp.cfg, inp.protocol)
+    plans = Selection(inp.cfg.weight_norm.select).plans(inp.cfg, inp.protocol)
     rows = results_by_model(inp.store, "weight_norm", plans)
     by_width: dict[str, dict[str, list[float]]] = {}
     for plan in plans:
@@ -68,6 +68,7 @@ def report(inp: ReportInput) -> Section:
 
 STUDY = Study(
     "weight_norm", WeightNormConfig, compute=compute, report=report,
+    selection=lambda cfg: Selection(cfg.weight_norm.select),
     command=Command(
         "weight-norm", "Weight norms of a run's capacity models, by width; rebuilds the report.",
         options=(option("--norm", "fro or max."),),

@@ -64,13 +64,45 @@ def _with_section(cfg, section: str, overrides: dict):
     return parse_config(data, f"--{section} options")
 
 
+def _comma(kind: type):
+    """A click callback: comma-separated values of `kind` (None when not given)."""
+
+    def parse(ctx: click.Context, param: click.Parameter, text: str | None) -> list | None:
+        if text is None:
+            return None
+        try:
+            return [kind(v) for v in text.split(",")]
+        except ValueError as exc:
+            raise click.BadParameter(f"{text!r}: expected comma-separated {kind.__name__} "
+                                     "values") from exc
+
+    return parse
+
+
+SELECT_OPTIONS = {
+    "study": (lambda _c, _p, v: v, "Read the models of this training study (capacity, "
+              "lr_grid, sweep)."),
+    "protocols": (_comma(str), "Only these protocols, e.g. corrected."),
+    "pairs": (_comma(str), "Only these digit pairs, e.g. 2-7,4-9."),
+    "widths": (_comma(int), "Only these widths, e.g. 8,24."),
+    "learning_rates": (_comma(float), "Only these learning rates, e.g. 0.01,0.03."),
+    "seeds": (_comma(int), "Only these seeds, e.g. 0,1."),
+}
+
+
 def _analysis_command(study) -> click.Command:
     """`lowcap <command> DIR [options]`: the study's compute on an existing run, with its
     config section overridden by the options; rebuilds the report."""
     spec = study.command
 
     def run(directory: Path, device: str, quiet: bool, **options) -> None:
-        cfg = _with_section(_run_config(directory), study.name, spec.overrides(**options))
+        select = {field: options.pop(f"select_{field}", None) for field in SELECT_OPTIONS}
+        cfg = _run_config(directory)
+        overrides = spec.overrides(**options)
+        if any(v is not None for v in select.values()):
+            current = (cfg.model_dump(mode="json").get(study.name) or {}).get("select") or {}
+            overrides["select"] = {**current, **{k: v for k, v in select.items() if v}}
+        cfg = _with_section(cfg, study.name, overrides)
         if spec.check is not None:
             spec.check(cfg, directory)
         _execute(cfg, directory, device, False, quiet, "local", train=False,
@@ -80,6 +112,10 @@ def _analysis_command(study) -> click.Command:
               click.option("--device", type=DEVICES, default="auto", show_default=True),
               click.option("--quiet", is_flag=True, help="No progress bars."),
               *spec.options]
+    if study.selection is not None:  # every analysis of trained models takes a selection
+        params += [click.option(f"--select-{field.replace('_', '-')}", f"select_{field}",
+                                default=None, callback=parse, help=text)
+                   for field, (parse, text) in SELECT_OPTIONS.items()]
     for decorator in reversed(params):
         run = decorator(run)
     return click.command(spec.name, help=spec.help)(run)
@@ -166,13 +202,19 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
              ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
     from lowcap.report.build import build_report
     from lowcap.run.rundir import check_run, open_run, resolve_device
-    from lowcap.studies.schedule import run_analyses, run_training, training_groups
+    from lowcap.studies.schedule import (
+        check_selections,
+        run_analyses,
+        run_training,
+        training_groups,
+    )
 
     if ray_address is not None and executor != "ray":
         raise UserInputError("--ray-address needs --executor ray")
     started = time.perf_counter()
     dev = resolve_device(device)
     # Before a Ray cluster is joined or anything is written.
+    check_selections(cfg, analyses)
     check_run(out, list(training_groups(cfg)), dev, fresh)
     remote = None
     if executor == "ray":
@@ -220,6 +262,26 @@ def reproduce(profile: str, config: Path | None, out: Path | None, executor: str
     cfg = _load(profile, config)
     _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor,
              ray_address=ray_address, ray_timeout=ray_timeout)
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--schema", is_flag=True,
+              help="Print the reference of every section and field instead (docs/config.md).")
+def config(source: str | None, schema: bool) -> None:
+    """Print the resolved config of a profile (paper, paper-full, quick, smoke) or a YAML file,
+    every default written out; with --schema, the config reference."""
+    if schema:
+        from lowcap.studies.reference import config_reference
+
+        click.echo(config_reference(), nl=False)
+        return
+    if source is None:
+        raise UserInputError("lowcap config: name a profile (e.g. paper) or a YAML file, or "
+                             "pass --schema")
+    path = Path(source).expanduser()
+    cfg = _load(None, path) if path.suffix in (".yaml", ".yml") else _load(source, None)
+    click.echo(cfg.to_yaml(), nl=False)
 
 
 @cli.command()

@@ -33,6 +33,21 @@ def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+PAPER_PROFILES = ("paper", "paper-full")
+
+
+def _banner(profile: str) -> str:
+    """Under any other profile, the claims are the paper's rules applied to this run's models:
+    a description of the run, not a test of the paper (a 15-update model can 'hold')."""
+    if profile in PAPER_PROFILES:
+        return ""
+    return ("<p style='background:#fff3cd;padding:.6em;border:1px solid #e0c36c'><b>Profile "
+            f"<code>{html.escape(profile)}</code>:</b> the verdicts below apply the paper's "
+            "rules to this run's models. Only the <code>paper</code> and "
+            "<code>paper-full</code> profiles run the paper's experiments, so only their "
+            "verdicts say whether the paper's findings hold.</p>")
+
+
 VERDICT_COLOURS = {"holds": "#d9f2d9", "does not hold": "#f8d7d7", "inconclusive": "#eee"}
 
 
@@ -79,7 +94,7 @@ def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_secti
              f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, training "
              f"matmuls {html.escape(str(summary['train_matmul']))}, total compute time "
              f"{summary['seconds']['total']:.1f} s.</p>",
-             _claims_section(summary["claims"]),
+             _banner(cfg.profile), _claims_section(summary["claims"]),
              "<h2>Protocol</h2><details><summary>the resolved config.yaml (every default "
              "spelled out)</summary><pre>" + html.escape(cfg.to_yaml()) + "</pre></details>"]
     timing_rows = [[k, v] for k, v in summary["seconds"].items()]

@@ -100,15 +100,23 @@ def positive_lrs(values: list[float]) -> list[float]:
 
 
 class ProtocolConfig(ConfigSection):
-    """Everything the two protocols disagree on (protocol.md, 'Two protocols, one switch')."""
+    """Everything the two protocols disagree on (the README, "Two protocols, one switch")."""
 
+    # Which protocol: its preset fills every field you do not write.
     name: Literal["reference", "corrected"]
+    # Mini-batch size, or full for full-batch gradient descent.
     batch_size: PositiveInt | Literal["full"]
+    # Initial weights: PyTorch's nn.Linear default, or N(0, init_std²) with zero biases.
     init: Literal["kaiming_uniform", "normal"]
+    # Standard deviation of the normal initialisation.
     init_std: float = Field(0.1, gt=0)
+    # Downsample the larger class of a pair to the size of the smaller one.
     balance: bool = Field(strict=True)
+    # Seeds: one model per seed for every pair, width and learning rate.
     seeds: list[Seed] = Field(min_length=1)
+    # Fraction of a pair's training images held out for validation.
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    # Which split the training-dynamics figures show (the paper's code: train).
     curves_split: Literal["val", "train"]
     # Whose random draws make the split and the initial weights: lowcap's own streams, or
     # exactly those of the paper's public code (its balancing, permutation and split, and its
@@ -145,15 +153,20 @@ class RunConfig(ConfigSection):
     added to it by the study registry (`lowcap.studies.registry.ExperimentConfig`)."""
 
     profile: str = "custom"  # names the default output folder, runs/<profile>
+    # Hidden widths h of the 784 → h → 1 models every training study uses (the sweep has its own).
     widths: list[PositiveInt] = Field(default=list(PAPER_WIDTHS), min_length=1)
+    # The main learning rate (capacity sweep, pruning and the analyses' models).
     lr: float = 0.03
+    # Epochs each model trains for (full-batch GD: one update per epoch).
     epochs: PositiveInt = 100
+    # Hidden activation of every trained model; every analysis uses the same one.
     activation: Literal["relu", "tanh"] = "relu"
     # PyTorch's float32 matmul precision for the training updates. "highest": IEEE float32.
     # "medium": bf16 products, float32 sums, weights and outputs where the hardware has fast
     # bf16 (AMX / AVX512-BF16 CPUs); TF32 on GPUs. Evaluation and analyses are always float32.
     # Only float32 protocols are affected: a `dtype: float64` protocol trains in float64.
     matmul_precision: Literal["highest", "medium"] = "highest"
+    # Epochs between training snapshots: how much a killed run recomputes.
     snapshot_every: PositiveInt = 10
     protocols: list[ProtocolConfig] = Field(min_length=1)
     # Each protocol's preset values; the registry adds the studies' protocol fields' presets.
@@ -257,11 +270,18 @@ def load_config(schema: type[C], path: Path) -> C:
     return parse_config(schema, data, str(path))
 
 
-def profile_path(profile: str) -> Path:
-    """The YAML file of a named profile (paper, quick, smoke)."""
+def configs_dir() -> Path:
+    """The folder of the shipped configs (in the installed package, or the repository's)."""
     here = Path(__file__).resolve()
     for folder in (here.parents[1] / "configs", here.parents[3] / "configs"):
-        candidate = folder / f"{profile}.yaml"
-        if candidate.exists():
-            return candidate
-    raise UserInputError(f"profile {profile!r}: no configs/{profile}.yaml found")
+        if folder.is_dir():
+            return folder
+    raise UserInputError("no configs/ folder found beside lowcap (a broken install?)")
+
+
+def profile_path(profile: str) -> Path:
+    """The YAML file of a named profile (paper, quick, smoke)."""
+    candidate = configs_dir() / f"{profile}.yaml"
+    if not candidate.exists():
+        raise UserInputError(f"profile {profile!r}: no configs/{profile}.yaml found")
+    return candidate

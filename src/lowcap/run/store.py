@@ -216,6 +216,17 @@ class Store:
             row["spec"] = json.loads(row["spec"])
         return {r["model_id"]: r for r in rows}
 
+    def all_models(self) -> list[dict[str, Any]]:
+        """Every stored model's row (stored plan decoded into 'spec'), by model id."""
+        rows = self.query("SELECT * FROM models ORDER BY model_id")
+        for row in rows:
+            row["spec"] = json.loads(row["spec"])
+        return rows
+
+    def all_epochs(self) -> list[dict[str, Any]]:
+        """Every stored epoch row, by model id and epoch."""
+        return self.query("SELECT * FROM epochs ORDER BY model_id, epoch")
+
     def epoch_metrics(self, model_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """model_id → its per-epoch metric rows, ordered by epoch."""
         out: dict[str, list[dict[str, Any]]] = {m: [] for m in model_ids}

@@ -17,6 +17,7 @@ from lowcap.run.config import ConfigSection, ProtocolConfig, RunConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext
 from lowcap.run.store import Store
+from lowcap.studies.selection import Selection
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class Study:
     claims: tuple[Claim, ...] = ()  # checked on each protocol's summary
     run_report: ReportFn | None = None  # once per run (studies not tied to one protocol)
     command: Command | None = None
+    # Models a study trains besides `plans` (label, plan), e.g. the sensitivity variants.
+    trains: Callable[[Any], list[tuple[str, ModelPlan]]] | None = None
+    # Which trained models an analysis reads, from the config (an empty one is refused).
+    selection: Callable[[Any], Selection] | None = None
     # Fields the study adds to every protocol (name → (type, default)), and their values in
     # a protocol's preset (protocol name → {field: value}).
     protocol_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)

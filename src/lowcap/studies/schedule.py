@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from lowcap.errors import UserInputError
 from lowcap.progress import progress
 from lowcap.run.config import RunConfig
 from lowcap.run.plan import ModelPlan
@@ -21,6 +22,21 @@ def training_groups(cfg: RunConfig) -> Iterator[tuple[str, str, list[ModelPlan]]
                 plans = study.plans(cfg, protocol)
                 if plans:
                     yield study.name, protocol.name, plans
+
+
+def check_selections(cfg: RunConfig, only: tuple[str, ...] | None = None) -> None:
+    """UserInputError naming the study and its selection when an analysis the config runs
+    (or one of `only`) would read no model under any protocol."""
+    for study in configured(cfg):
+        if study.selection is None or (only is not None and study.name not in only):
+            continue
+        chosen = study.selection(cfg)
+        if not any(chosen.plans(cfg, protocol) for protocol in cfg.protocols):
+            raise UserInputError(
+                f"{study.name}: no model of this run matches its selection "
+                f"({chosen.describe()}); change the section's pair/widths or its `select:` "
+                "(study, protocols, pairs, widths, learning_rates, seeds), or the command's "
+                "options")
 
 
 def run_training(ctx: RunContext, cfg: RunConfig) -> dict[str, float]:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.dead_neurons.units import dead_units, disconnected_units
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import Selection, by_lane
-
-SOURCE = Selection(capacity_plans)  # the capacity sweep's models
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Dead hidden units (see `dead_units`), before and after pruning."""
     assert cfg.dead_neurons is not None
-    models = SOURCE.healthy(ctx, cfg, protocol)
+    models = Selection(cfg.dead_neurons.select).healthy(ctx, cfg, protocol)
     level = cfg.dead_neurons.level
 
     def measure() -> Rows:

@@ -7,13 +7,18 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from lowcap.run.config import ConfigSection, Pair, PositiveInt, parse_pair
+from lowcap.studies.selection import ModelFilter
 
 
 class DeadNeuronsConfig(ConfigSection):
     """§4.4: dead-unit counts before and after pruning at `level` (Table 1 models listed)."""
 
+    # Which trained models it reads (default: the capacity sweep's).
+    select: ModelFilter = ModelFilter()
+    # The Table 1 models shown, as [a, b, width] (every selected model is counted).
     models: list[tuple[Pair, PositiveInt]] = Field(
         default=[((0, 1), 12), ((3, 8), 16), ((4, 9), 24)], min_length=1)
+    # The pruning level compared with the dense model.
     level: float = Field(0.95, gt=0, lt=1)
 
     @field_validator("models", mode="before")

@@ -10,7 +10,7 @@ from lowcap.report.tables import results_by_model
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.dead_neurons.compute import SOURCE
+from lowcap.studies.selection import Selection
 
 TABLE1_COLUMNS = ["pair", "hidden", "seed", "dead (dense)", "dead (pruned)",
                   "disconnected (pruned)", "live (pruned)"]
@@ -19,7 +19,8 @@ TABLE1_COLUMNS = ["pair", "hidden", "seed", "dead (dense)", "dead (pruned)",
 def report(inp: ReportInput) -> Section:
     """Summary keys `dead_neurons` (the Table 1 models) and `dead_neurons_all` (every model)."""
     spec = inp.cfg.dead_neurons
-    rows = dead_neuron_rows(inp.store, SOURCE.plans(inp.cfg, inp.protocol), spec.level)
+    plans = Selection(spec.select).plans(inp.cfg, inp.protocol)
+    rows = dead_neuron_rows(inp.store, plans, spec.level)
     chosen = {(f"{p[0]}-{p[1]}", h) for p, h in spec.models}
     table1 = [r for r in rows if (r["pair"], r["hidden"]) in chosen]
     figure = dead_neurons_figure(table1, inp.figures, inp.protocol.name)

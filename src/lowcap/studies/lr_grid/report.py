@@ -27,7 +27,9 @@ PAPER_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 class LRGridConfig(ConfigSection):
     """§4.1: one pair, every width × learning rate × seed."""
 
+    # The pair the grid trains on.
     pair: Pair = (4, 9)
+    # Learning rates tried at every width.
     learning_rates: list[float] = Field(default=list(PAPER_LRS), min_length=1)
 
     _pair = field_validator("pair", mode="before")(parse_pair)

@@ -7,12 +7,9 @@ import numpy as np
 
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.pruning.methods import Pruner
 from lowcap.studies.selection import Selection, by_lane
 from lowcap.training.parameter_sets import evaluate_lane
-
-SOURCE = Selection(capacity_plans)  # the capacity sweep's models
 
 
 def pruning_methods(cfg, protocol: ProtocolConfig) -> list[str]:
@@ -30,7 +27,7 @@ def pruning_methods(cfg, protocol: ProtocolConfig) -> list[str]:
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Every selected model pruned at every level by every method, evaluated on val and test."""
     assert cfg.pruning is not None
-    models = SOURCE.healthy(ctx, cfg, protocol)
+    models = Selection(cfg.pruning.select).healthy(ctx, cfg, protocol)
     methods = pruning_methods(cfg, protocol)
     levels = cfg.pruning.levels
 

@@ -13,7 +13,8 @@ from lowcap.report.tables import results_by_model
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.pruning.compute import SOURCE, pruning_methods
+from lowcap.studies.pruning.compute import pruning_methods
+from lowcap.studies.selection import Selection
 
 # The paper's numbering of its pruning figures.
 PRUNING_FIGURES = {"4-9": "fig4", "0-1": "figB1", "1-7": "figB2", "3-8": "figB3", "5-6": "figB4"}
@@ -31,7 +32,8 @@ def report(inp: ReportInput) -> Section:
     `pruning_rounding_spread`; the pruning figures, and the methods compared on the model
     the t-SNE section embeds (where there is one)."""
     cfg, name = inp.cfg, inp.protocol.name
-    by_method = pruning_table(inp.store, SOURCE.plans(cfg, inp.protocol), cfg.pruning.levels,
+    plans = Selection(cfg.pruning.select).plans(cfg, inp.protocol)
+    by_method = pruning_table(inp.store, plans, cfg.pruning.levels,
                               pruning_methods(cfg, inp.protocol))
     layerwise = by_method.get("layerwise") or by_method.get("layerwise_nearest", {})
     result = {

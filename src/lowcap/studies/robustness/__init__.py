@@ -2,13 +2,13 @@
 
 from lowcap.studies.base import Command, Study, floats, ints, option
 from lowcap.studies.robustness.claims import CLAIMS
-from lowcap.studies.robustness.compute import compute
+from lowcap.studies.robustness.compute import compute, selection
 from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.report import report, run_report
 
 STUDY = Study(
     "robustness", RobustnessConfig, compute=compute, report=report, headline=("robustness",),
-    claims=CLAIMS, run_report=run_report,
+    claims=CLAIMS, run_report=run_report, selection=lambda cfg: selection(cfg.robustness),
     command=Command(
         "robustness", "Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds "
         "the report.",

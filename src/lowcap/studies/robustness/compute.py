@@ -6,7 +6,6 @@ from __future__ import annotations
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.corruptions import SEVERITIES, corrupt
 from lowcap.studies.selection import Selection
@@ -18,8 +17,8 @@ CORRUPTION_EXAMPLE = "corruption-example"
 
 
 def selection(spec: RobustnessConfig) -> Selection:
-    """The capacity models of the configured pair and widths."""
-    return Selection(capacity_plans, (spec.pair,), tuple(spec.widths))
+    """The selected models of the configured pair and widths."""
+    return Selection(spec.select, (spec.pair,), tuple(spec.widths))
 
 
 def robustness_settings(spec: RobustnessConfig) -> list[tuple[str, float, int]]:
@@ -55,5 +54,6 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                 rows.append((model.model_id, params, "test_auc", float(metrics["auc"][0, i])))
         return rows
 
-    identity = {"models": [m.model_id for m in models], **spec.model_dump(mode="json")}
+    identity = {"models": [m.model_id for m in models],
+                **spec.model_dump(mode="json", exclude={"select"})}
     return run_analysis_unit(ctx, "robustness", identity, measure)

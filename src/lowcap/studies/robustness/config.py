@@ -7,21 +7,31 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from lowcap.run.config import ConfigSection, Pair, PositiveInt, Seed, parse_pair
+from lowcap.studies.selection import ModelFilter
 
 
 class RobustnessConfig(ConfigSection):
     """§4.6: Gaussian noise, occlusion and MNIST-C-style corruptions of the test images."""
 
+    # Which trained models it reads (default: the capacity sweep's).
+    select: ModelFilter = ModelFilter()
+    # Pair of the models evaluated.
     pair: Pair = (4, 9)
+    # Widths of the models evaluated.
     widths: list[PositiveInt] = Field(default=[24, 48, 64], min_length=1)
+    # Standard deviations of the Gaussian noise added to the test images.
     sigmas: list[float] = Field(default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0],
                                 min_length=1)
+    # Side of the square occluder, in pixels.
     occlusion_size: int = Field(7, strict=True, ge=1, le=28)
+    # MNIST-C-style corruptions applied.
     mnist_c: list[Literal["shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation",
                           "brightness", "stripe"]] = [
         "shot_noise", "impulse_noise", "gaussian_blur", "shift", "rotation", "brightness",
         "stripe"]
+    # Severities (1–5) of each MNIST-C-style corruption.
     severities: list[Annotated[int, Field(strict=True, ge=1, le=5)]] = [1, 2, 3, 4, 5]
+    # Seed of the noise and occluder positions.
     seed: Seed = 0
 
     _pair = field_validator("pair", mode="before")(parse_pair)

@@ -5,10 +5,11 @@ from lowcap.studies.saliency.claims import CLAIMS
 from lowcap.studies.saliency.compute import compute
 from lowcap.studies.saliency.config import SaliencyConfig
 from lowcap.studies.saliency.report import report
+from lowcap.studies.selection import one_model
 
 STUDY = Study(
     "saliency", SaliencyConfig, compute=compute, report=report, headline=("saliency",),
-    claims=CLAIMS,
+    claims=CLAIMS, selection=lambda cfg: one_model(cfg.saliency),
     command=Command(
         "saliency", "Saliency maps, dense vs pruned agreement (§4.7); rebuilds the report.",
         options=(option("--pair", "Digit pair, e.g. 4-9."),

@@ -9,7 +9,6 @@ import torch
 from lowcap.models.forward import forward
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.runner import Rows, RunContext, TrainedModel
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.saliency import maps as saliency
 from lowcap.studies.selection import one_model_analysis
@@ -72,4 +71,4 @@ def _figure_maps(dense: dict, pruned: dict, x: torch.Tensor, y: torch.Tensor, ep
 
 
 # "version" 2: per-image agreement and undefined maps are stored (older runs recompute).
-compute = one_model_analysis("saliency", capacity_plans, 2, _measure)
+compute = one_model_analysis("saliency", 2, _measure)

@@ -16,8 +16,8 @@ from lowcap.run.checkpoints import load_tensors
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.saliency.compute import ARTEFACT
+from lowcap.studies.selection import one_model
 
 SALIENCY_METRICS = ("spearman_mean", "spearman_std", "topk_overlap_mean", "topk_overlap_std",
                     "undefined_maps", "images", "spearman_mean_undefined_as_zero")
@@ -27,7 +27,7 @@ def report(inp: ReportInput) -> Section:
     """Summary key `saliency`: agreement by pruning kind, with intervals for magnitude
     pruning; Fig 8 and the attribution methods."""
     spec, name = inp.cfg.saliency, inp.protocol.name
-    result = saliency_scores(inp.store, capacity_plans(inp.cfg, inp.protocol), spec.level)
+    result = saliency_scores(inp.store, one_model(spec).plans(inp.cfg, inp.protocol), spec.level)
     source = inp.store.artefact(ARTEFACT.format(name))
     if "magnitude" in result:
         result["magnitude"].update(saliency_intervals(source))

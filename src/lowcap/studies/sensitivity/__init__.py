@@ -6,7 +6,7 @@ from pathlib import Path
 from lowcap.errors import UserInputError
 from lowcap.studies.base import Command, Study, ints, names, option
 from lowcap.studies.capacity.report import plans as capacity_plans
-from lowcap.studies.sensitivity.compute import compute
+from lowcap.studies.sensitivity.compute import compute, population
 from lowcap.studies.sensitivity.config import SensitivityConfig
 from lowcap.studies.sensitivity.report import run_report
 
@@ -19,6 +19,14 @@ def _needs_capacity(cfg, directory: Path) -> None:
                              f"the {protocol!r} protocol, which this run does not have")
 
 
+def _variants(cfg) -> list:
+    """The variant models the study trains, labelled 'sensitivity/<variant>'."""
+    if cfg.sensitivity.protocol not in {p.name for p in cfg.protocols}:
+        return []
+    return [(f"sensitivity/{variant}", plan)
+            for variant, plan in population(cfg, cfg.sensitivity) if variant != "base"]
+
+
 COMMAND = Command(
     "sensitivity", "Jacobian sensitivity vs generalization (companion paper A): trains the "
     "factor variants the study needs, measures every model; rebuilds the report.",
@@ -27,4 +35,4 @@ COMMAND = Command(
     overrides=lambda pairs, widths: {"pairs": names(pairs), "widths": ints(widths)},
     check=_needs_capacity)
 STUDY = Study("sensitivity", SensitivityConfig, compute=compute, run_report=run_report,
-              command=COMMAND)
+              command=COMMAND, trains=lambda cfg: _variants(cfg))

@@ -9,7 +9,6 @@ import torch
 from lowcap.models.forward import hidden_activations
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.runner import Rows, RunContext, TrainedModel
-from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.dead_neurons.units import live_units
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import one_model_analysis
@@ -46,4 +45,4 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
 
 
 # "version" 2: live-unit embedding and per-point agreement (older runs recompute).
-compute = one_model_analysis("tsne", capacity_plans, 2, _measure)
+compute = one_model_analysis("tsne", 2, _measure)

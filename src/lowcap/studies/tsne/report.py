@@ -15,14 +15,14 @@ from lowcap.run.checkpoints import load_tensors
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.selection import one_model
 from lowcap.studies.tsne.compute import ARTEFACT
 
 
 def report(inp: ReportInput) -> Section:
     """Summary keys `tsne` (scores by level) and `tsne_agreement` (intervals); Fig 5."""
     spec, name = inp.cfg.tsne, inp.protocol.name
-    scores = tsne_scores(inp.store, capacity_plans(inp.cfg, inp.protocol), spec.level)
+    scores = tsne_scores(inp.store, one_model(spec).plans(inp.cfg, inp.protocol), spec.level)
     source = inp.store.artefact(ARTEFACT.format(name))
     figure = tsne_figure(source, scores, inp.figures, name)
     html = ""

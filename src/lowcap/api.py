@@ -1,0 +1,125 @@
+"""A run folder in a notebook: `lowcap.open_run(path)` gives its models, training curves and
+analysis results as pandas DataFrames and any model as an `nn.Module`. Read-only: the store is
+opened read-only, nothing in the folder is written, and no run lock is taken (a run may be
+training while you look)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from torch import nn
+
+from lowcap.errors import UserInputError
+from lowcap.models.mlp import build_mlp
+from lowcap.run.checkpoints import load_tensors
+from lowcap.run.run_folder import STORE_FILE, require_run_folder
+from lowcap.run.store import Store
+from lowcap.studies.registry import configured, parse_config
+
+
+def open_run(path: str | Path) -> Run:
+    """Open the lowcap run folder at `path` for reading."""
+    return Run(Path(path).expanduser())
+
+
+class Run:
+    """A run folder opened read-only (use `open_run`)."""
+
+    def __init__(self, path: Path):
+        require_run_folder(path)
+        self.path = path
+        self.store = Store(path / STORE_FILE, read_only=True)
+        self.config = parse_config(self.store.get_meta("config"), f"{path} (the run's config)")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def models(self, **where: object) -> pd.DataFrame:
+        """One row per trained model: its id, every plan field (protocol, pair as 'a-b',
+        hidden, lr, seed, labels, activation, ...), `studies` (the studies that trained or
+        share it, e.g. 'capacity lr_grid' or 'sensitivity/tanh'), `diverged_epoch` and
+        `best_val_f1`. Keyword arguments filter on columns, e.g. `models(pair="4-9", hidden=24)`;
+        a study matches where it is one of the model's studies."""
+        studies = self._studies()
+        epochs = self.epochs()
+        best = {} if epochs.empty else epochs.groupby("model_id")["val_f1"].max()
+        rows = []
+        for row in self.store.all_models():
+            spec = {**row["spec"], "pair": row["pair"]}
+            rows.append({"model_id": row["model_id"], **spec,
+                         "studies": " ".join(studies.get(row["model_id"], [])),
+                         "diverged_epoch": row["diverged_epoch"],
+                         "best_val_f1": best.get(row["model_id"], float("nan"))})
+        frame = pd.DataFrame(rows)
+        for column, value in where.items():
+            if column == "study":
+                frame = frame[frame["studies"].str.split().apply(lambda s, v=value: v in s)]
+            elif column not in frame:
+                raise UserInputError(f"models({column}=...): no such column; columns are "
+                                     f"{', '.join(frame.columns)}")
+            else:
+                frame = frame[frame[column] == value]
+        return frame.reset_index(drop=True)
+
+    def epochs(self) -> pd.DataFrame:
+        """One row per model and epoch: train/val/test loss, F1 and ROC-AUC."""
+        return pd.DataFrame(self.store.all_epochs())
+
+    def results(self, analysis: str) -> pd.DataFrame:
+        """An analysis's stored numbers, one row each: model_id, metric, value, and its
+        parameters (level, method, corruption, ...) as columns."""
+        rows = [{"model_id": r["model_id"], **r["params"], "metric": r["metric"],
+                 "value": r["value"]} for r in self.store.results(analysis)]
+        if not rows:
+            names = [s.name for s in configured(self.config) if s.compute is not None]
+            raise UserInputError(f"{self.path}: no results of {analysis!r} stored; this run's "
+                                 f"analyses are {', '.join(names) or 'none'}")
+        return pd.DataFrame(rows)
+
+    def model(self, model_id: str) -> nn.Module:
+        """A trained model as a plain `nn.Sequential` (Linear, activation, Linear) in the float
+        type it trained in; its checkpoint is checked against the store's record."""
+        row = self.store.models([model_id]).get(model_id)
+        if row is None:
+            raise UserInputError(f"{self.path}: no model {model_id!r} (see run.models())")
+        path = row["checkpoint"]
+        params = load_tensors(self.path / path, record=self.store.file_records().get(path))
+        return build_mlp(params, row["spec"]["activation"])
+
+    def summary(self) -> dict:
+        """The run's summary.json (as the last `lowcap report` wrote it)."""
+        return json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
+
+    def figure(self, name: str) -> Path:
+        """The path of a figure the report drew, by its file name without extension (e.g.
+        'fig3_capacity_corrected'); show it with IPython.display.Image(run.figure(...))."""
+        path = self.path / "figures" / f"{name}.png"
+        if not path.is_file():
+            shown = sorted(p.stem for p in (self.path / "figures").glob("*.png"))
+            raise UserInputError(f"no figure {name!r}; this run has {', '.join(shown)}")
+        return path
+
+    def _studies(self) -> dict[str, list[str]]:
+        """model id → the studies whose models it is (from the run's config)."""
+        out: dict[str, list[str]] = {}
+        for study in configured(self.config):
+            labelled = []
+            if study.plans is not None:
+                labelled += [(study.name, plan) for protocol in self.config.protocols
+                             for plan in study.plans(self.config, protocol)]
+            if study.trains is not None:
+                labelled += study.trains(self.config)
+            for label, plan in labelled:
+                out.setdefault(plan.model_id, [])
+                if label not in out[plan.model_id]:
+                    out[plan.model_id].append(label)
+        return out
