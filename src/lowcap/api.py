@@ -45,8 +45,8 @@ class Run:
 
     def models(self, **where: object) -> pd.DataFrame:
         """One row per trained model: its id, every plan field (protocol, pair as 'a-b',
-        hidden, lr, seed, labels, activation, ...), `studies` (the studies that trained or
-        share it, e.g. 'capacity lr_grid' or 'sensitivity/tanh'), `diverged_epoch` and
+        hidden, lr, seed, labels, activation, ...), `studies` (the names of the studies
+        that trained or share it, with a variant where a study trains several), `diverged_epoch` and
         `best_val_f1`. Keyword arguments filter on columns, e.g. `models(pair="4-9", hidden=24)`;
         a study matches where it is one of the model's studies."""
         studies = self._studies()
@@ -101,7 +101,7 @@ class Run:
 
     def figure(self, name: str) -> Path:
         """The path of a figure the report drew, by its file name without extension (e.g.
-        'fig3_capacity_corrected'); show it with IPython.display.Image(run.figure(...))."""
+        the names in the run's figures/ folder); show it with IPython.display.Image(...)."""
         path = self.path / "figures" / f"{name}.png"
         if not path.is_file():
             shown = sorted(p.stem for p in (self.path / "figures").glob("*.png"))

@@ -80,8 +80,8 @@ def _comma(kind: type):
 
 
 SELECT_OPTIONS = {
-    "study": (lambda _c, _p, v: v, "Read the models of this training study (capacity, "
-              "lr_grid, sweep)."),
+    "study": (lambda _c, _p, v: v, "Read the models of this training study (a config "
+              "section that trains models)."),
     "protocols": (_comma(str), "Only these protocols, e.g. corrected."),
     "pairs": (_comma(str), "Only these digit pairs, e.g. 2-7,4-9."),
     "widths": (_comma(int), "Only these widths, e.g. 8,24."),

@@ -30,6 +30,14 @@ class Claim:
     check: Callable[[dict], Verdict]
 
 
+def listing(values: dict) -> str:
+    """A mapping as plain words for a claim's evidence: '(a: 1; b: 2)', not Python's dict
+    text."""
+    if not values:
+        return "none"
+    return "(" + "; ".join(f"{key}: {value}" for key, value in values.items()) + ")"
+
+
 def check_claims(protocol: str, result: dict, claims: Iterable[Claim]) -> list[dict]:
     """`claims` evaluated on one protocol's summary section (missing numbers, null in the
     summary, count as NaN: a rule never decides on them)."""

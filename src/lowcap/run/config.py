@@ -153,9 +153,10 @@ class RunConfig(ConfigSection):
     added to it by the study registry (`lowcap.studies.registry.ExperimentConfig`)."""
 
     profile: str = "custom"  # names the default output folder, runs/<profile>
-    # Hidden widths h of the 784 → h → 1 models every training study uses (the sweep has its own).
+    # Hidden widths h of the 784 → h → 1 models the training studies use (a study may name its
+    # own).
     widths: list[PositiveInt] = Field(default=list(PAPER_WIDTHS), min_length=1)
-    # The main learning rate (capacity sweep, pruning and the analyses' models).
+    # The main learning rate: the one the paper's studies train at.
     lr: float = 0.03
     # Epochs each model trains for (full-batch GD: one update per epoch).
     epochs: PositiveInt = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import Claim, Verdict
+from lowcap.report.claims import Claim, Verdict, listing
 from lowcap.report.statistics import (
     BOOTSTRAP,
     FAILS,
@@ -60,7 +60,7 @@ def _capacity_scales(r: dict) -> Verdict:
     mins = {p: _shown_min(cap[p]["min_hidden"]) for p in pairs}
     return verdict, (f"P(min capacity of {hard} > of {easy}) = {p_greater:.3f}, P(≤, both "
                      f"met) = {p_not:.3f} over {BOOTSTRAP} seed-bootstrap resamples of each; "
-                     f"min capacity {mins}; correlation of difficulty rank with F1 at the "
+                     f"min capacity {listing(mins)}; correlation of difficulty rank with F1 at the "
                      f"smallest width {rho:.2f}")
 
 
@@ -77,7 +77,7 @@ def _min_capacities(r: dict) -> Verdict:
                        f"[{_shown_min(lo)}, {_shown_min(hi)}]")
     ranges = {p: f"{lo}–{hi}" for p, (lo, hi) in PAPER_MIN.items() if p in checked}
     return all_of(parts), (f"ours (95% seed-bootstrap interval; none = no width meets the "
-                           f"rule) {shown}; paper's ranges {ranges}")
+                           f"rule) {listing(shown)}; paper's ranges {listing(ranges)}")
 
 
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"

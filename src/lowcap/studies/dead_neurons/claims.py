@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lowcap.report.claims import Claim, Verdict
+from lowcap.report.claims import Claim, Verdict, listing
 from lowcap.report.statistics import (
     FAILS,
     HOLDS,
@@ -14,14 +14,15 @@ def _dead_neurons(r: dict) -> Verdict:
     rows = r.get("dead_neurons", [])
     if not rows:
         return INCONCLUSIVE, "no dead-neuron results"
-    dead = [(x["pair"], x["hidden"], x["seed"], x["before"], x["after_95"]) for x in rows
-            if x["before"] or x["after_95"]]
+    name = {id(x): f"{x['pair']} h={x['hidden']} seed {x['seed']}" for x in rows}
+    dead = {name[id(x)]: f"{x['before']} before, {x['after_95']} after" for x in rows
+            if x["before"] or x["after_95"]}
     verdict = HOLDS if not dead else FAILS
-    cut = [x.get("disconnected_after") for x in rows]
-    extra = (f"; disconnected after pruning: {cut}" if all(c is not None for c in cut) else "")
+    cut = {name[id(x)]: x.get("disconnected_after") for x in rows}
+    extra = (f"; disconnected units after pruning: {listing(cut)}"
+             if all(c is not None for c in cut.values()) else "")
     return verdict, (f"{len(dead)} of {len(rows)} models with a dead unit (an exact count: "
-                     f"no sampling); with dead units (pair, h, seed, before, after): "
-                     f"{dead or 'none'}{extra}")
+                     f"no sampling); dead units: {listing(dead)}{extra}")
 
 
 CLAIMS = (

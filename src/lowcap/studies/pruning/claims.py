@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, Verdict
+from lowcap.report.claims import CI, Claim, Verdict, listing
 from lowcap.report.statistics import (
     ALPHA,
     FAILS,
@@ -45,7 +45,7 @@ def _pruned_above(r: dict, level: float, method: str) -> Verdict:
     shown = {p: f"{np.mean(changes[p]):+.2f}% {ci_text(ci, '+.2f')}" for p, ci in cis.items()}
     return all_of([above(ci, -1.0) for ci in cis.values()]), (
         f"% change in F1 at {level:.0%}, mean over widths and seeds [95% bootstrap interval "
-        f"over seeds]: {shown}")
+        f"over seeds]: {listing(shown)}")
 
 
 def _pruning_95(r: dict) -> Verdict:
@@ -85,10 +85,10 @@ def _regulariser(r: dict) -> Verdict:
     gains = {p: int((v > 0).sum()) for p, v in cells.items()}
     losses = {p: int((v < 0).sum()) for p, v in cells.items()}
     verdict = HOLDS if min(greater) < ALPHA else FAILS if p_less < ALPHA else INCONCLUSIVE
+    adjusted = {p: round(q, 4) for p, q in zip(cells, greater, strict=True)}
     return verdict, (f"(width, level) cells at 50–95% sparsity, seed-mean % change in F1: "
-                     f"better {gains}, worse {losses}; one-sided Wilcoxon signed-rank 'better' "
-                     f"per pair, Holm-adjusted p = "
-                     f"{ {p: round(q, 4) for p, q in zip(cells, greater, strict=True)} }; "
+                     f"better {listing(gains)}; worse {listing(losses)}; one-sided Wilcoxon "
+                     f"signed-rank 'better' per pair, Holm-adjusted p {listing(adjusted)}; "
                      f"'worse' over all cells p = {p_less:.2g}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, Verdict
+from lowcap.report.claims import CI, Claim, Verdict, listing
 from lowcap.report.statistics import (
     INCONCLUSIVE,
     above,
@@ -43,9 +43,9 @@ def _occlusion(r: dict) -> Verdict:
     ci = bootstrap_mean_ci(_width_difference(occ[small], occ[large]))
     mean = rob.get("occlusion", {})
     shown = {h: f"{mean[h]:.3f}" for h in sorted(mean, key=int)}
-    return above(ci, 0.0), (f"occlusion F1 by width {shown} (paper 0.847 / 0.860 / 0.862 for "
-                            f"24 / 48 / 64); h={large} − h={small}: 95% bootstrap interval over "
-                            f"seeds {ci_text(ci, '+.4f')}")
+    return above(ci, 0.0), (f"occlusion F1 by width {listing(shown)} (paper 0.847 / 0.860 / "
+                            f"0.862 for 24 / 48 / 64); h={large} − h={small}: 95% bootstrap "
+                            f"interval over seeds {ci_text(ci, '+.4f')}")
 
 
 CLAIMS = (
