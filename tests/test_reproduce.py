@@ -38,6 +38,15 @@ def test_smoke_layout(smoke_run):
     assert resolved["protocols"][0]["batch_size"] == 128
 
 
+def test_outputs_are_readable_like_any_tools(smoke_run):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for path in ("summary.json", "report.html", "config.yaml", "store/results.sqlite"):
+        assert (smoke_run / path).stat().st_mode & 0o777 == 0o666 & ~mask, path
+    for path in [*(smoke_run / "figures").iterdir(), *(smoke_run / "checkpoints").iterdir()]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path
+
+
 def test_smoke_summary_carries_distributions_and_unit_counts(smoke_run):
     summary = json.loads((smoke_run / "summary.json").read_text())
     for protocol in summary["protocols"].values():

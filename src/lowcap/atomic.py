@@ -29,11 +29,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); the result is readable like any tool's
+        # output (0644 under the usual umask).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise write_error(path, exc.strerror or str(exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it back at once
+    os.umask(mask)
+    return mask
 
 
 def write_error(target: Path | str, reason: str) -> WriteError:
