@@ -21,10 +21,12 @@ from matplotlib.figure import Figure
 from lowcap.atomic import atomic_path
 
 
-def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0):
-    """A figure with `ncols` axes side by side."""
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return fig, list(axes[0])
+def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: int = 1):
+    """A figure with `nrows` × `ncols` axes (each `width` × `height` inches), as a flat list in
+    reading order."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                             squeeze=False)
+    return fig, list(axes.flat)
 
 
 _pool: ProcessPoolExecutor | None = None

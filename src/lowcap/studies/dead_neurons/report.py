@@ -23,9 +23,10 @@ def report(inp: ReportInput) -> Section:
     rows = dead_neuron_rows(inp.store, plans, spec.level)
     chosen = {(f"{p[0]}-{p[1]}", h) for p, h in spec.models}
     table1 = [r for r in rows if (r["pair"], r["hidden"]) in chosen]
-    figure = dead_neurons_figure(table1, inp.figures, inp.protocol.name)
+    # The PNG stays in figures/ (the output contract); the page shows the HTML table only.
+    dead_neurons_figure(table1, inp.figures, inp.protocol.name)
     return Section(
-        {"dead_neurons": table1, "dead_neurons_all": rows}, [figure] if figure else [],
+        {"dead_neurons": table1, "dead_neurons_all": rows}, [],
         "<h3>§4.4 Dead neurons (Table 1)</h3><p>Paper: 0 before and after for all three models. "
         "A unit is <i>dead</i> when its ReLU output is 0 on every validation image (the paper's "
         "definition; for tanh, a constant output), <i>disconnected</i> when pruning left it no "
