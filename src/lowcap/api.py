@@ -17,6 +17,7 @@ from lowcap.run.checkpoints import load_tensors
 from lowcap.run.run_folder import STORE_FILE, require_run_folder
 from lowcap.run.store import Store
 from lowcap.studies.registry import configured, parse_config
+from lowcap.studies.schedule import training_groups
 
 
 def open_run(path: str | Path) -> Run:
@@ -110,16 +111,13 @@ class Run:
 
     def _studies(self) -> dict[str, list[str]]:
         """model id → the studies whose models it is (from the run's config)."""
+        labelled = [(study, plan) for study, _, plans in training_groups(self.config)
+                    for plan in plans]
+        labelled += [pair for study in configured(self.config) if study.trains is not None
+                     for pair in study.trains(self.config)]
         out: dict[str, list[str]] = {}
-        for study in configured(self.config):
-            labelled = []
-            if study.plans is not None:
-                labelled += [(study.name, plan) for protocol in self.config.protocols
-                             for plan in study.plans(self.config, protocol)]
-            if study.trains is not None:
-                labelled += study.trains(self.config)
-            for label, plan in labelled:
-                out.setdefault(plan.model_id, [])
-                if label not in out[plan.model_id]:
-                    out[plan.model_id].append(label)
+        for label, plan in labelled:
+            out.setdefault(plan.model_id, [])
+            if label not in out[plan.model_id]:
+                out[plan.model_id].append(label)
         return out

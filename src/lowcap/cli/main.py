@@ -64,29 +64,15 @@ def _with_section(cfg, section: str, overrides: dict):
     return parse_config(data, f"--{section} options")
 
 
-def _comma(kind: type):
-    """A click callback: comma-separated values of `kind` (None when not given)."""
-
-    def parse(ctx: click.Context, param: click.Parameter, text: str | None) -> list | None:
-        if text is None:
-            return None
-        try:
-            return [kind(v) for v in text.split(",")]
-        except ValueError as exc:
-            raise click.BadParameter(f"{text!r}: expected comma-separated {kind.__name__} "
-                                     "values") from exc
-
-    return parse
-
-
+# `select:` field → (the type of its comma-separated values, or None for one name; help).
 SELECT_OPTIONS = {
-    "study": (lambda _c, _p, v: v, "Read the models of this training study (a config "
-              "section that trains models)."),
-    "protocols": (_comma(str), "Only these protocols, e.g. corrected."),
-    "pairs": (_comma(str), "Only these digit pairs, e.g. 2-7,4-9."),
-    "widths": (_comma(int), "Only these widths, e.g. 8,24."),
-    "learning_rates": (_comma(float), "Only these learning rates, e.g. 0.01,0.03."),
-    "seeds": (_comma(int), "Only these seeds, e.g. 0,1."),
+    "study": (None, "Read the models of this training study (a config section that trains "
+                    "models)."),
+    "protocols": (str, "Only these protocols, e.g. corrected."),
+    "pairs": (str, "Only these digit pairs, e.g. 2-7,4-9."),
+    "widths": (int, "Only these widths, e.g. 8,24."),
+    "learning_rates": (float, "Only these learning rates, e.g. 0.01,0.03."),
+    "seeds": (int, "Only these seeds, e.g. 0,1."),
 }
 
 
@@ -96,7 +82,12 @@ def _analysis_command(study) -> click.Command:
     spec = study.command
 
     def run(directory: Path, device: str, quiet: bool, **options) -> None:
-        select = {field: options.pop(f"select_{field}", None) for field in SELECT_OPTIONS}
+        from lowcap.studies.base import comma
+
+        select = {}
+        for field, (kind, _) in SELECT_OPTIONS.items():
+            text = options.pop(f"select_{field}", None)
+            select[field] = text if kind is None else comma(text, kind)
         cfg = _run_config(directory)
         overrides = spec.overrides(**options)
         if any(v is not None for v in select.values()):
@@ -114,8 +105,8 @@ def _analysis_command(study) -> click.Command:
               *spec.options]
     if study.selection is not None:  # every analysis of trained models takes a selection
         params += [click.option(f"--select-{field.replace('_', '-')}", f"select_{field}",
-                                default=None, callback=parse, help=text)
-                   for field, (parse, text) in SELECT_OPTIONS.items()]
+                                default=None, help=text)
+                   for field, (_, text) in SELECT_OPTIONS.items()]
     for decorator in reversed(params):
         run = decorator(run)
     return click.command(spec.name, help=spec.help)(run)

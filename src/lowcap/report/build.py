@@ -51,9 +51,7 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
     strict = map_leaves(summary, _null_if_not_finite)
     atomic_write_text(out / "summary.json",
                       json.dumps(strict, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    shared = [path for part in run_sections for path in part.figures]
-    atomic_write_text(out / "report.html",
-                      render_report(cfg, summary, sections, run_sections, shared))
+    atomic_write_text(out / "report.html", render_report(cfg, summary, sections, run_sections))
     return summary
 
 

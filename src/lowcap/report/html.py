@@ -83,8 +83,8 @@ def _claims_section(claims: list[dict]) -> str:
             f"<table id='claims'><tr><th>claim</th>{head}</tr>{''.join(rows)}</table>")
 
 
-def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_sections: list,
-                  shared_figures: list[Path]) -> str:
+def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_sections: list
+                  ) -> str:
     """The report page: claims, protocol choices, per-protocol sections (each study's HTML,
     then its figures), run-wide study sections, then figures that do not depend on a
     protocol."""
@@ -111,6 +111,7 @@ def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_secti
         parts.extend(image(path) for part in section["parts"] for path in part.figures)
         parts.append("</div>")
     parts.extend(part.html for part in run_sections)
+    shared_figures = [path for part in run_sections for path in part.figures]
     if shared_figures:
         parts.append("<h2>Figures shared by the protocols</h2>")
         parts.extend(image(path) for path in shared_figures)

@@ -92,14 +92,21 @@ def names(text: str | None) -> list[str] | None:
     return text.split(",") if text else None
 
 
-def floats(text: str | None) -> list[float] | None:
-    """Comma-separated numbers (None when not given)."""
+def comma(text: str | None, kind: type = float) -> list | None:
+    """Comma-separated values of `kind` (None when not given); UserInputError naming the text
+    when one is not a `kind`."""
     if text is None:
         return None
     try:
-        return [float(v) for v in text.split(",")]
+        return [kind(v) for v in text.split(",")]
     except ValueError as exc:
-        raise UserInputError(f"{text!r}: expected comma-separated numbers") from exc
+        what = "numbers" if kind is float else f"{kind.__name__} values"
+        raise UserInputError(f"{text!r}: expected comma-separated {what}") from exc
+
+
+def floats(text: str | None) -> list[float] | None:
+    """Comma-separated numbers (None when not given)."""
+    return comma(text, float)
 
 
 def ints(text: str | None) -> list[int] | None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from lowcap.run.config import PROTOCOL_PRESETS, ProtocolConfig, RunConfig, configs_dir
+from lowcap.run.config import ProtocolConfig, RunConfig, configs_dir
 from lowcap.studies.registry import schema, studies
 from lowcap.studies.selection import ModelFilter
 
@@ -39,7 +39,7 @@ def config_reference() -> str:
                      "```\n")
     parts.append(_section("The run", "top level", RunConfig, skip={"protocols"}))
     presets = "\n".join(f"- `{name}`: {json.dumps(values)}"
-                        for name, values in _presets().items())
+                        for name, values in schema().protocol_presets.items())
     parts.append(_section("Protocols", "protocols: {reference: {...}, corrected: {...}}",
                           schema().model_fields["protocols"].annotation.__args__[0],
                           note="Each protocol starts from its preset; what you write overrides "
@@ -50,10 +50,6 @@ def config_reference() -> str:
         parts.append(_section(f"`{study.name}`", f"{study.name}:", study.config,
                               command=study.command.name if study.command else None))
     return "\n".join(parts)
-
-
-def _presets() -> dict[str, dict]:
-    return getattr(schema(), "protocol_presets", PROTOCOL_PRESETS)
 
 
 def _section(title: str, where: str, model: type[BaseModel], skip: set[str] = frozenset(),
