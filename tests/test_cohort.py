@@ -11,15 +11,16 @@ from torch import nn
 
 from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
 from lowcap.models.mlp import init_seed
-from lowcap.training import epoch_order, train_cohort
+from lowcap.training import epoch_order, train_cohort, updates_per_epoch
 
 
-def train_reference(params, split, bank, lr, epochs, batch_size, order_seed, activation="relu"):
+def train_reference(params, split, bank, lr, epochs, batch_size, order_seed, activation="relu",
+                    budget="own"):
     model = build_mlp({k: v.float() for k, v in params.items()}, activation)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     x, y = bank.inputs(split, "train")
     for epoch in range(epochs):
-        for idx in epoch_order(len(y), order_seed, epoch, batch_size):
+        for idx in epoch_order(len(y), order_seed, epoch, batch_size, budget):
             opt.zero_grad()
             F.binary_cross_entropy_with_logits(model(x[idx]).squeeze(1), y[idx]).backward()
             opt.step()
@@ -53,6 +54,36 @@ def test_cohort_equals_independent_training(mnist, bank, batch_size, activation)
         got = cohort.module(g, i)
         for p_got, p_ref in zip(got.parameters(), ref.parameters(), strict=True):
             assert rel_err(p_got.detach(), p_ref.detach()) <= 1e-5, (g, spec)
+
+
+@pytest.mark.parametrize(("batch_size", "budget"), [(None, 128), (64, None), (64, 16)])
+def test_update_budget_equals_independent_training(mnist, bank, batch_size, budget):
+    """Full batch repeated to the updates of a mini-batch pass, mini-batches cut to one update,
+    and more updates than one pass holds: each lane's own number of updates, per model the
+    reference loop's trajectory (lanes of different sizes share the cohort)."""
+    lanes = [Lane(small_split(mnist, (4, 9), 0, 600), 0,
+                  tuple(ModelSpec(h, lr, 0) for h, lr in MIXED[:3])),
+             Lane(small_split(mnist, (3, 8), 1, 300), 1, (ModelSpec(8, 0.05, 1),))]
+    cohort = Cohort(lanes)
+    train_cohort(cohort, bank, epochs=2, batch_size=batch_size, budget=budget)
+    for g, i, spec in cohort.models():
+        lane = lanes[g]
+        ref = train_reference(init_params(spec.hidden, spec.seed, spec.init), lane.split, bank,
+                              spec.lr, 2, batch_size, lane.order_seed, budget=budget)
+        for p_got, p_ref in zip(cohort.module(g, i).parameters(), ref.parameters(),
+                                strict=True):
+            assert rel_err(p_got.detach(), p_ref.detach()) <= 1e-5, (g, spec)
+
+
+def test_update_budget_counts():
+    assert updates_per_epoch(1000, 128) == 8
+    assert updates_per_epoch(1000, None) == 1
+    assert updates_per_epoch(1000, None, 128) == 8  # GD given SGD's updates
+    assert updates_per_epoch(1000, 128, None) == 1  # SGD cut to one update an epoch
+    order = epoch_order(300, 0, 0, 64, 16)  # 19 updates: a second pass continues the first
+    assert len(order) == 19 and all(len(b) <= 64 for b in order)
+    assert np.array_equal(np.sort(np.concatenate(order[:5])), np.arange(300))
+    assert all(np.array_equal(b, np.arange(10)) for b in epoch_order(10, 0, 0, None, 4))
 
 
 def test_init_is_nn_linear_default():

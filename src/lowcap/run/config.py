@@ -124,6 +124,15 @@ class ProtocolConfig(ConfigSection):
     draws: Draws = "lowcap"
     # The float type the models train in: the paper's code trains in float64 (NumPy).
     dtype: Literal["float32", "float64"] = "float32"
+    # The update budget: every epoch makes as many updates as one pass over the training split
+    # at this batch size takes (unset: the protocol's own batch_size). With mini-batches,
+    # `full` stops each epoch after one update, so `epochs` counts updates; with
+    # batch_size: full, a number repeats the full-batch step, giving gradient descent the
+    # updates of mini-batch SGD. (The protocol ablation's "update budget" factor.)
+    budget_batch_size: PositiveInt | Literal["full"] | None = None
+    # Train on at most this many of each split's training images (a stratified draw by the
+    # seed; validation and test stay whole). Unset: all of them.
+    train_size: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _paper_code_draws_are_normal(self) -> ProtocolConfig:
@@ -137,6 +146,16 @@ class ProtocolConfig(ConfigSection):
     def batch(self) -> int | None:
         """Mini-batch size, or None for full-batch gradient descent."""
         return None if self.batch_size == "full" else int(self.batch_size)
+
+    @property
+    def budget(self) -> int | str | None:
+        """The plan's `budget_batch_size`: 'own' where it is the protocol's own batch size,
+        None for full batch, else a batch size."""
+        budget = self.budget_batch_size
+        if budget is None:
+            return "own"
+        value = None if budget == "full" else int(budget)
+        return "own" if value == self.batch else value
 
 
 PROTOCOL_PRESETS: dict[str, dict[str, Any]] = {

@@ -42,6 +42,10 @@ class ModelPlan:
     matmul_precision: str = "highest"
     draws: str = "lowcap"
     dtype: str = "float32"
+    # Updates per epoch: one pass at this batch size ('own': the plan's; None: full batch).
+    budget_batch_size: int | str | None = "own"
+    # At most this many training images (None: the whole training split).
+    train_size: int | None = None
 
     @cached_property  # hashed once: studies look ids up thousands of times
     def model_id(self) -> str:
@@ -65,11 +69,13 @@ class ModelPlan:
 
     def lane_key(self) -> tuple:
         """Models with the same lane key share a split and a batch order."""
-        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws)
+        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws,
+                self.train_size)
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
-        return (self.epochs, self.batch_size, self.activation, self.matmul_precision, self.dtype)
+        return (self.epochs, self.batch_size, self.activation, self.matmul_precision, self.dtype,
+                self.budget_batch_size)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -94,7 +100,8 @@ def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
             init_std=protocol.init_std, balance=protocol.balance,
             val_fraction=protocol.val_fraction, activation=cfg.activation,
             matmul_precision=cfg.matmul_precision, draws=protocol.draws,
-            dtype=protocol.dtype,
+            dtype=protocol.dtype, budget_batch_size=protocol.budget,
+            train_size=protocol.train_size,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
 from lowcap.data.bank import ImageBank
 from lowcap.data.mnist import MNIST
@@ -102,10 +103,16 @@ class RunContext:
 
 
 def plan_split(mnist: MNIST, plan: ModelPlan) -> TaskSplit:
-    """The split a plan trains and evaluates on (random labels: training labels shuffled,
-    validation and test keep the truth)."""
+    """The split a plan trains and evaluates on (`train_size`: a stratified draw of that many
+    training images; random labels: training labels shuffled; validation and test are whole
+    and keep the truth)."""
     split = make_split(mnist.train_labels, mnist.test_labels, plan.pair, plan.seed,
                        balance=plan.balance, val_fraction=plan.val_fraction, draws=plan.draws)
+    if plan.train_size is not None and plan.train_size < len(split.train_idx):
+        train_idx, _, train_y, _ = train_test_split(
+            split.train_idx, split.train_y, train_size=plan.train_size,
+            stratify=split.train_y, random_state=plan.seed)
+        split = replace(split, train_idx=train_idx, train_y=train_y)
     if plan.labels == "random":
         rng = np.random.default_rng([plan.seed, 1])
         split = replace(split, train_y=rng.permutation(split.train_y))
@@ -181,7 +188,7 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
 
     train_cohort(cohort, bank, first.epochs, first.batch_size, start_epoch=start,
                  on_epoch=on_epoch, diverged=diverged_epoch >= 0,
-                 precision=first.matmul_precision)
+                 precision=first.matmul_precision, budget=first.budget_batch_size)
     models = [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
               for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
     return models, rows

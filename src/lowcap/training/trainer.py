@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
-from lowcap.training.batches import epoch_order
+from lowcap.training.batches import Budget, epoch_order
 from lowcap.training.evaluation import EvalSet, evaluate, lane_metrics
 
 METRIC_NAMES = ("train_loss", "train_f1", "train_auc", "val_loss", "val_f1", "val_auc",
@@ -37,27 +37,32 @@ class EpochResult:
 EpochCallback = Callable[[Cohort, EpochResult], None]
 
 
-def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int | None):
-    """Index, label and weight tensors [G, steps, B] of one epoch (padding has weight 0)."""
+def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int | None,
+                   budget: Budget = "own"):
+    """Index, label and weight tensors [G, steps, B] of one epoch (padding has weight 0), and
+    each lane's number of updates [G]. Full batch holds its one batch once (steps = 1)
+    however many times the budget repeats it."""
     per_lane = []
     for lane in cohort.lanes:
-        n = len(lane.split.train_idx)
-        order = epoch_order(n, lane.order_seed, epoch, batch_size)
-        per_lane.append((np.concatenate(order), len(order)))
+        order = epoch_order(len(lane.split.train_idx), lane.order_seed, epoch, batch_size,
+                            budget)
+        per_lane.append((order[:1] if batch_size is None else order, len(order)))
     width = batch_size or max(len(lane.split.train_idx) for lane in cohort.lanes)
-    steps = max(count for _, count in per_lane)
-    rows = np.full((cohort.n_lanes, steps * width), bank.pad_row, dtype=np.int64)
-    labels = np.zeros((cohort.n_lanes, steps * width), dtype=np.float32)
-    weights = np.zeros((cohort.n_lanes, steps * width), dtype=np.float32)
-    for g, (lane, (order, _)) in enumerate(zip(cohort.lanes, per_lane, strict=True)):
-        rows[g, : len(order)] = bank.rows(lane.split, "train")[order]
-        labels[g, : len(order)] = lane.split.train_y[order]
-        weights[g, : len(order)] = 1.0
-    shape = (cohort.n_lanes, steps, width)
+    steps = max(len(batches) for batches, _ in per_lane)
+    rows = np.full((cohort.n_lanes, steps, width), bank.pad_row, dtype=np.int64)
+    labels = np.zeros((cohort.n_lanes, steps, width), dtype=np.float32)
+    weights = np.zeros((cohort.n_lanes, steps, width), dtype=np.float32)
+    for g, (lane, (batches, _)) in enumerate(zip(cohort.lanes, per_lane, strict=True)):
+        train_rows = bank.rows(lane.split, "train")
+        for step, batch in enumerate(batches):  # a pass's last batch may be short
+            rows[g, step, : len(batch)] = train_rows[batch]
+            labels[g, step, : len(batch)] = lane.split.train_y[batch]
+            weights[g, step, : len(batch)] = 1.0
     to = {"device": bank.device}
-    return (torch.from_numpy(rows.reshape(shape)).to(**to),
-            torch.from_numpy(labels.reshape(shape)).to(**to, dtype=bank.images.dtype),
-            torch.from_numpy(weights.reshape(shape)).to(**to, dtype=bank.images.dtype))
+    return (torch.from_numpy(rows).to(**to),
+            torch.from_numpy(labels).to(**to, dtype=bank.images.dtype),
+            torch.from_numpy(weights).to(**to, dtype=bank.images.dtype),
+            torch.tensor([updates for _, updates in per_lane], device=bank.device))
 
 
 CHUNK = 1024
@@ -137,10 +142,14 @@ def _freeze(cohort: Cohort, models: torch.Tensor) -> None:
 
 def _train_metrics(cohort: Cohort, logits: list[torch.Tensor], labels: torch.Tensor,
                    weights: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes (each lane's
-    real samples come first in its flattened epoch, padding after)."""
-    counts = (weights.flatten(1) > 0).sum(1).tolist()
-    return lane_metrics(cohort, torch.cat(logits, dim=1), labels.flatten(1), counts)
+    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes."""
+    real = weights[:, : len(logits)].flatten(1) > 0
+    # Each lane's real samples first, padding after, as `lane_metrics` reads them.
+    order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
+    flat = torch.cat(logits, dim=1)
+    flat = flat.gather(1, order.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))
+    return lane_metrics(cohort, flat, labels[:, : len(logits)].flatten(1).gather(1, order),
+                        real.sum(1).tolist())
 
 
 @contextmanager
@@ -176,16 +185,19 @@ def train_cohort(
     on_epoch: EpochCallback | None = None,
     diverged: np.ndarray | None = None,
     precision: str = "highest",
+    budget: Budget = "own",
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
-    `batch_size=None` is full-batch gradient descent. The updates run at float32 matmul
-    `precision` (see `torch.set_float32_matmul_precision`; 'medium' uses bf16 products with
-    float32 sums where the hardware has them); validation and test metrics are always computed
-    at 'highest', exactly, after the epoch. Train metrics of an epoch come from the epoch's own
-    forward passes, each before its update: for full-batch GD they are the exact metrics of the
-    model entering the epoch; for mini-batch SGD they pool the predictions made on each batch
-    just before learning from it. Models that diverge (non-finite loss or weights) are frozen
+    `batch_size=None` is full-batch gradient descent. An epoch makes the updates of one pass
+    at the `budget` batch size (`lowcap.training.batches.updates_per_epoch`). The updates run
+    at float32 matmul `precision` (see `torch.set_float32_matmul_precision`; 'medium' uses
+    bf16 products with float32 sums where the hardware has them); validation and test metrics
+    are always computed at 'highest', exactly, after the epoch. Train metrics of an epoch come
+    from the epoch's own forward passes, each before its update: for full-batch GD they are
+    the exact metrics of the model entering the epoch (its first update, where the budget
+    repeats it); for mini-batch SGD they pool the predictions made on each batch just before
+    learning from it. Models that diverge (non-finite loss or weights) are frozen
     and reported with NaN metrics; the rest train on unaffected.
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
@@ -196,18 +208,24 @@ def train_cohort(
     full_batch_x = None
     eval_sets = {part: EvalSet.of(cohort, bank, part) for part in ("val", "test")}
     for epoch in range(start_epoch, epochs):
-        rows, labels, weights = _epoch_batches(cohort, bank, epoch, batch_size)
+        rows, labels, weights, lane_updates = _epoch_batches(cohort, bank, epoch, batch_size,
+                                                             budget)
         seen = []
         with matmul_precision(precision):
-            for step in range(rows.shape[1]):
-                if batch_size is None:  # the same batch every epoch: gather it once, chunked
-                    if full_batch_x is None:
-                        full_batch_x = [bank.gather(rows[:, 0, i:i + CHUNK])
-                                        for i in range(0, rows.shape[2], CHUNK)]
-                    x = full_batch_x
-                else:
+            if batch_size is None:  # the same batch every epoch: gathered once, chunked
+                if full_batch_x is None:
+                    full_batch_x = [bank.gather(rows[:, 0, i:i + CHUNK])
+                                    for i in range(0, rows.shape[2], CHUNK)]
+                for step in range(int(lane_updates.max())):
+                    # A lane whose budget is spent takes zero-weight (no-op) steps.
+                    weight = weights[:, 0] * (step < lane_updates).unsqueeze(1)
+                    logits = sgd_step(cohort, full_batch_x, labels[:, 0], weight)
+                    if step == 0:
+                        seen.append(logits)
+            else:
+                for step in range(rows.shape[1]):
                     x = bank.gather(rows[:, step])
-                seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
+                    seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
         metrics = {f"train_{k}": v
                    for k, v in _train_metrics(cohort, seen, labels, weights).items()}
         done |= _diverged_models(cohort, metrics["train_loss"].to(cohort.device))
