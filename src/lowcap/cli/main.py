@@ -181,6 +181,13 @@ def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet:
     click.echo(f"mnist.pkl.gz sha256: {sources.PICKLE_SHA256}")
 
 
+def _profiles() -> list[str]:
+    """The shipped profiles: the YAML files in configs/."""
+    from lowcap.run.config import configs_dir
+
+    return sorted(p.stem for p in configs_dir().glob("*.yaml"))
+
+
 def _load(profile: str | None, config: Path | None):
     from lowcap.run.config import profile_path
     from lowcap.studies.registry import load_config
@@ -232,8 +239,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 
 
 @cli.command()
-@click.option("--profile", type=click.Choice(["paper", "paper-full", "quick", "smoke"]),
-              default="paper",
+@click.option("--profile", type=click.Choice(_profiles()), default="paper",
               show_default=True, help="Which protocol size to run.")
 @click.option("--config", type=PATH, default=None,
               help="A YAML config instead of a profile.")

@@ -20,14 +20,22 @@ Verdict = tuple[str, str]  # (verdict, measured)
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"  # how rules name their interval
 
 
+# A claim's measured quantity per seed: seed → value (NaN where a seed has none).
+SeedValues = dict[str, float]
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A paper finding, its rule in words, and the function that checks it."""
+    """A paper finding, its rule in words, and the function that checks it; where the rule
+    rests on one number per seed, `quantity` gives it (a factorial design compares it across
+    its cells) and `measures` names it."""
 
     id: str
     paper_says: str
     rule: str
     check: Callable[[dict], Verdict]
+    quantity: Callable[[dict], SeedValues] | None = None
+    measures: str = ""
 
 
 def listing(values: dict) -> str:

@@ -33,7 +33,7 @@ Pair = tuple[int, int]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 # numpy, scikit-learn and torch all accept seeds in [0, 2³²).
 Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
-BOOLEAN_FIELDS = {"balance"}
+BOOLEAN_FIELDS = {"balance", "separability"}
 C = TypeVar("C", bound="RunConfig")
 
 
@@ -102,8 +102,9 @@ def positive_lrs(values: list[float]) -> list[float]:
 class ProtocolConfig(ConfigSection):
     """Everything the two protocols disagree on (the README, "Two protocols, one switch")."""
 
-    # Which protocol: its preset fills every field you do not write.
-    name: Literal["reference", "corrected"]
+    # Which protocol: its preset fills every field you do not write (`reference` or
+    # `corrected`; a study deriving protocols of its own names them).
+    name: str = Field(pattern=r"^[a-z_]+$")
     # Mini-batch size, or full for full-batch gradient descent.
     batch_size: PositiveInt | Literal["full"]
     # Initial weights: PyTorch's nn.Linear default, or N(0, init_std²) with zero biases.
@@ -128,7 +129,7 @@ class ProtocolConfig(ConfigSection):
     # at this batch size takes (unset: the protocol's own batch_size). With mini-batches,
     # `full` stops each epoch after one update, so `epochs` counts updates; with
     # batch_size: full, a number repeats the full-batch step, giving gradient descent the
-    # updates of mini-batch SGD. (The protocol ablation's "update budget" factor.)
+    # updates of mini-batch SGD: an "update budget" separate from the optimiser.
     budget_batch_size: PositiveInt | Literal["full"] | None = None
     # Train on at most this many of each split's training images (a stratified draw by the
     # seed; validation and test stay whole). Unset: all of them.

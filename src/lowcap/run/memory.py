@@ -26,7 +26,7 @@ def _split_sizes(plan: ModelPlan) -> tuple[int, int, int]:
     pool = 2 * min(a, b) if plan.balance else a + b
     val = round(pool * plan.val_fraction)
     test = sum(TEST_CLASS_COUNTS[d] for d in plan.pair)
-    return pool - val, val, test
+    return min(pool - val, plan.train_size or pool), val, test
 
 
 def cohort_bytes(plans: list[ModelPlan]) -> int:

@@ -73,6 +73,9 @@ class Study:
     plans: PlanFn | None = None  # a training study: the models it trains under a protocol
     compute: ComputeFn | None = None  # an analysis: returns whether it did work
     report: ReportFn | None = None  # per protocol
+    # The summary keys its claims read, from the store alone and without figures (per
+    # protocol; the protocol ablation evaluates it in every cell).
+    summary: Callable[[ReportInput], dict] | None = None
     headline: tuple[str, ...] = ()  # summary keys also shown at the top level (default protocol)
     claims: tuple[Claim, ...] = ()  # checked on each protocol's summary
     run_report: ReportFn | None = None  # once per run (studies not tied to one protocol)

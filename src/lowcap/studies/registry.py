@@ -14,8 +14,10 @@ from pydantic import Field, create_model
 
 from lowcap.run import config as core
 from lowcap.studies import (
+    ablation,
     capacity,
     dead_neurons,
+    linear_baseline,
     lr_grid,
     narrow,
     pruning,
@@ -28,9 +30,11 @@ from lowcap.studies import (
 from lowcap.studies.base import Study
 
 # Training studies first (capacity before the LR grid, which reuses its models at the main
-# learning rate: same plan, same model id), then analyses in the paper's section order.
+# learning rate: same plan, same model id), then analyses in the paper's section order; the
+# linear baseline trains nothing and reports beside the capacity table.
 _STUDIES: list[Study] = [
     capacity.STUDY,
+    linear_baseline.STUDY,
     lr_grid.STUDY,
     sweep.STUDY,
     pruning.STUDY,
@@ -40,6 +44,7 @@ _STUDIES: list[Study] = [
     saliency.STUDY,
     sensitivity.STUDY,
     narrow.STUDY,
+    ablation.STUDY,
 ]
 
 

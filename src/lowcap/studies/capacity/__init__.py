@@ -3,7 +3,7 @@
 from lowcap.studies.base import Study
 from lowcap.studies.capacity.claims import CLAIMS
 from lowcap.studies.capacity.config import CapacityConfig
-from lowcap.studies.capacity.report import plans, report
+from lowcap.studies.capacity.report import plans, report, summary
 
-STUDY = Study("capacity", CapacityConfig, plans=plans, report=report, headline=("capacity",),
-              claims=CLAIMS)
+STUDY = Study("capacity", CapacityConfig, plans=plans, report=report, summary=summary,
+              headline=("capacity",), claims=CLAIMS)

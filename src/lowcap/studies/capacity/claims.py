@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import Claim, Verdict, listing
+from lowcap.report.claims import Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
     BOOTSTRAP,
     FAILS,
@@ -80,15 +80,47 @@ def _min_capacities(r: dict) -> Verdict:
                            f"rule) {listing(shown)}; paper's ranges {listing(ranges)}")
 
 
+def seed_min_widths(entry: dict) -> dict[str, float]:
+    """Per seed: the smallest width whose best validation F1 exceeds the rule's min_f1 (one
+    seed alone has no std), twice the widest width where none does (a censored value)."""
+    best, widths = _best(entry)
+    censored = 2.0 * max(widths)
+    out = {}
+    for s, seed in enumerate(entry.get("seeds", [])):
+        met = [h for h, f1 in zip(widths, best[:, s], strict=True) if f1 > entry["rule"]["min_f1"]]
+        out[str(seed)] = float(met[0]) if met else censored
+    return out
+
+
+def _scales_quantity(r: dict) -> SeedValues:
+    cap = r.get("capacity", {})
+    pairs = [p for p in DIFFICULTY if p in cap and "seeds" in cap[p]]
+    if len(pairs) < 2:
+        return {}
+    easy, hard = seed_min_widths(cap[pairs[0]]), seed_min_widths(cap[pairs[-1]])
+    return {s: hard[s] - easy[s] for s in easy if s in hard}
+
+
+def _min_quantity(r: dict) -> SeedValues:
+    cap = r.get("capacity", {})
+    per_pair = [seed_min_widths(cap[p]) for p in PAPER_MIN if p in cap and "seeds" in cap[p]]
+    seeds = set.intersection(*(set(m) for m in per_pair)) if per_pair else set()
+    return {s: float(np.mean([m[s] for m in per_pair])) for s in seeds}
+
+
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"
+CENSORED = "twice the widest width where none qualifies"
 CLAIMS = (
     Claim("capacity_scales_with_difficulty", "The minimum capacity needed grows with task "
           "difficulty.", "statistic: P(min capacity of the hardest pair run > of the easiest), "
           "seeds of each pair resampled with replacement. Holds if ≥ 0.95, does not hold if "
-          "P(≤, both met) ≥ 0.95, else inconclusive", _capacity_scales),
+          "P(≤, both met) ≥ 0.95, else inconclusive", _capacity_scales, _scales_quantity,
+          "one seed's smallest width with best F1 > min_f1, hardest pair minus easiest "
+          f"({CENSORED})"),
     Claim("min_capacities", "Min capacity ≈ 4 for (0,1), ≈ 10 for (1,7) and (5,6), 12–24 for "
           "(4,9).", "statistic: min capacity (F1 > min_f1 every seed, seed std < max_std) and "
           f"{CI} over seeds, per pair. Holds if every interval lies in the paper's range "
           "(≈ 4: 2–6, ≈ 10: 8–12), does not hold if one misses its range entirely",
-          _min_capacities),
+          _min_capacities, _min_quantity, "one seed's smallest width with best F1 > min_f1, "
+          f"mean over the paper's pairs run ({CENSORED})"),
 )

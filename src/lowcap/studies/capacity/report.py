@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lowcap.report.html import table
 from lowcap.report.statistics import BOOTSTRAP
-from lowcap.report.tables import model_curves
+from lowcap.report.tables import ModelCurves, model_curves
 from lowcap.run.config import ProtocolConfig, RunConfig
 from lowcap.run.plan import ModelPlan, grid
 from lowcap.studies.base import ReportInput, Section
@@ -20,11 +20,21 @@ def plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     return [] if spec is None else grid(cfg, protocol, spec.pairs, cfg.widths, [cfg.lr])
 
 
+def _curves_and_table(inp: ReportInput) -> tuple[ModelCurves, dict]:
+    spec = inp.cfg.capacity
+    curves = model_curves(inp.store, plans(inp.cfg, inp.protocol))
+    return curves, capacity_table(curves, spec.min_f1, spec.max_std)
+
+
+def summary(inp: ReportInput) -> dict:
+    """Summary key `capacity`."""
+    return {"capacity": _curves_and_table(inp)[1]}
+
+
 def report(inp: ReportInput) -> Section:
     """The capacity table (summary key `capacity`), Fig 3 and Figs A.1–A.5."""
     spec, protocol = inp.cfg.capacity, inp.protocol
-    curves = model_curves(inp.store, plans(inp.cfg, protocol))
-    result = capacity_table(curves, spec.min_f1, spec.max_std)
+    curves, result = _curves_and_table(inp)
     figures = [capacity_figure(result, inp.figures, protocol.name, spec.min_f1),
                *dynamics_figures(curves, inp.figures, protocol.name, protocol.curves_split)]
     return Section({"capacity": result}, figures,

@@ -4,12 +4,12 @@ from lowcap.studies.base import Command, Study, option
 from lowcap.studies.dead_neurons.claims import CLAIMS
 from lowcap.studies.dead_neurons.compute import compute
 from lowcap.studies.dead_neurons.config import DeadNeuronsConfig
-from lowcap.studies.dead_neurons.report import report
+from lowcap.studies.dead_neurons.report import report, summary
 from lowcap.studies.selection import Selection
 
 STUDY = Study(
     "dead_neurons", DeadNeuronsConfig, compute=compute, report=report,
-    headline=("dead_neurons",), claims=CLAIMS,
+    summary=summary, headline=("dead_neurons",), claims=CLAIMS,
     selection=lambda cfg: Selection(cfg.dead_neurons.select),
     command=Command(
         "neurons", "Dead hidden units before and after pruning (§4.4, Table 1); rebuilds the "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lowcap.report.claims import Claim, Verdict, listing
+from lowcap.report.claims import Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
     FAILS,
     HOLDS,
@@ -25,8 +25,18 @@ def _dead_neurons(r: dict) -> Verdict:
                      f"no sampling); dead units: {listing(dead)}{extra}")
 
 
+def _dead_per_seed(r: dict) -> SeedValues:
+    out: dict[str, float] = {}
+    for row in r.get("dead_neurons", []):
+        key = str(row["seed"])
+        out[key] = out.get(key, 0.0) + row["before"] + row["after_95"]
+    return out
+
+
 CLAIMS = (
     Claim("zero_dead_neurons", "No dead neurons before or after 95% pruning (Table 1).",
           "statistic: the exact count of units with zero ReLU output on every validation image, "
-          "per Table 1 model and seed (no sampling). Holds if every count is 0", _dead_neurons),
+          "per Table 1 model and seed (no sampling). Holds if every count is 0", _dead_neurons,
+          _dead_per_seed, "one seed's dead units before plus after pruning, summed over the "
+          "Table 1 models"),
 )

@@ -16,17 +16,24 @@ TABLE1_COLUMNS = ["pair", "hidden", "seed", "dead (dense)", "dead (pruned)",
                   "disconnected (pruned)", "live (pruned)"]
 
 
-def report(inp: ReportInput) -> Section:
+def summary(inp: ReportInput) -> dict:
     """Summary keys `dead_neurons` (the Table 1 models) and `dead_neurons_all` (every model)."""
     spec = inp.cfg.dead_neurons
     plans = Selection(spec.select).plans(inp.cfg, inp.protocol)
     rows = dead_neuron_rows(inp.store, plans, spec.level)
     chosen = {(f"{p[0]}-{p[1]}", h) for p, h in spec.models}
-    table1 = [r for r in rows if (r["pair"], r["hidden"]) in chosen]
+    return {"dead_neurons": [r for r in rows if (r["pair"], r["hidden"]) in chosen],
+            "dead_neurons_all": rows}
+
+
+def report(inp: ReportInput) -> Section:
+    """The `summary` keys and Table 1."""
+    result = summary(inp)
+    table1 = result["dead_neurons"]
     # The PNG stays in figures/ (the output contract); the page shows the HTML table only.
     dead_neurons_figure(table1, inp.figures, inp.protocol.name)
     return Section(
-        {"dead_neurons": table1, "dead_neurons_all": rows}, [],
+        result, [],
         "<h3>§4.4 Dead neurons (Table 1)</h3><p>Paper: 0 before and after for all three models. "
         "A unit is <i>dead</i> when its ReLU output is 0 on every validation image (the paper's "
         "definition; for tanh, a constant output), <i>disconnected</i> when pruning left it no "

@@ -8,11 +8,12 @@ from lowcap.studies.base import Command, Study, floats, names, option
 from lowcap.studies.pruning.claims import CLAIMS
 from lowcap.studies.pruning.compute import compute
 from lowcap.studies.pruning.config import PruningConfig
-from lowcap.studies.pruning.report import report
+from lowcap.studies.pruning.report import report, summary
 from lowcap.studies.selection import Selection
 
 STUDY = Study(
-    "pruning", PruningConfig, compute=compute, report=report, headline=("pruning",),
+    "pruning", PruningConfig, compute=compute, report=report, summary=summary,
+    headline=("pruning",),
     claims=CLAIMS, selection=lambda cfg: Selection(cfg.pruning.select),
     command=Command(
         "prune", "One-shot pruning of a run's capacity models (§4.3), into its store; rebuilds "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, Verdict, listing
+from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
     ALPHA,
     FAILS,
@@ -20,21 +22,41 @@ from lowcap.report.statistics import (
 )
 
 
-def _seed_changes(r: dict, level: float, method: str = "layerwise") -> dict[str, np.ndarray]:
-    """pair → each seed's % change in F1 at `level`, averaged over widths."""
+def _by_seed(r: dict, keep: Callable[[float], bool], method: str = "layerwise"
+             ) -> dict[str, dict[str, float]]:
+    """pair → seed → that seed's % change in F1, averaged over widths and the levels `keep`
+    accepts."""
     pruning = r.get("pruning_methods", {}).get(method, {})
     out = {}
     for pair, widths in pruning.items():
         by_seed: dict[str, list[float]] = {}
         for levels in widths.values():
             for key, e in levels.items():
-                if abs(float(key) - level) < 1e-9:
+                if keep(float(key)):
                     for seed, change in e.get("pct_change_by_seed", {}).items():
                         by_seed.setdefault(seed, []).append(change)
-        values = [np.nanmean(v) for v in by_seed.values() if np.isfinite(v).any()]
-        if values:
-            out[pair] = np.array(values)
+        means = {s: float(np.nanmean(v)) for s, v in by_seed.items() if np.isfinite(v).any()}
+        if means:
+            out[pair] = means
     return out
+
+
+def _at(level: float) -> Callable[[float], bool]:
+    return lambda key: abs(key - level) < 1e-9
+
+
+def _seed_changes(r: dict, level: float, method: str = "layerwise") -> dict[str, np.ndarray]:
+    """pair → each seed's % change in F1 at `level`, averaged over widths."""
+    return {pair: np.array(list(seeds.values()))
+            for pair, seeds in _by_seed(r, _at(level), method).items()}
+
+
+def _pooled(per_pair: dict[str, dict[str, float]]) -> SeedValues:
+    """Per seed: the mean over pairs (seeds every pair has)."""
+    if not per_pair:
+        return {}
+    seeds = set.intersection(*(set(v) for v in per_pair.values()))
+    return {s: float(np.mean([v[s] for v in per_pair.values()])) for s in seeds}
 
 
 def _pruned_above(r: dict, level: float, method: str) -> Verdict:
@@ -96,18 +118,25 @@ CLAIMS = (
     Claim("pruning_robust_95", "Trained networks are robust to magnitude pruning up to 95% "
           "sparsity.", "statistic: each seed's % change in validation F1 at 95% layerwise "
           f"pruning, averaged over widths; {CI} of its mean over seeds, per pair. Holds if "
-          "every interval lies above −1%, does not hold if one lies below", _pruning_95),
+          "every interval lies above −1%, does not hold if one lies below", _pruning_95,
+          lambda r: _pooled(_by_seed(r, _at(0.95))), "one seed's % change in F1 at 95% "
+          "layerwise pruning, mean over widths and pairs"),
     Claim("pruning_robust_95_reference_code", "(As the paper's public code measures it) F1 is "
           "unchanged by '95%' pruning.", "the same statistic and rule, pruning with the code's "
-          "fraction/100", _pruning_95_reference_code),
+          "fraction/100", _pruning_95_reference_code,
+          lambda r: _pooled(_by_seed(r, _at(0.95), "layerwise_refscale")), "one seed's % "
+          "change in F1 at the code's '95%', mean over widths and pairs"),
     Claim("pruning_99_easy_task", "For (0,1) there is no discernible drop even at 99% "
           "pruning.", f"statistic: (0,1)'s % change at 99%, as above, with {CI} over seeds. "
           "Holds if the interval lies within ±0.1%, does not hold if it misses it entirely",
-          _pruning_99_easy),
+          _pruning_99_easy, lambda r: _by_seed(r, _at(0.99)).get("0-1", {}),
+          "one seed's (0,1) % change in F1 at 99%, mean over widths"),
     Claim("pruning_regulariser", "Pruning can act as a regulariser: F1 slightly increases at "
           "moderate-to-high sparsity.", "statistic: one-sided Wilcoxon signed-rank test over the "
           "(width, level) cells at 50–95% of each pair (seed-mean % change; ties dropped), "
           "Holm-corrected over pairs; cells share models, so the test is a screen, not an exact "
           "p. Holds if some pair improves at 5%, does not hold if none does and all cells "
-          "together are worse at 5%, else inconclusive", _regulariser),
+          "together are worse at 5%, else inconclusive", _regulariser,
+          lambda r: _pooled(_by_seed(r, lambda level: 0.5 <= level <= 0.95)),
+          "one seed's % change in F1 at 50–95% sparsity, mean over levels, widths and pairs"),
 )

@@ -27,16 +27,15 @@ METHOD_LABELS = {
 }
 
 
-def report(inp: ReportInput) -> Section:
+def summary(inp: ReportInput) -> dict:
     """Summary keys `pruning` (layerwise, the paper's method), `pruning_methods` (all) and
-    `pruning_rounding_spread`; the pruning figures, and the methods compared on the model
-    the t-SNE section embeds (where there is one)."""
-    cfg, name = inp.cfg, inp.protocol.name
+    `pruning_rounding_spread`."""
+    cfg = inp.cfg
     plans = Selection(cfg.pruning.select).plans(cfg, inp.protocol)
     by_method = pruning_table(inp.store, plans, cfg.pruning.levels,
                               pruning_methods(cfg, inp.protocol))
-    layerwise = by_method.get("layerwise") or by_method.get("layerwise_nearest", {})
-    result = {
+    layerwise = _layerwise(by_method)
+    return {
         "pruning": {pair: {h: {lv: {"f1": e["f1"], "pct_change_f1": e["pct_change_f1"],
                                     "achieved_sparsity": e["achieved_sparsity"]}
                                for lv, e in levels.items()}
@@ -45,6 +44,19 @@ def report(inp: ReportInput) -> Section:
         "pruning_methods": by_method,
         "pruning_rounding_spread": rounding_spread(by_method),
     }
+
+
+def _layerwise(by_method: dict) -> dict:
+    return by_method.get("layerwise") or by_method.get("layerwise_nearest", {})
+
+
+def report(inp: ReportInput) -> Section:
+    """The `summary` keys; the pruning figures, and the methods compared on the model the
+    t-SNE section embeds (where there is one)."""
+    cfg, name = inp.cfg, inp.protocol.name
+    result = summary(inp)
+    by_method = result["pruning_methods"]
+    layerwise = _layerwise(by_method)
     figures = pruning_figures(layerwise, inp.figures, name)
     focus = getattr(cfg, "tsne", None)
     pair = f"{focus.pair[0]}-{focus.pair[1]}" if focus else next(iter(layerwise), None)

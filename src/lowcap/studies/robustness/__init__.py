@@ -4,10 +4,11 @@ from lowcap.studies.base import Command, Study, floats, ints, option
 from lowcap.studies.robustness.claims import CLAIMS
 from lowcap.studies.robustness.compute import compute, selection
 from lowcap.studies.robustness.config import RobustnessConfig
-from lowcap.studies.robustness.report import report, run_report
+from lowcap.studies.robustness.report import report, run_report, summary
 
 STUDY = Study(
-    "robustness", RobustnessConfig, compute=compute, report=report, headline=("robustness",),
+    "robustness", RobustnessConfig, compute=compute, report=report, summary=summary,
+    headline=("robustness",),
     claims=CLAIMS, run_report=run_report, selection=lambda cfg: selection(cfg.robustness),
     command=Command(
         "robustness", "Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, Verdict, listing
+from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
     INCONCLUSIVE,
     above,
@@ -13,10 +13,33 @@ from lowcap.report.statistics import (
 )
 
 
+def _seed_differences(small: dict, large: dict) -> SeedValues:
+    """Per seed present in both: large − small."""
+    return {s: large[s] - small[s] for s in sorted(small, key=int) if s in large}
+
+
 def _width_difference(per_seed_small: dict, per_seed_large: dict) -> np.ndarray:
     """Per seed present in both: large − small."""
-    seeds = sorted(set(per_seed_small) & set(per_seed_large), key=int)
-    return np.array([per_seed_large[s] - per_seed_small[s] for s in seeds], dtype=float)
+    return np.array(list(_seed_differences(per_seed_small, per_seed_large).values()),
+                    dtype=float)
+
+
+def _noise_per_seed(r: dict) -> SeedValues:
+    gauss = r.get("robustness", {}).get("gaussian_by_seed", {})
+    if len(gauss) < 2:
+        return {}
+    small, large = min(gauss, key=int), max(gauss, key=int)
+    per_sigma = [_seed_differences(gauss[small][s], gauss[large][s])
+                 for s in gauss[small] if float(s) > 0 and s in gauss[large]]
+    seeds = set.intersection(*(set(d) for d in per_sigma)) if per_sigma else set()
+    return {s: float(np.mean([d[s] for d in per_sigma])) for s in seeds}
+
+
+def _occlusion_per_seed(r: dict) -> SeedValues:
+    occ = r.get("robustness", {}).get("occlusion_by_seed", {})
+    if len(occ) < 2:
+        return {}
+    return _seed_differences(occ[min(occ, key=int)], occ[max(occ, key=int)])
 
 
 def _noise(r: dict) -> Verdict:
@@ -52,9 +75,11 @@ CLAIMS = (
     Claim("noise_robustness_grows_with_width", "Over-parameterised models are more robust to "
           "Gaussian noise.", "statistic: per seed, test F1 of the widest minus the narrowest "
           f"model averaged over σ > 0; {CI} of its mean over seeds. Holds if the interval lies "
-          "above 0, does not hold if below", _noise),
+          "above 0, does not hold if below", _noise, _noise_per_seed, "one seed's test F1 "
+          "of the widest minus the narrowest model, mean over σ > 0"),
     Claim("occlusion_robustness_grows_with_width", "Larger models are more robust to "
           "occlusion.", "statistic: per seed, occluded test F1 of the widest minus the "
           f"narrowest model; {CI} of its mean over seeds. Holds above 0, does not hold below",
-          _occlusion),
+          _occlusion, _occlusion_per_seed, "one seed's occluded test F1 of the widest minus "
+          "the narrowest model"),
 )

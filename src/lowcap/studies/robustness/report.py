@@ -24,14 +24,26 @@ MNIST_C_COLUMNS = 4
 PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
 
 
+def _table(inp: ReportInput) -> tuple[dict, str]:
+    """The stored results of the section's models, and their pair."""
+    spec = inp.cfg.robustness
+    plans = selection(spec).plans(inp.cfg, inp.protocol)
+    result = robustness_table(inp.store, plans, set(robustness_settings(spec)))
+    return result, plans[0].pair_key if plans else ""
+
+
+def summary(inp: ReportInput) -> dict:
+    """Summary key `robustness` (`robustness_summary`; none without results)."""
+    result, pair = _table(inp)
+    return {"robustness": robustness_summary(result, pair)} if result else {}
+
+
 def report(inp: ReportInput) -> Section:
     """Summary key `robustness` (`robustness_summary`); Figs 6 and 7 and the MNIST-C grid."""
     spec, name = inp.cfg.robustness, inp.protocol.name
-    plans = selection(spec).plans(inp.cfg, inp.protocol)
-    result = robustness_table(inp.store, plans, set(robustness_settings(spec)))
+    result, pair = _table(inp)
     if not result:
         return Section()
-    pair = plans[0].pair_key
     paper = PAPER_OCCLUSION if pair == "4-9" and spec.occlusion_size == 7 else {}
     figures = [gaussian_figure(result["gaussian"], inp.figures, name),
                occlusion_figure(result["occlusion"], inp.figures, name, paper)]
