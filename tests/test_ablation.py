@@ -173,8 +173,21 @@ def test_a_bad_design_exits_2_naming_it_and_writes_nothing(tmp_path, run_cli, ch
     assert not (tmp_path / "run").exists()
 
 
-def test_ablate_refuses_an_unknown_factor_on_a_run(run_copy, run_cli):
-    before = sorted(p.name for p in run_copy.iterdir())
+def test_ablate_on_a_run_refuses_an_unknown_factor_then_runs_and_reports(run_copy, run_cli):
+    before = {p: p.stat().st_mtime_ns for p in run_copy.rglob("*")}
     code, _, err = run_cli("ablate", str(run_copy), "--factors", "optimiser,colour")
     assert code == 2 and "unknown factor 'colour'" in err
-    assert sorted(p.name for p in run_copy.iterdir()) == before
+    assert {p: p.stat().st_mtime_ns for p in run_copy.rglob("*")} == before
+    code, _, err = run_cli("ablate", str(run_copy), "--factors", "optimiser,budget", "--pairs",
+                           "4-9", "--widths", "2", "--quiet")
+    assert code == 0, err
+    summary = json.loads((run_copy / "summary.json").read_text())["ablation"]
+    assert [c["name"] for c in summary["cells"]] == [
+        "full_batch·updates_100", "full_batch·sgd_epochs_100", "sgd_128·updates_100",
+        "sgd_128·sgd_epochs_100"]
+    assert summary["fixed"] == {"init": "normal", "balance": "balanced"}
+    assert summary["protocol"] == {"train_size": 1024}
+    # The section is in the run's config: the report is rebuilt from the store alone.
+    (run_copy / "summary.json").unlink()
+    assert run_cli("report", str(run_copy))[0] == 0
+    assert json.loads((run_copy / "summary.json").read_text())["ablation"] == summary

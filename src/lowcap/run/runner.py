@@ -286,6 +286,17 @@ def trained_models(store: Store, plans: list[ModelPlan]) -> list[TrainedModel]:
             for p in plans if p.model_id in rows]
 
 
+def _analysis_uid(analysis: str, identity: object) -> str:
+    blob = json.dumps([analysis, identity], sort_keys=True, default=str).encode()
+    return f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
+
+
+def analysis_done(ctx: RunContext, analysis: str, identity: object) -> bool:
+    """Whether the store holds the analysis unit of this exact `identity`."""
+    unit = ctx.store.unit(_analysis_uid(analysis, identity))
+    return unit is not None and bool(unit["done"])
+
+
 def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
                       compute: Callable[[], Rows]) -> bool:
     """Compute an analysis unless the store already holds it for this exact `identity`.
@@ -293,10 +304,8 @@ def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
     `compute` returns rows (model_id, params, metric, value); they and the unit's done-marker
     are committed in one transaction. Returns whether work was done.
     """
-    blob = json.dumps([analysis, identity], sort_keys=True, default=str).encode()
-    uid = f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
-    unit = ctx.store.unit(uid)
-    if unit is not None and unit["done"]:
+    uid = _analysis_uid(analysis, identity)
+    if analysis_done(ctx, analysis, identity):
         return False
     rows = compute()
     ctx.store.commit_results(analysis, uid, [

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from lowcap.report.plotting import new_figure, save_figure
 
@@ -13,12 +14,17 @@ VERDICT_VALUE = {"holds": 1.0, "inconclusive": 0.5, "does not hold": 0.0}
 
 
 def verdict_figure(entries: list[dict], claims: list[str], folder: Path) -> Path:
-    """Claims × cells: green holds, red does not hold, grey inconclusive."""
+    """Claims × cells (then the anchors): green holds, red does not hold, grey
+    inconclusive."""
     grid = np.array([[VERDICT_VALUE[e["verdicts"].get(c, "inconclusive")] for e in entries]
                      for c in claims])
     fig, (ax,) = new_figure(width=max(6.0, 0.45 * len(entries) + 3),
                             height=0.45 * len(claims) + 2.5)
-    ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    colours = ListedColormap(["#d9534f", "#cccccc", "#5cb85c"])  # does not hold, ?, holds
+    ax.imshow(grid, cmap=colours, vmin=0, vmax=1, aspect="auto")
+    anchors = sum(not e["levels"] for e in entries)
+    if anchors:  # the run's own protocols, right of the cells
+        ax.axvline(len(entries) - anchors - 0.5, color="black", lw=2)
     ax.set_xticks(range(len(entries)), [e["name"] for e in entries], rotation=70, ha="right",
                   fontsize=7)
     ax.set_yticks(range(len(claims)), claims, fontsize=7)

@@ -78,11 +78,13 @@ def run_report(inp: ReportInput) -> Section:
 def _design_text(result: dict) -> str:
     levels = "; ".join(
         f"<b>{html.escape(f)}</b>: " + " vs ".join(
-            f"{html.escape(lv)} <code>{html.escape(str(fields))}</code>"
+            f"{html.escape(lv)} (<code>{_fields(fields)}</code>)"
             for lv, fields in result["levels"][f].items())
         for f in result["factors"])
-    fixed = (f" In every cell: <code>{html.escape(str(result['protocol']))}</code>."
+    fixed = (f" In every cell and anchor: <code>{_fields(result['protocol'])}</code>."
              if result["protocol"] else "")
+    if result["fixed"]:
+        fixed += f" Not varied: <code>{_fields(result['fixed'])}</code>."
     return (f"<p>A full factorial design: {len(result['cells'])} cells, each the "
             f"<code>{result['base']}</code> protocol with every factor at one level ({levels})."
             f"{fixed} Grid: pairs {', '.join(result['pairs'])}; widths "
@@ -116,6 +118,12 @@ def _html(result: dict, claim_ids: list[str], everything: list[dict]) -> str:
                "'minimum capacity' reflects optimisation and the F1 threshold, not "
                "representational need.</p>" if sep_note else "")
             + table(["cell", *result["pairs"]], caps))
+
+
+def _fields(fields: dict) -> str:
+    """Config fields as a reader writes them: 'batch_size: full, init_std: 0.1'."""
+    return html.escape(", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
+                                 for k, v in fields.items()))
 
 
 def _shown(value) -> str:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -15,7 +17,7 @@ from sklearn.metrics import f1_score
 
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.runner import Rows, RunContext, analysis_done, run_analysis_unit
 from lowcap.studies.linear_baseline.config import LinearConfig
 from lowcap.studies.linear_baseline.separability import linearly_separable
 from lowcap.studies.selection import Selection
@@ -58,12 +60,19 @@ def _measure(ctx: RunContext, spec: LinearConfig, plan: ModelPlan) -> Rows:
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
-    """The baseline of every pair the selection trains (one unit per split)."""
+    """The baseline of every pair the selection trains (one unit per split). The pairs run in
+    threads, one per core: HiGHS and the BLAS release the GIL, and an LP uses one core."""
     spec = cfg.linear_baseline
-    did = False
+    todo = []
     for plan in first_splits(Selection(spec.select).plans(cfg, protocol)).values():
         identity = {"split": split_id(plan), "c": spec.c, "max_iter": spec.max_iter,
                     "separability": spec.separability}
-        did |= run_analysis_unit(ctx, "linear_baseline", identity,
-                                 lambda p=plan: _measure(ctx, spec, p))
-    return did
+        if not analysis_done(ctx, "linear_baseline", identity):
+            todo.append((plan, identity))
+    if not todo:
+        return False
+    with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+        measured = list(pool.map(lambda item: _measure(ctx, spec, item[0]), todo))
+    for (_, identity), rows in zip(todo, measured, strict=True):
+        run_analysis_unit(ctx, "linear_baseline", identity, lambda rows=rows: rows)
+    return True

@@ -1,0 +1,106 @@
+"""The protocol ablation's training, cohort by cohort, against training it cell by cell.
+
+lowcap trains every cell of the design (and the anchors) in cohorts keyed by what a tensor
+program must share (epochs, batch size, update budget, activation, precision, float type), so
+cells that differ only in init or class balance train together. The baseline trains each cell
+as its own cohort, as a user looping over the 16 protocols would. Each engine trains
+`--epochs` epochs (validation and test evaluated after each, as in a run); seconds are
+projected to the config's epochs. FLOPs are counted as in flops.py, and the GEMM peak is
+measured in the same run.
+
+    python benchmarks/bench_ablation.py [--config configs/ablation.yaml] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from flops import gemm_peak, params
+
+from lowcap.data.bank import ImageBank
+from lowcap.data.loading import load_mnist
+from lowcap.models.cohort import Cohort
+from lowcap.run.plan import ModelPlan
+from lowcap.run.runner import layout, plan_split
+from lowcap.studies.ablation.compute import design
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.registry import load_config
+from lowcap.training import train_cohort, updates_per_epoch
+
+
+def _flops(plans: list[ModelPlan], split_of) -> float:
+    """Training and evaluation FLOPs of one epoch of `plans` (a pass's short last batch
+    counted as a full one)."""
+    total = 0.0
+    for plan in plans:
+        split = split_of(plan)
+        n = len(split.train_idx)
+        updates = updates_per_epoch(n, plan.batch_size, plan.budget_batch_size)
+        seen = updates * min(plan.batch_size or n, n)
+        total += params(plan.hidden) * (4 * seen + 2 * (len(split.val_idx) + len(split.test_idx)))
+    return total
+
+
+def _timed(groups: list[list[ModelPlan]], bank: ImageBank, split_of, epochs: int) -> float:
+    """Seconds to train every group as one cohort for `epochs` epochs."""
+    started = time.perf_counter()
+    for plans in groups:
+        lanes, _ = layout(plans, split_of)
+        first = plans[0]
+        data = bank if first.dtype == "float32" else ImageBank(bank.images.double())
+        cohort = Cohort(lanes, activation=first.activation, dtype=data.images.dtype)
+        train_cohort(cohort, data, epochs, first.batch_size, precision=first.matmul_precision,
+                     budget=first.budget_batch_size)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=Path("configs/ablation.yaml"))
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    cfg = load_config(args.config)
+    mnist = load_mnist(progress=False).mnist
+    bank = ImageBank.from_mnist(mnist)
+    splits: dict = {}
+
+    def split_of(plan: ModelPlan):
+        key = plan.lane_key()
+        if key not in splits:
+            splits[key] = plan_split(mnist, plan)
+        return splits[key]
+
+    cells = {cell.name: capacity_plans(cell.cfg, cell.protocol) for cell in design(cfg)}
+    unique = {p.model_id: p for plans in cells.values() for p in plans}
+    cohorts: dict[tuple, list[ModelPlan]] = defaultdict(list)
+    for plan in unique.values():
+        cohorts[plan.cohort_key()].append(plan)
+    peak = gemm_peak(torch.device("cpu"))
+    scale = cfg.epochs / args.epochs
+    print(f"{len(cells)} cells and anchors, {len(unique)} distinct models; GEMM peak "
+          f"{peak:.0f} GFLOP/s float32; {args.epochs} epochs timed, projected to {cfg.epochs}\n")
+    print("| cohort (batch, budget, dtype) | models | s (projected) | GFLOP/s | % of peak |")
+    print("|---|---|---|---|---|")
+    merged = 0.0
+    for key, plans in cohorts.items():
+        seconds = _timed([plans], bank, split_of, args.epochs)
+        merged += seconds
+        rate = _flops(plans, split_of) * args.epochs / seconds / 1e9
+        budget = {"own": "own", None: "full"}.get(key[5], key[5])
+        print(f"| {key[1] or 'full'}, {budget}, {key[4]} | {len(plans)} | "
+              f"{seconds * scale:.0f} | {rate:.0f} | {100 * rate / peak:.0f} |")
+    per_cell = _timed(list(cells.values()), bank, split_of, args.epochs)
+    every = sum(_flops(plans, split_of) for plans in cohorts.values()) * args.epochs
+    print(f"\nlowcap (cells merged into {len(cohorts)} cohorts): {merged * scale:.0f} s projected, "
+          f"{every / merged / 1e9:.0f} GFLOP/s")
+    print(f"baseline (one cohort per cell, {len(cells)} cohorts; shared models trained again): "
+          f"{per_cell * scale:.0f} s projected")
+    print(f"speed-up: {per_cell / merged:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
