@@ -191,3 +191,21 @@ def test_ablate_on_a_run_refuses_an_unknown_factor_then_runs_and_reports(run_cop
     (run_copy / "summary.json").unlink()
     assert run_cli("report", str(run_copy))[0] == 0
     assert json.loads((run_copy / "summary.json").read_text())["ablation"] == summary
+
+
+def test_the_default_design_shares_the_corrected_cell_with_its_anchor():
+    """16 cells and two anchors on 3 pairs × 7 widths × 3 seeds; the SGD / Kaiming / natural /
+    long-budget cell trains exactly as the corrected protocol (its update budget is its own
+    batch size) and so is that protocol, with the same models."""
+    from pathlib import Path
+
+    from lowcap.studies.ablation.compute import design, labelled_plans
+
+    cfg = registry.load_config(Path(__file__).parents[1] / "configs" / "ablation.yaml")
+    every = design(cfg)
+    assert len(every) == 18
+    named = [c.name for c in every if c.protocol.name == "corrected"]
+    assert named == ["sgd_128·kaiming·natural·sgd_epochs_100", "protocol corrected"]
+    plans = [p for _, p in labelled_plans(cfg)]
+    assert len(plans) == 18 * 63 and len({p.model_id for p in plans}) == 17 * 63
+    assert {p.train_size for p in plans} == {1024}

@@ -111,13 +111,20 @@ def _narrowed(cfg: RunConfig, spec: AblationConfig, protocol: ProtocolConfig,
                                   "protocols": [protocol]})
 
 
-def _named(known: list[ProtocolConfig], protocol_fields: dict, run: RunOverrides) -> str:
-    """The name of the anchor protocol the cell is exactly (its models are then the anchor's
-    own: same ids, trained once), else `ablation`."""
+def _trains_as(protocol: ProtocolConfig) -> dict:
+    """What a protocol's models are made of (an update budget at the protocol's own batch size
+    is no budget at all)."""
+    return {**protocol.model_dump(exclude={"name", "budget_batch_size"}),
+            "budget": protocol.budget}
+
+
+def _named(known: list[ProtocolConfig], protocol: ProtocolConfig, run: RunOverrides) -> str:
+    """The name of the anchor protocol the cell trains exactly as (its models are then the
+    anchor's own: same ids, trained once), else `ablation`."""
     if any(v is not None for v in run.model_dump().values()):
         return ABLATION
     for p in known:
-        if p.model_dump(exclude={"name"}) == protocol_fields:
+        if _trains_as(p) == _trains_as(protocol):
             return p.name
     return ABLATION
 
@@ -133,7 +140,7 @@ def cells(cfg: RunConfig) -> list[Cell]:
         levels = dict(zip(varied, combination, strict=True))
         where = "ablation cell " + "·".join(combination)
         protocol, run = _protocol(spec, base, {**spec.fixed(), **levels}, ABLATION, where)
-        name = _named(known, protocol.model_dump(exclude={"name"}), run)
+        name = _named(known, protocol, run)
         if name != ABLATION:
             protocol = protocol.model_copy(update={"name": name})
         out.append(Cell("·".join(combination), levels, _narrowed(cfg, spec, protocol, run),
