@@ -69,5 +69,6 @@ def test_a_smoke_run_has_the_logistic_baseline_beside_capacity(smoke_run):
         assert all(0.9 < e["logistic_val_f1"] <= 1 and e["separable"] is None
                    for e in baseline.values())
     page = (smoke_run / "report.html").read_text()
-    capacity = page.index("§4.2 Minimum capacity")
-    assert capacity < page.index("linear baseline and separability") < page.index("§4.1")
+    capacity = page.index("<h3>§4.2 Minimum capacity")
+    following = page.index("<h3>", capacity + 1)  # the very next section
+    assert page[following:].startswith("<h3>§4.2 beside it: linear baseline and separability")
