@@ -83,6 +83,9 @@ class Cohort:
                 start += spec.hidden
             self.unit_slices.append(slices)
         self.unit_model = unit_model.to(device)
+        # Binary weight masks (sparse subnetworks; `set_masks`), None while every model is dense.
+        self.mask_w1: torch.Tensor | None = None
+        self.mask_w2: torch.Tensor | None = None
         for gi, lane in enumerate(lanes):
             self._set_lane(gi, params[gi] if params is not None else [
                 init_params(spec.hidden, spec.seed, spec.init, pair=lane.split.pair)
@@ -165,6 +168,30 @@ class Cohort:
         return torch.cat([self.readout(self.act_(self.hidden_pre(x[:, i:i + chunk])))
                           for i in range(0, x.shape[1], chunk)], dim=1)
 
+    # --- sparse subnetworks --------------------------------------------------------------------
+
+    @torch.no_grad()
+    def set_masks(self, masks: list[list[dict[str, torch.Tensor] | None]]) -> None:
+        """Fix a binary mask {w1 [h, 784], w2 [1, h]} per model (`masks[lane][index]`; None
+        keeps a model dense). Masked weights become 0 now and stay exactly 0 while training
+        (`apply_masks_` after every update), so masked and dense models share a cohort."""
+        self.mask_w1 = torch.ones_like(self.w1)
+        self.mask_w2 = torch.ones_like(self.w2)
+        for g, lane_masks in enumerate(masks):
+            for i, mask in enumerate(lane_masks):
+                if mask is not None:
+                    units = self.unit_slices[g][i]
+                    self.mask_w1[g, units] = mask["w1"].to(self.w1)
+                    self.mask_w2[g, units] = mask["w2"].reshape(-1).to(self.w2)
+        self.apply_masks_()
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        """Zero every masked weight (nothing without masks)."""
+        if self.mask_w1 is not None and self.mask_w2 is not None:
+            self.w1.mul_(self.mask_w1)
+            self.w2.mul_(self.mask_w2)
+
     # --- single models -------------------------------------------------------------------------
 
     def model_params(self, lane: int, index: int) -> dict[str, torch.Tensor]:
@@ -189,8 +216,10 @@ class Cohort:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The trainable state as plain tensors (for atomic snapshots)."""
+        masks = ({} if self.mask_w1 is None else
+                 {"mask_w1": self.mask_w1, "mask_w2": self.mask_w2})
         return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2,
-                "model_lr": self.model_lr, "unit_lr": self.unit_lr}
+                "model_lr": self.model_lr, "unit_lr": self.unit_lr, **masks}
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore what `state()` returned; shapes must match this cohort's layout."""

@@ -119,6 +119,7 @@ def sgd_step(cohort: Cohort, x: torch.Tensor | list[torch.Tensor], y: torch.Tens
     cohort.b1.sub_(grad_b1)
     cohort.w2.sub_(cohort.unit_lr * grad_w2)
     cohort.b2.sub_(cohort.model_lr * grad_b2)
+    cohort.apply_masks_()
     return logits
 
 

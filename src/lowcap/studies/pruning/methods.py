@@ -142,3 +142,34 @@ def prune(params: list[Params], level: float, method: str = "layerwise", seed: i
           ) -> tuple[list[Params], torch.Tensor]:
     """Prune every model at `level`; returns the pruned params and the achieved sparsities."""
     return Pruner(params).prune(level, method, seed)
+
+
+def magnitude_round(params: Params, mask: Params | None, fraction: float,
+                    scope: str = "global") -> Params:
+    """One round of iterative magnitude pruning (lottery tickets): remove `fraction` of the
+    weights `mask` keeps (all of them when None), those of smallest |w|, and return the new
+    mask {w1, w2} (1 keeps, 0 prunes). As torch.nn.utils.prune counts an amount, a round
+    removes round(fraction · remaining) weights, over w1 and w2 together (`scope` 'global',
+    like `global_unstructured`) or in each layer (`layerwise`, like `l1_unstructured`);
+    biases are never pruned."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction {fraction} must be in [0, 1)")
+    if scope not in ("global", "layerwise"):
+        raise ValueError(f"scope {scope!r}: use 'global' or 'layerwise'")
+    mask = mask or {k: torch.ones_like(params[k]) for k in ("w1", "w2")}
+    groups = [("w1", "w2")] if scope == "global" else [("w1",), ("w2",)]
+    out = {}
+    for layers in groups:
+        scores = torch.cat([params[k].reshape(-1).abs() for k in layers])
+        kept = torch.cat([mask[k].reshape(-1) for k in layers]).clone()
+        remaining = torch.nonzero(kept == 1).squeeze(1)
+        k = round(fraction * len(remaining))
+        if k:
+            smallest = torch.topk(scores[remaining], k, largest=False).indices
+            kept[remaining[smallest]] = 0
+        start = 0
+        for name in layers:
+            size = params[name].numel()
+            out[name] = kept[start:start + size].reshape(params[name].shape)
+            start += size
+    return out
