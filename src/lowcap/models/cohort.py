@@ -124,11 +124,14 @@ class Cohort:
         return torch.ops.aten.tanh_backward(d_h, h)
 
     # Readout and its transpose as GEMMs with block matrices [H, M + 1] take one pass over the
-    # activations, but mix models through products with structural zeros, which turn a
-    # non-finite value of one model into NaN for every model of its lane. They run as GEMMs only
-    # when everything involved is finite and M + 1 ≤ GEMM_MAX_COLUMNS (the GEMM then costs at
-    # most 8% of the first layer's 784 columns); otherwise as gathers/scatters that never mix
-    # models, so a diverged model stays isolated.
+    # activations, but mix models through products with structural zeros, which would turn a
+    # non-finite value of one model into NaN for every model of its lane. So the GEMMs see
+    # non-finite entries replaced by 0, and a model with a non-finite hidden activation gets NaN
+    # logits: exact for finite models, isolating for diverged ones, and decided on the device
+    # (no host synchronisation, no data-dependent branch: the step can be captured in a CUDA
+    # graph). Beyond GEMM_MAX_COLUMNS models per lane
+    # (M + 1 columns cost more than 8% of the first layer's 784) gathers/scatters, which never
+    # mix models, replace the GEMMs.
     GEMM_MAX_COLUMNS = 64
 
     def _unit_matrix(self, per_unit: torch.Tensor) -> torch.Tensor:
@@ -138,13 +141,22 @@ class Cohort:
                           dtype=per_unit.dtype)
         return out.scatter_(2, self.unit_model.unsqueeze(-1), per_unit.unsqueeze(-1))
 
+    def _uses_gemm(self) -> bool:
+        return self.max_models + 1 <= self.GEMM_MAX_COLUMNS
+
     def readout(self, h: torch.Tensor) -> torch.Tensor:
-        """Per-model logits [G, B, M] from hidden activations h [G, B, H]."""
+        """Per-model logits [G, B, M] from hidden activations h [G, B, H]; NaN throughout the
+        batch for a model with a non-finite activation in it."""
         m = self.max_models
-        if m + 1 <= self.GEMM_MAX_COLUMNS:
-            out = torch.bmm(h, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
-            if torch.isfinite(out).all():
-                return out
+        if self._uses_gemm():
+            safe = torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)
+            out = torch.bmm(safe, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
+            # A unit's sum over the batch is non-finite iff one of its activations is (or the
+            # sum overflows float: a diverged model too). One read of h, no boolean tensor.
+            unit_bad = (~torch.isfinite(h.sum(1))).to(h.dtype)
+            model_bad = torch.zeros(self.b2.shape[0], m + 1, dtype=h.dtype, device=h.device)
+            model_bad.scatter_add_(1, self.unit_model, unit_bad)
+            return out.masked_fill_(model_bad[:, None, :m] > 0, float("nan"))
         g, b, _ = h.shape
         exact = torch.zeros(g, b, m + 1, device=h.device, dtype=h.dtype)
         exact.scatter_add_(2, self.unit_model.unsqueeze(1).expand(g, b, -1),
@@ -153,10 +165,12 @@ class Cohort:
 
     def spread(self, d_models: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """[G, B, H]: each unit j gets its own model's d_models[g, b, unit_model[g, j]] (d_models
-        [G, B, M + 1], last column the padding units'), times scale[g, j]."""
-        if (d_models.shape[2] <= self.GEMM_MAX_COLUMNS and torch.isfinite(d_models).all()
-                and torch.isfinite(scale).all()):
-            return torch.bmm(d_models, self._unit_matrix(scale).transpose(1, 2))
+        [G, B, M + 1], last column the padding units'), times scale[g, j]. A unit whose model's
+        entry is non-finite gets 0 on the GEMM path (that model is diverged: its own logits
+        are NaN, and it is frozen after the epoch)."""
+        if self._uses_gemm():
+            safe = torch.nan_to_num(d_models, nan=0.0, posinf=0.0, neginf=0.0)
+            return torch.bmm(safe, self._unit_matrix(scale).transpose(1, 2))
         g, b, _ = d_models.shape
         index = self.unit_model.unsqueeze(1).expand(g, b, -1)
         return d_models.gather(2, index).mul_(scale.unsqueeze(1))

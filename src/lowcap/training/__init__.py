@@ -2,7 +2,7 @@
 
 from lowcap.training.batches import epoch_order, updates_per_epoch
 from lowcap.training.evaluation import EvalSet, evaluate
-from lowcap.training.metrics import classification_metrics, f1_at_half, roc_auc
+from lowcap.training.metrics import LabelLayout, classification_metrics, cohort_metrics
 from lowcap.training.trainer import (
     METRIC_NAMES,
     EpochResult,
@@ -13,7 +13,8 @@ from lowcap.training.trainer import (
 )
 
 __all__ = [
-    "METRIC_NAMES", "EpochResult", "EvalSet", "classification_metrics", "epoch_order", "evaluate",
-    "f1_at_half", "matmul_description", "matmul_precision", "roc_auc", "sgd_step",
+    "METRIC_NAMES", "EpochResult", "EvalSet", "LabelLayout", "classification_metrics",
+    "cohort_metrics", "epoch_order", "evaluate", "matmul_description", "matmul_precision",
+    "sgd_step",
     "train_cohort", "updates_per_epoch",
 ]

@@ -1,7 +1,8 @@
 """Metrics of every model of a cohort on a held-out part of its lanes' splits, all lanes at once.
 
 The inputs of all lanes are gathered once into one padded tensor, so an evaluation is one
-batched forward pass (`Cohort.logits`) followed by the metrics of each lane's own samples.
+batched forward pass (`Cohort.logits`) followed by one batched metrics program
+(`cohort_metrics`) and one copy of its results to the host.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import torch
 
 from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
-from lowcap.training.metrics import classification_metrics
+from lowcap.training.metrics import METRICS, LabelLayout, cohort_metrics
 
 
 @dataclass
 class EvalSet:
-    """Inputs x [G, N, 784] and labels y [G, N] of every lane, padded to the longest lane;
-    lane g's real samples are the first `counts[g]`."""
+    """Inputs x [G, N, 784] of every lane, padded to the longest lane, with their labels'
+    layout (lane g's real samples are its first ones)."""
 
     x: torch.Tensor
-    y: torch.Tensor
-    counts: list[int]
+    labels: LabelLayout
 
     @classmethod
     def of(cls, cohort: Cohort, bank: ImageBank, part: str) -> EvalSet:
@@ -36,31 +36,28 @@ class EvalSet:
         for g, (r, y) in enumerate(zip(rows, labels, strict=True)):
             padded_rows[g, : len(r)] = r
             padded_y[g, : len(y)] = y
-        x = bank.gather(padded_rows)
-        y = torch.from_numpy(padded_y).to(bank.device, bank.images.dtype)
-        return cls(x, y, [len(r) for r in rows])
+        real = np.arange(width) < np.array([len(r) for r in rows])[:, None]
+        return cls(bank.gather(padded_rows),
+                   LabelLayout.of(padded_y, real, bank.device, bank.images.dtype))
 
     @classmethod
     def single(cls, x: torch.Tensor, y: torch.Tensor) -> EvalSet:
         """A one-lane set from inputs x [N, 784] and labels y [N] (e.g. corrupted images)."""
-        return cls(x.unsqueeze(0), y.unsqueeze(0), [len(y)])
+        labels = y.detach().cpu().numpy()[None]
+        return cls(x.unsqueeze(0), LabelLayout.of(labels, np.ones(labels.shape, dtype=bool),
+                                                  x.device, x.dtype))
 
 
 @torch.no_grad()
 def evaluate(cohort: Cohort, inputs: EvalSet) -> dict[str, torch.Tensor]:
     """{'loss', 'f1', 'auc'} [G, M] (float64, on the CPU; NaN where no model) of every model."""
-    return lane_metrics(cohort, cohort.logits(inputs.x), inputs.y, inputs.counts)
+    return metrics_to_host(cohort, cohort_metrics(cohort.logits(inputs.x), inputs.labels))
 
 
-def lane_metrics(cohort: Cohort, logits: torch.Tensor, y: torch.Tensor, counts: list[int]
-                 ) -> dict[str, torch.Tensor]:
-    """{'loss', 'f1', 'auc'} [G, M] from logits [G, N, M] and labels [G, N], lane g's real
-    samples being its first `counts[g]`."""
-    out = {k: torch.full((cohort.n_lanes, cohort.max_models), float("nan"),
-                         dtype=torch.float64) for k in ("loss", "f1", "auc")}
-    for g, (lane, count) in enumerate(zip(cohort.lanes, counts, strict=True)):
-        n_models = len(lane.models)
-        values = classification_metrics(logits[g, :count, :n_models].T, y[g, :count])
-        for key, value in values.items():
-            out[key][g, :n_models] = value.double().cpu()
-    return out
+def metrics_to_host(cohort: Cohort, metrics: dict[str, torch.Tensor]
+                    ) -> dict[str, torch.Tensor]:
+    """The metrics [G, M] as float64 on the CPU, NaN at padding models: one device→host copy."""
+    stacked = torch.stack([metrics[k] for k in METRICS])
+    stacked = stacked.masked_fill(~cohort.model_mask, float("nan"))
+    host = stacked.to("cpu", torch.float64)
+    return dict(zip(METRICS, host.unbind(0), strict=True))

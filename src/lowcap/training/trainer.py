@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
 from lowcap.training.batches import Budget, epoch_order
-from lowcap.training.evaluation import EvalSet, evaluate, lane_metrics
+from lowcap.training.evaluation import EvalSet
+from lowcap.training.metrics import LabelLayout, cohort_metrics
 
 METRIC_NAMES = ("train_loss", "train_f1", "train_auc", "val_loss", "val_f1", "val_auc",
                 "test_loss", "test_f1", "test_auc")
@@ -37,11 +38,31 @@ class EpochResult:
 EpochCallback = Callable[[Cohort, EpochResult], None]
 
 
+@dataclass
+class EpochBatches:
+    """One epoch's batches of every lane as tensors [G, steps, B] (padding has weight 0), each
+    lane's number of updates, and the layout of the samples whose pre-update predictions give
+    the train metrics (every batch; full batch: its one batch)."""
+
+    rows: torch.Tensor
+    labels: torch.Tensor
+    weights: torch.Tensor
+    lane_updates: list[int]
+    seen: LabelLayout
+
+    def update_masks(self) -> torch.Tensor:
+        """[updates, G, 1]: 1 where a lane's budget holds that update, else 0 (a lane whose
+        budget is spent takes zero-weight, no-op steps). Made once per epoch, so that the
+        steps read it without a host-to-device copy."""
+        steps = np.arange(max(self.lane_updates))[:, None, None]
+        held = steps < np.array(self.lane_updates)[None, :, None]
+        return torch.from_numpy(held).to(self.weights.device, self.weights.dtype)
+
+
 def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int | None,
-                   budget: Budget = "own"):
-    """Index, label and weight tensors [G, steps, B] of one epoch (padding has weight 0), and
-    each lane's number of updates [G]. Full batch holds its one batch once (steps = 1)
-    however many times the budget repeats it."""
+                   budget: Budget = "own") -> EpochBatches:
+    """One epoch's batches. Full batch holds its one batch once (steps = 1) however many
+    times the budget repeats it."""
     per_lane = []
     for lane in cohort.lanes:
         order = epoch_order(len(lane.split.train_idx), lane.order_seed, epoch, batch_size,
@@ -59,10 +80,13 @@ def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int 
             labels[g, step, : len(batch)] = lane.split.train_y[batch]
             weights[g, step, : len(batch)] = 1.0
     to = {"device": bank.device}
-    return (torch.from_numpy(rows).to(**to),
-            torch.from_numpy(labels).to(**to, dtype=bank.images.dtype),
-            torch.from_numpy(weights).to(**to, dtype=bank.images.dtype),
-            torch.tensor([updates for _, updates in per_lane], device=bank.device))
+    dtype = bank.images.dtype
+    seen = LabelLayout.of(labels.reshape(cohort.n_lanes, -1),
+                          weights.reshape(cohort.n_lanes, -1) > 0, bank.device, dtype)
+    return EpochBatches(torch.from_numpy(rows).to(**to),
+                        torch.from_numpy(labels).to(**to, dtype=dtype),
+                        torch.from_numpy(weights).to(**to, dtype=dtype),
+                        [updates for _, updates in per_lane], seen)
 
 
 CHUNK = 1024
@@ -136,21 +160,28 @@ def _diverged_models(cohort: Cohort, train_loss: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def _freeze(cohort: Cohort, models: torch.Tensor) -> None:
     """Stop updating the given models (their learning rate becomes 0)."""
-    cohort.model_lr[models] = 0.0
+    cohort.model_lr.masked_fill_(models, 0.0)
     unit_frozen = F.pad(models, (0, 1)).gather(1, cohort.unit_model)
-    cohort.unit_lr[unit_frozen] = 0.0
+    cohort.unit_lr.masked_fill_(unit_frozen, 0.0)
 
 
-def _train_metrics(cohort: Cohort, logits: list[torch.Tensor], labels: torch.Tensor,
-                   weights: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Train loss / F1 / AUC [G, M] from the epoch's own pre-update forward passes."""
-    real = weights[:, : len(logits)].flatten(1) > 0
-    # Each lane's real samples first, padding after, as `lane_metrics` reads them.
-    order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)
-    flat = torch.cat(logits, dim=1)
-    flat = flat.gather(1, order.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))
-    return lane_metrics(cohort, flat, labels[:, : len(logits)].flatten(1).gather(1, order),
-                        real.sum(1).tolist())
+def run_epoch_steps(cohort: Cohort, bank: ImageBank, batches: EpochBatches,
+                    full_batch_x: list[torch.Tensor] | None) -> torch.Tensor:
+    """Every update of one epoch; returns the pre-update logits [G, N, M] of the samples the
+    train metrics are computed on. No host synchronisation: every decision in here is taken
+    on the host before the epoch or on the device (`tests/test_sync_free.py` checks it).
+    `full_batch_x` holds the full batch's inputs in chunks (None for mini-batches)."""
+    if full_batch_x is not None:
+        first = None
+        for held in batches.update_masks():
+            weight = batches.weights[:, 0] * held
+            logits = sgd_step(cohort, full_batch_x, batches.labels[:, 0], weight)
+            first = logits if first is None else first
+        assert first is not None
+        return first
+    return torch.cat([sgd_step(cohort, bank.gather(batches.rows[:, step]),
+                               batches.labels[:, step], batches.weights[:, step])
+                      for step in range(batches.rows.shape[1])], dim=1)
 
 
 @contextmanager
@@ -209,33 +240,24 @@ def train_cohort(
     full_batch_x = None
     eval_sets = {part: EvalSet.of(cohort, bank, part) for part in ("val", "test")}
     for epoch in range(start_epoch, epochs):
-        rows, labels, weights, lane_updates = _epoch_batches(cohort, bank, epoch, batch_size,
-                                                             budget)
-        seen = []
+        batches = _epoch_batches(cohort, bank, epoch, batch_size, budget)
+        if batch_size is None and full_batch_x is None:  # the same batch every epoch
+            full_batch_x = [bank.gather(batches.rows[:, 0, i:i + CHUNK])
+                            for i in range(0, batches.rows.shape[2], CHUNK)]
         with matmul_precision(precision):
-            if batch_size is None:  # the same batch every epoch: gathered once, chunked
-                if full_batch_x is None:
-                    full_batch_x = [bank.gather(rows[:, 0, i:i + CHUNK])
-                                    for i in range(0, rows.shape[2], CHUNK)]
-                for step in range(int(lane_updates.max())):
-                    # A lane whose budget is spent takes zero-weight (no-op) steps.
-                    weight = weights[:, 0] * (step < lane_updates).unsqueeze(1)
-                    logits = sgd_step(cohort, full_batch_x, labels[:, 0], weight)
-                    if step == 0:
-                        seen.append(logits)
-            else:
-                for step in range(rows.shape[1]):
-                    x = bank.gather(rows[:, step])
-                    seen.append(sgd_step(cohort, x, labels[:, step], weights[:, step]))
-        metrics = {f"train_{k}": v
-                   for k, v in _train_metrics(cohort, seen, labels, weights).items()}
-        done |= _diverged_models(cohort, metrics["train_loss"].to(cohort.device))
+            seen = run_epoch_steps(cohort, bank, batches, full_batch_x)
+        metrics = {f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()}
+        done |= _diverged_models(cohort, metrics["train_loss"])
         _freeze(cohort, done)
         with matmul_precision("highest"):
             for part, inputs in eval_sets.items():
-                for key, value in evaluate(cohort, inputs).items():
-                    metrics[f"{part}_{key}"] = value
-        invalid = (done | ~cohort.model_mask).cpu().numpy()
-        arrays = {k: np.where(invalid, np.nan, metrics[k].numpy()) for k in METRIC_NAMES}
+                values = cohort_metrics(cohort.logits(inputs.x), inputs.labels)
+                metrics.update({f"{part}_{k}": v for k, v in values.items()})
+        # One device→host copy of the epoch's results.
+        invalid = done | ~cohort.model_mask
+        stacked = torch.stack([metrics[k] for k in METRIC_NAMES]).masked_fill(invalid, np.nan)
+        host = torch.cat([stacked, done.unsqueeze(0).to(stacked.dtype)]).to(
+            "cpu", torch.float64).numpy()
+        arrays = dict(zip(METRIC_NAMES, host[:-1], strict=True))
         if on_epoch is not None:
-            on_epoch(cohort, EpochResult(epoch, arrays, done.cpu().numpy().copy()))
+            on_epoch(cohort, EpochResult(epoch, arrays, host[-1] > 0))
