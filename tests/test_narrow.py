@@ -64,11 +64,12 @@ def test_training_starts_at_zero_function_and_learns():
     x = torch.randn(40, 10, generator=gen, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True)
     y = torch.randn(40, generator=gen, dtype=torch.float64)
-    run, members = narrow.train(x, y, 8, "projected_sgd", [0.5], [10.0], [0, 1], steps=30,
-                                batch_size=10)
+    settings = [narrow.Setting("projected_sgd", 0.5, 10.0, seed) for seed in (0, 1)]
+    run, members = narrow.train(x, y, 8, settings, steps=30, batch_size=10)
     assert len(members) == 2 and run.loss.shape[0] == 2
     assert run.loss[:, 0] == pytest.approx(0.5 * float((y**2).mean()))  # f ≡ 0 at the start
-    free, _ = narrow.train(x, y, 8, "sgd", [0.0], [10.0], [0, 1], steps=30, batch_size=10)
+    free, _ = narrow.train(x, y, 8, [narrow.Setting("sgd", 0.0, 10.0, s) for s in (0, 1)],
+                           steps=30, batch_size=10)
     assert free.loss[:, -1].mean() < run.loss[:, 0].mean()
 
 
@@ -77,7 +78,8 @@ def test_sigma_min_along_training_matches_explicit_jacobian():
     x = torch.randn(30, 10, generator=gen, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True)
     y = torch.randn(30, generator=gen, dtype=torch.float64)
-    run, _ = narrow.train(x, y, 8, "projected_gd", [2.0], [10.0], [0, 1], steps=20)
+    run, _ = narrow.train(x, y, 8, [narrow.Setting("projected_gd", 2.0, 10.0, s) for s in (0, 1)],
+                          steps=20)
     sigma = run.sigma_min([1], x, "tanh")
     assert sigma.shape == (1, len(run.steps))
     for t, w in enumerate(run.weights):
@@ -97,9 +99,10 @@ def test_initial_sigma_min_is_step_zero_of_every_method():
     y = torch.randn(20, generator=gen, dtype=torch.float64)
     initial = narrow.initial_sigma_min(8, [0, 1], x, "tanh")
     for method in ("projected_gd", "adam"):
-        run, members = narrow.train(x, y, 8, method, [2.0], [0.1], [0, 1], steps=10)
+        run, members = narrow.train(x, y, 8, narrow.grid([method], [2.0], [0.1], [0.1], [0, 1]),
+                                    steps=10)
         at_start = run.sigma_min([0, 1], x, "tanh")[:, 0]
-        assert at_start.tolist() == [initial[seed] for _, _, seed in members]
+        assert at_start.tolist() == [initial[member.seed] for member in members]
 
 
 @pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
@@ -113,3 +116,28 @@ def test_loss_gradient_equals_autograd(activation):
     (expected,) = torch.autograd.grad(loss, w)
     ours = narrow.loss_gradient(w.detach(), v, x, y, activation)
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_every_method_trained_together_equals_each_trained_alone():
+    """The study trains all methods of a width as one batch: each row's loss curve and weights
+    equal those of its method trained on its own (the mini-batch stream is shared as each
+    method alone draws it)."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(60, 10, generator=gen, dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True)
+    y = torch.randn(60, generator=gen, dtype=torch.float64)
+    settings = narrow.grid(list(narrow.METHODS), [0.5, 4.0], [10.0], [0.05], [0, 1])
+    together, members = narrow.train(x, y, 8, settings, steps=25, batch_size=12)
+    assert sorted(members) == sorted(settings) and members[0].method == "projected_gd"
+    for method in narrow.METHODS:
+        alone, alone_members = narrow.train(
+            x, y, 8, [s for s in settings if s.method == method], steps=25, batch_size=12)
+        rows = [members.index(member) for member in alone_members]
+        np.testing.assert_allclose(together.loss[rows], alone.loss, rtol=1e-12, atol=0)
+        torch.testing.assert_close(together.weights[-1][rows], alone.weights[-1],
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="unknown method 'rmsprop'"):
+        narrow.grid(["rmsprop"], [1.0], [1.0], [1.0], [0])

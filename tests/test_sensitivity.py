@@ -136,3 +136,28 @@ def test_near_data_is_half_the_ellipse_around_its_three_points():
 def test_switches_sum_to_the_closed_transition_count():
     pattern = torch.rand(100, 7) > 0.5
     assert int(sens.switches(pattern).sum()) == sens.count_transitions(pattern)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_a_stack_measures_every_model_as_it_would_alone(activation):
+    """Models of different widths stacked: logits, Jacobian norms (the explicit N × 784
+    Jacobian, written out here) and per-model switch counts equal each model's own."""
+    models = [{k: v.double() * (3 if k == "w1" else 1) for k, v in init_params(h, h).items()}
+              for h in (1, 5, 12)]
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(40, 784, dtype=torch.float64, generator=gen)
+    stack = sens.ModelStack.of(models, activation)
+    logits, norms = stack.logits_and_jacobian_norms(x)
+    trajectory = sens.ellipse(x[0], x[1], x[2], 256)
+    for m, params in enumerate(models):
+        z = x @ params["w1"].T + params["b1"]
+        hidden = torch.relu(z) if activation == "relu" else torch.tanh(z)
+        slope = (z > 0).double() if activation == "relu" else 1 - hidden**2
+        f = hidden @ params["w2"].reshape(-1) + params["b2"]
+        jacobian = sigmoid_slope(f)[:, None] * ((slope * params["w2"]) @ params["w1"])
+        torch.testing.assert_close(logits[:, m], f, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(norms[:, m], jacobian.norm(dim=1), rtol=1e-9, atol=1e-15)
+        alone = sens.switches(sens.hidden_pattern(params, trajectory))
+        assert stack.switches(trajectory)[:, m].tolist() == alone.double().tolist()
+        assert stack.switches(trajectory, every=2)[:, m].sum() == sens.count_transitions(
+            sens.hidden_pattern(params, trajectory[::2]))

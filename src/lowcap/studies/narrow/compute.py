@@ -44,42 +44,44 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
 
     def measure():
         items = []
+        settings = narrow.grid(spec.methods, spec.radii, spec.lrs, spec.adam_lrs, spec.seeds)
         for name in spec.datasets:
-            x, y = dataset(ctx, spec, name)
+            x, y = (t.to(ctx.bank.device) for t in dataset(ctx, spec, name))
             for multiplier, width in widths(spec, *x.shape).items():
-                initial = narrow.initial_sigma_min(width, spec.seeds, x, spec.activation)
-                items += [(spec, x, y, name, multiplier, width, method, initial)
-                          for method in spec.methods]
-        return [row for rows in ctx.map(_method_rows, items) for row in rows]
+                items.append((spec, settings, x, y, name, multiplier, width))
+        return [row for rows in ctx.map(_width_rows, items) for row in rows]
 
     return run_analysis_unit(ctx, "narrow", spec.model_dump(mode="json"), measure)
 
 
-def _method_rows(spec: NarrowConfig, x: torch.Tensor, y: torch.Tensor, name: str,
-                 multiplier: float, width: int, method: str, initial: dict[int, float]
-                 ) -> list[tuple]:
-    """Loss curves of every (radius, lr, seed) of one method and width; σ_min curves for the
-    best (radius, lr) only, the one the report shows (an n × n eigenproblem per point is most
-    of this phase's cost otherwise), starting from `initial` (seed → σ_min at step 0, shared
-    by every method)."""
-    lrs = spec.adam_lrs if method.endswith("adam") else spec.lrs
-    projected = method.startswith("projected")
-    run, members = narrow.train(  # unconstrained methods ignore the radius
-        x, y, width, method, spec.radii if projected else [0.0], lrs, spec.seeds, spec.steps,
-        spec.activation, spec.batch_size)
+def _width_rows(spec: NarrowConfig, settings: list[narrow.Setting], x: torch.Tensor,
+                y: torch.Tensor, name: str, multiplier: float, width: int) -> list[tuple]:
+    """Loss curves of every setting of one width, all methods trained together; σ_min curves
+    for each method's best (radius, lr) only, the one the report shows (an n × n eigenproblem
+    per point is most of this phase's cost otherwise), all in one batch. Step 0 (the seed's
+    mirrored initialisation, shared by every method) is computed once per seed."""
+    run, members = narrow.train(x, y, width, settings, spec.steps, spec.activation,
+                                spec.batch_size)
     by_setting = defaultdict(list)
-    for i, (radius, lr, _) in enumerate(members):
-        by_setting[(radius, lr)].append(i)
-    best = narrow.best_setting({k: run.loss[i, -1] for k, i in by_setting.items()})
-    later = run.sigma_min(by_setting[best], x, spec.activation, start=1)
-    sigma = {i: [initial[members[i][2]], *curve]
-             for i, curve in zip(by_setting[best], later.tolist(), strict=True)}
+    for i, member in enumerate(members):
+        by_setting[(member.method, member.radius, member.lr)].append(i)
+    shown_rows = []
+    for method in spec.methods:
+        finals = {key: run.loss[rows, -1] for key, rows in by_setting.items()
+                  if key[0] == method}
+        shown_rows += by_setting[narrow.best_setting(finals)]
+    initial = narrow.initial_sigma_min(width, spec.seeds, x, spec.activation)
+    later = run.sigma_min(shown_rows, x, spec.activation, start=1)
+    sigma = {i: [initial[members[i].seed], *curve]
+             for i, curve in zip(shown_rows, later.tolist(), strict=True)}
     rows = []
-    for i, (radius, lr, seed) in enumerate(members):
-        shown = radius if projected else None
-        run_id = f"narrow/{name}/{method}/m{width}/R{shown}/lr{lr:g}/s{seed}"
-        params = {"dataset": name, "method": method, "width": width, "multiplier": multiplier,
-                  "radius": shown, "lr": lr, "seed": seed}
+    for i, member in enumerate(members):
+        shown = member.radius if member.projected else None
+        run_id = (f"narrow/{name}/{member.method}/m{width}/R{shown}/lr{member.lr:g}"
+                  f"/s{member.seed}")
+        params = {"dataset": name, "method": member.method, "width": width,
+                  "multiplier": multiplier, "radius": shown, "lr": member.lr,
+                  "seed": member.seed}
         for j, step in enumerate(run.steps):
             rows.append((run_id, {**params, "step": step}, "loss", float(run.loss[i, j])))
             if i in sigma:

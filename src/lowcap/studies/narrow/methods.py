@@ -3,13 +3,15 @@
 Model f(x) = Σ_j v_j σ(w_jᵀ x) with a smooth σ, no biases; the output weights v are fixed and
 the first layer W is trained (our operationalisation, see docs/companions.md). The
 mirrored initialisation duplicates half the units with v negated, so f ≡ 0 at the start.
-Many runs (seeds × radii) of one width and method train together: W is [B, m, d].
+All runs of one width (methods × radii × learning rates × seeds) train together: W is
+[B, m, d].
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -87,11 +89,13 @@ def smallest_singular_value(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor,
     n, md = x.shape[0], w.shape[1] * w.shape[2]
     if md < n:
         return torch.zeros(w.shape[0], dtype=w.dtype)
+    grams = feature_gram(w, v, x, activation)
+    if grams.device.type != "cpu":  # every Gram matrix at once, on the device
+        return torch.linalg.eigvalsh(grams)[:, 0].clamp_min(0).sqrt().cpu()
     # Only the smallest eigenvalue: LAPACK's MRRR (syevr) with an index subset skips the rest,
     # about a third faster than all eigenvalues at n = 1000.
-    grams = feature_gram(w, v, x, activation).cpu().numpy()
     smallest = [scipy.linalg.eigh(g, eigvals_only=True, subset_by_index=[0, 0], driver="evr")[0]
-                for g in grams]
+                for g in grams.numpy()]
     return torch.tensor(smallest, dtype=w.dtype).clamp_min(0).sqrt()
 
 
@@ -124,8 +128,9 @@ def initial_sigma_min(width: int, seeds: list[int], x: torch.Tensor, activation:
                       ) -> dict[int, float]:
     """σ_min at each seed's mirrored initialisation: step 0 of every method's runs."""
     inits = [mirrored_init(1, width, x.shape[1], seed, x.dtype) for seed in seeds]
-    values = smallest_singular_value(torch.cat([w for w, _ in inits]),
-                                     torch.cat([v for _, v in inits]), x, activation)
+    values = smallest_singular_value(torch.cat([w for w, _ in inits]).to(x.device),
+                                     torch.cat([v for _, v in inits]).to(x.device), x,
+                                     activation)
     return dict(zip(seeds, values.tolist(), strict=True))
 
 
@@ -137,30 +142,58 @@ def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
     return min(means, key=means.__getitem__)
 
 
+class Setting(NamedTuple):
+    """One run: its method, radius (a multiple of ‖W0‖_F; unconstrained methods ignore it),
+    learning rate and seed."""
+
+    method: str
+    radius: float
+    lr: float
+    seed: int
+
+    @property
+    def projected(self) -> bool:
+        return self.method.startswith("projected")
+
+
+def grid(methods: list[str], radii: list[float], lrs: list[float], adam_lrs: list[float],
+         seeds: list[int]) -> list[Setting]:
+    """Every (method, radius, lr, seed): radii for the projected methods only (0 elsewhere),
+    `adam_lrs` for the Adam methods, `lrs` for the rest."""
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+    return [Setting(method, radius, lr, seed) for method in methods
+            for radius in (radii if method.startswith("projected") else [0.0])
+            for lr in (adam_lrs if method.endswith("adam") else lrs) for seed in seeds]
+
+
 @torch.no_grad()
-def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list[float],
-          lrs: list[float], seeds: list[int], steps: int, activation: str = "tanh",
-          batch_size: int = 100, evals: int = 4
-          ) -> tuple[NarrowRun, list[tuple[float, float, int]]]:
-    """Train one width with one method for every (radius, lr, seed) at once; returns curves and
-    the (radius, lr, seed) of each row. Square loss ½·mean (f − y)². A radius is a multiple of
-    ‖W0‖_F; unconstrained methods ignore it."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    runs = [(r, lr, s) for r in radii for lr in lrs for s in seeds]
+def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting], steps: int,
+          activation: str = "tanh", batch_size: int = 100, evals: int = 4
+          ) -> tuple[NarrowRun, list[Setting]]:
+    """Train one width for every setting at once, whatever its method; returns the curves and
+    the setting of each row (full-batch runs first). Square loss ½·mean (f − y)². The
+    stochastic runs share one mini-batch stream (seeded 12345), as each method alone would
+    draw it."""
+    runs = sorted(settings, key=lambda s: s.method != "projected_gd")  # stable
+    if not runs or any(s.method not in METHODS for s in runs):
+        raise ValueError(f"settings need methods from {METHODS}, got {settings!r}")
+    n_full = sum(s.method == "projected_gd" for s in runs)
     n, dim = x.shape
-    inits = [mirrored_init(1, width, dim, s, x.dtype) for _, _, s in runs]
-    w = torch.cat([i[0] for i in inits])
-    v = torch.cat([i[1] for i in inits])
+    opts = {"device": x.device, "dtype": x.dtype}
+    inits = {seed: mirrored_init(1, width, dim, seed, x.dtype) for seed in {s.seed for s in runs}}
+    w = torch.cat([inits[s.seed][0] for s in runs]).to(**opts)
+    v = torch.cat([inits[s.seed][1] for s in runs]).to(**opts)
     w0 = w.clone()
-    scale = w0.flatten(1).norm(dim=1)
-    radius = torch.tensor([r if method.startswith("projected") else math.inf
-                           for r, _, _ in runs], dtype=x.dtype) * scale
-    lr = torch.tensor([rate for _, rate, _ in runs], dtype=x.dtype)[:, None, None]
-    use_adam = method.endswith("adam")
-    full_batch = method == "projected_gd"
+    radius = torch.tensor([s.radius if s.projected else math.inf for s in runs], **opts)
+    radius = radius * w0.flatten(1).norm(dim=1)
+    lr = torch.tensor([s.lr for s in runs], **opts)[:, None, None]
+    adam = torch.tensor([s.method.endswith("adam") for s in runs], device=x.device)[:, None, None]
     m1, m2 = torch.zeros_like(w), torch.zeros_like(w)
     gen = torch.Generator().manual_seed(12345)
+    batches = (torch.randint(0, n, (steps, batch_size), generator=gen).to(x.device)
+               if n_full < len(runs) else None)
     eval_at = sorted({0, *np.linspace(0, steps, evals, dtype=int).tolist()})
     losses, snapshots = [], []
     for step in range(steps + 1):
@@ -169,18 +202,16 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, method: str, radii: list
             snapshots.append(w.clone())
         if step == steps:
             break
-        if full_batch:
-            grad = loss_gradient(w, v, x, y, activation)
-        else:
-            idx = torch.randint(0, n, (batch_size,), generator=gen)
-            grad = loss_gradient(w, v, x[idx], y[idx], activation)
-        if use_adam:
-            m1.mul_(0.9).add_(grad, alpha=0.1)
-            m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
-            update = (m1 / (1 - 0.9 ** (step + 1))) / (
-                (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
-        else:
-            update = grad
-        w -= lr * update
+        grad = torch.empty_like(w)
+        if n_full:
+            grad[:n_full] = loss_gradient(w[:n_full], v[:n_full], x, y, activation)
+        if batches is not None:
+            idx = batches[step]
+            grad[n_full:] = loss_gradient(w[n_full:], v[n_full:], x[idx], y[idx], activation)
+        m1.mul_(0.9).add_(grad, alpha=0.1)
+        m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
+        adam_update = (m1 / (1 - 0.9 ** (step + 1))) / (
+            (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
+        w -= lr * torch.where(adam, adam_update, grad)
         w.copy_(project(w, w0, radius))
-    return NarrowRun(eval_at, torch.stack(losses, 1).numpy(), snapshots, v), runs
+    return NarrowRun(eval_at, torch.stack(losses, 1).cpu().numpy(), snapshots, v), runs

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from lowcap.models.forward import forward
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
@@ -32,12 +32,6 @@ def population(cfg, spec: SensitivityConfig
     for variant in spec.variants:
         out += [(variant, replace(p, **VARIANT_CHANGES[variant])) for p in study]
     return out
-
-
-def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    acc = ((logits > 0).to(y.dtype) == y).double().mean().item()
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y).item()
-    return acc, loss
 
 
 @dataclass
@@ -70,43 +64,53 @@ class Probes:
         return cls(data, take, noise, ellipses)
 
 
-def _measure(params: dict[str, torch.Tensor], probes: Probes, activation: str
-             ) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _measure_stack(stack: sens.ModelStack, probes: Probes) -> list[dict[str, float]]:
+    """Every measurement of every model of one stack: one tensor program per probe set."""
+    out: dict[str, torch.Tensor] = {}
     for part, (x, y) in probes.data.items():
         take = probes.take[part]
         if part == "test":  # the misclassification AUC needs every test point's norm
-            logits, norms = sens.logits_and_jacobian_norm(params, x, activation)
-            wrong = ((logits > 0).to(y.dtype) != y).cpu().numpy()
-            out["error_auc"] = (float(roc_auc_score(wrong, norms.cpu().numpy()))
-                                if 0 < wrong.sum() < len(wrong) else float("nan"))
+            logits, norms = stack.logits_and_jacobian_norms(x)
+            wrong = ((logits > 0).to(y.dtype) != y[:, None]).cpu().numpy()
+            error_auc = [float(roc_auc_score(wrong[:, m], norms[:, m].cpu().numpy()))
+                         if 0 < wrong[:, m].sum() < len(wrong) else float("nan")
+                         for m in range(stack.n_models)]
+            out["error_auc"] = torch.tensor(error_auc)
             norms = norms[take]
         else:
-            logits = forward(params, x, activation)
-            norms = sens.jacobian_norm(params, x[take], activation)
-        out[f"{part}_acc"], out[f"{part}_loss"] = _accuracy_and_loss(logits, y)
-        out[f"jac_{part}"] = norms.mean().item()
-    out["jac_random"] = sens.jacobian_norm(params, probes.noise, activation).mean().item()
-    coarse, fine = [], []
-    along: dict[str, list[float]] = defaultdict(list)
+            logits = stack.logits(x)
+            norms = stack.logits_and_jacobian_norms(x[take])[1]
+        target = y[:, None].expand_as(logits)
+        out[f"{part}_acc"] = ((logits > 0).to(y.dtype) == target).double().mean(0)
+        out[f"{part}_loss"] = F.binary_cross_entropy_with_logits(
+            logits, target, reduction="none").mean(0)
+        out[f"jac_{part}"] = norms.mean(0)
+    out["jac_random"] = stack.logits_and_jacobian_norms(probes.noise)[1].mean(0)
     near = sens.near_data(len(probes.ellipses[0])).to(probes.noise.device)
+    along: dict[str, list[torch.Tensor]] = defaultdict(list)
     for trajectory in probes.ellipses:
-        pattern = sens.hidden_pattern(params, trajectory)
-        switches = sens.switches(pattern)
-        coarse.append(sens.count_transitions(pattern[::2]))
-        fine.append(int(switches.sum()))  # = count_transitions(pattern), closed
-        norms = sens.jacobian_norm(params, trajectory, activation)
+        switches = stack.switches(trajectory)  # [K, M]
+        along["transitions"].append(stack.switches(trajectory, every=2).sum(0))
+        along["transitions_2k"].append(switches.sum(0))
+        norms = stack.logits_and_jacobian_norms(trajectory)[1]
         for where, mask in (("near", near), ("far", ~near)):
-            along[f"jac_ellipse_{where}"].append(norms[mask].mean().item())
-            along[f"transitions_{where}"].append(float(switches[mask].sum()))
-    out["transitions"], out["transitions_2k"] = float(np.mean(coarse)), float(np.mean(fine))
-    out.update({key: float(np.mean(values)) for key, values in along.items()})
-    return out
+            along[f"jac_ellipse_{where}"].append(norms[mask].mean(0))
+            along[f"transitions_{where}"].append(switches[mask].sum(0))
+    out.update({key: torch.stack(values).double().mean(0) for key, values in along.items()})
+    host = {key: value.double().cpu().tolist() for key, value in out.items()}
+    return [{key: values[m] for key, values in host.items()} for m in range(stack.n_models)]
 
 
 def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], probes: Probes
                  ) -> list[dict[str, float]]:
-    return [_measure(p, probes, act) for p, act in zip(params, activations, strict=True)]
+    """The measurements of models of one split, in order: one stack per activation."""
+    measured: list[dict[str, float]] = [{} for _ in params]
+    for activation in sorted(set(activations)):
+        rows = [i for i, act in enumerate(activations) if act == activation]
+        stack = sens.ModelStack.of([params[i] for i in rows], activation)  # type: ignore[arg-type]
+        for i, values in zip(rows, _measure_stack(stack, probes), strict=True):
+            measured[i] = values
+    return measured
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:

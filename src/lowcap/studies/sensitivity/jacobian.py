@@ -1,5 +1,6 @@
 """Input–output sensitivity (Novak et al., ICLR 2018) for 784 → h → 1 MLPs.
 
+- `ModelStack`: many models measured at once (the study's path).
 - `jacobian_norm`: per-input Frobenius norm of ∂p/∂x, p = sigmoid output, in closed form:
   ∂p/∂x = σ(f)σ(−f) · W1ᵀ (w2 ⊙ act'(z)). Novak et al. take the norm of the softmax
   Jacobian; for two classes (p, 1 − p) that is √2 times this one (`NOVAK_SCALE`), the factor
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch.func import jacrev, vmap
@@ -26,16 +28,82 @@ Params = dict[str, torch.Tensor]
 NOVAK_SCALE = math.sqrt(2)
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class ModelStack:
+    """Models of one activation side by side, so that each measurement of the study is one
+    tensor program for all of them: hidden units concatenated (w1 [H, 784], b1 [H], w2 [H]),
+    `unit_model` [H] naming each unit's model, b2 [M]; and `gram` [H, H], the block-diagonal
+    W1 W1ᵀ of every model in float64.
+
+    The Jacobian norm of model m is σ'(f)·‖Σ_{j∈m} a_j w1_j‖ with a_j = w2_j act'(z_j); its
+    square is the quadratic form aᵀ G a over the model's own units, evaluated in float64, so
+    that no model's N × 784 Jacobian is ever formed."""
+
+    w1: torch.Tensor
+    b1: torch.Tensor
+    w2: torch.Tensor
+    b2: torch.Tensor
+    unit_model: torch.Tensor
+    gram: torch.Tensor
+    activation: Activation
+
+    @classmethod
+    def of(cls, params: list[Params], activation: Activation = "relu") -> ModelStack:
+        """Stack models given as {w1, b1, w2, b2} (any widths, same device and dtype)."""
+        w1 = torch.cat([p["w1"] for p in params])
+        unit_model = torch.cat([torch.full((p["w1"].shape[0],), i, dtype=torch.long)
+                                for i, p in enumerate(params)]).to(w1.device)
+        same_model = unit_model[:, None] == unit_model[None, :]
+        w1_64 = w1.double()
+        return cls(w1, torch.cat([p["b1"] for p in params]),
+                   torch.cat([p["w2"].reshape(-1) for p in params]),
+                   torch.cat([p["b2"].reshape(-1) for p in params]), unit_model,
+                   (w1_64 @ w1_64.T) * same_model, activation)
+
+    @property
+    def n_models(self) -> int:
+        return self.b2.shape[0]
+
+    def per_model(self, per_unit: torch.Tensor) -> torch.Tensor:
+        """Sums over each model's units: [N, H] → [N, M]."""
+        out = per_unit.new_zeros(per_unit.shape[0], self.n_models)
+        return out.index_add_(1, self.unit_model, per_unit)
+
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """z [N, H] of inputs x [N, 784]."""
+        return torch.addmm(self.b1, x, self.w1.T)
+
+    def _logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.per_model(fw.activate(z, self.activation) * self.w2) + self.b2
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [N, M] of every model."""
+        return self._logits(self.pre_activations(x))
+
+    @torch.no_grad()
+    def logits_and_jacobian_norms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits [N, M] and ‖∂ sigmoid(f(x)) / ∂x‖_F [N, M] of every model, one forward
+        pass."""
+        z = self.pre_activations(x)
+        logits = self._logits(z)
+        a = (fw.activation_slope(z, self.activation) * self.w2).double()
+        squared = self.per_model((a @ self.gram) * a).clamp_min(0)
+        return logits, fw.sigmoid_slope(logits) * squared.sqrt().to(logits.dtype)
+
+    @torch.no_grad()
+    def switches(self, trajectory: torch.Tensor, every: int = 1) -> torch.Tensor:
+        """[K', M]: each model's units switching on/off between consecutive points of a
+        closed trajectory [K, 784] taken at every `every`-th point (K' = ⌈K / every⌉)."""
+        pattern = self.pre_activations(trajectory[::every]) > 0
+        return self.per_model(switches_per_unit(pattern).to(self.w1.dtype))
+
+
 def logits_and_jacobian_norm(params: Params, x: torch.Tensor, activation: Activation = "relu"
                              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits [N] and ‖∂ sigmoid(f(x)) / ∂x‖_F [N] for every row of x [N, 784], from one
-    forward pass."""
-    z = fw.pre_activations(params, x)
-    logits = fw.readout(params, fw.activate(z, activation))
-    d_hidden = fw.activation_slope(z, activation) * params["w2"].reshape(-1)
-    grad = fw.sigmoid_slope(logits).unsqueeze(1) * (d_hidden @ params["w1"])
-    return logits, grad.norm(dim=1)
+    """Logits [N] and ‖∂ sigmoid(f(x)) / ∂x‖_F [N] of one model for every row of x [N, 784]."""
+    logits, norms = ModelStack.of([params], activation).logits_and_jacobian_norms(x)
+    return logits[:, 0], norms[:, 0]
 
 
 def jacobian_norm(params: Params, x: torch.Tensor, activation: Activation = "relu"
@@ -72,10 +140,16 @@ def hidden_pattern(params: Params, trajectory: torch.Tensor) -> torch.Tensor:
     return fw.pre_activations(params, trajectory) > 0
 
 
+def switches_per_unit(pattern: torch.Tensor) -> torch.Tensor:
+    """Bool [K, H]: unit switching on/off between row k and row k + 1 (the last row wrapping
+    to the first) of a closed trajectory's hidden pattern [K, H]."""
+    return torch.roll(pattern, -1, dims=0) != pattern
+
+
 def switches(pattern: torch.Tensor) -> torch.Tensor:
     """Units switching on/off between row k and row k + 1 (the last row wrapping to the
     first) of a closed trajectory's hidden pattern [K, H] → [K]."""
-    return (torch.roll(pattern, -1, dims=0) != pattern).sum(dim=1)
+    return switches_per_unit(pattern).sum(dim=1)
 
 
 def count_transitions(pattern: torch.Tensor, closed: bool = True) -> int:
