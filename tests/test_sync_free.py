@@ -10,6 +10,7 @@ from conftest import small_split
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from lowcap.models import Cohort, Lane, ModelSpec
+from lowcap.training.graphs import StepGraphs
 from lowcap.training.trainer import _epoch_batches, run_epoch_steps
 
 # Operators whose result depends on a tensor's values on the host: each one waits for the
@@ -109,3 +110,65 @@ def test_a_non_finite_unit_makes_only_its_model_nan(mnist, bank, monkeypatch, ge
     assert torch.isnan(after[0, :, 1]).all()
     torch.testing.assert_close(after[0, :, [0, 2]], before[0, :, [0, 2]], rtol=0, atol=0)
     torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("batch_size", "budget"), [(64, "own"), (None, 64)])
+def test_cuda_graph_training_equals_eager(mnist, batch_size, budget):
+    """Replaying the captured step trains every model as eager launches do, a diverging
+    model included, and reports the same metrics."""
+    from lowcap.data import ImageBank
+    from lowcap.training import train_cohort
+
+    bank = ImageBank.from_mnist(mnist, device="cuda")
+    runs = {}
+    for graphs in (True, False):
+        cohort, seen = _cohort(mnist, "cuda"), []
+        train_cohort(cohort, bank, 3, batch_size, budget=budget, cuda_graphs=graphs,
+                     on_epoch=lambda c, r, seen=seen: seen.append(r))
+        runs[graphs] = (cohort, seen)
+    (graphed, seen_graphed), (eager, seen_eager) = runs[True], runs[False]
+    assert seen_graphed[-1].diverged.tolist() == seen_eager[-1].diverged.tolist()
+    for g, i, _ in eager.models():
+        if not seen_eager[-1].diverged[g, i]:
+            for key, value in eager.model_params(g, i).items():
+                torch.testing.assert_close(graphed.model_params(g, i)[key], value,
+                                           rtol=1e-5, atol=1e-6)
+    for name, values in seen_eager[-1].metrics.items():
+        torch.testing.assert_close(torch.from_numpy(seen_graphed[-1].metrics[name]),
+                                   torch.from_numpy(values), rtol=1e-5, atol=1e-6,
+                                   equal_nan=True)
+
+
+class ReplayBuffer(StepGraphs):
+    """A CPU stand-in for graph replay: every call's result lands in one buffer that the next
+    call overwrites, as a CUDA graph's static output does."""
+
+    def get(self, kind, step, *example):
+        buffer = []
+
+        def replay(*inputs):
+            out = step(*inputs)
+            if not buffer:
+                buffer.append(out.clone())
+            return buffer[0].copy_(out)
+
+        return self.steps.setdefault(kind, replay)
+
+
+@pytest.mark.parametrize(("batch_size", "budget"), [(64, "own"), (None, 64)])
+def test_steps_through_a_replayed_buffer_equal_eager_steps(mnist, bank, batch_size, budget):
+    """What the epoch loop does with a captured step (static output buffer) keeps every
+    step's logits and trains the same models, on the CPU too."""
+    results = []
+    for graphs in (None, "replay"):
+        cohort = _cohort(mnist)
+        replay = ReplayBuffer(cohort) if graphs else None
+        logits = [run_epoch_steps(cohort, bank, batches, full_x, replay)
+                  for batches, full_x in _epochs(cohort, bank, batch_size, budget)]
+        results.append((cohort.state(), logits))
+    (eager_state, eager_logits), (state, logits) = results
+    for a, b in zip(logits, eager_logits, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+    for key, value in eager_state.items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0, equal_nan=True)

@@ -20,6 +20,7 @@ from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
 from lowcap.training.batches import Budget, epoch_order
 from lowcap.training.evaluation import EvalSet
+from lowcap.training.graphs import StepGraphs
 from lowcap.training.metrics import LabelLayout, cohort_metrics
 
 METRIC_NAMES = ("train_loss", "train_f1", "train_auc", "val_loss", "val_f1", "val_auc",
@@ -166,22 +167,35 @@ def _freeze(cohort: Cohort, models: torch.Tensor) -> None:
 
 
 def run_epoch_steps(cohort: Cohort, bank: ImageBank, batches: EpochBatches,
-                    full_batch_x: list[torch.Tensor] | None) -> torch.Tensor:
+                    full_batch_x: list[torch.Tensor] | None,
+                    graphs: StepGraphs | None = None) -> torch.Tensor:
     """Every update of one epoch; returns the pre-update logits [G, N, M] of the samples the
     train metrics are computed on. No host synchronisation: every decision in here is taken
     on the host before the epoch or on the device (`tests/test_sync_free.py` checks it).
-    `full_batch_x` holds the full batch's inputs in chunks (None for mini-batches)."""
+    `full_batch_x` holds the full batch's inputs in chunks (None for mini-batches). With
+    `graphs` (CUDA) each update replays a captured step."""
     if full_batch_x is not None:
+        def full_step(labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            return sgd_step(cohort, full_batch_x, labels, weight)
+
+        labels, masks = batches.labels[:, 0], batches.update_masks()
+        step = full_step if graphs is None else graphs.get(
+            "full", full_step, labels, batches.weights[:, 0])
         first = None
-        for held in batches.update_masks():
-            weight = batches.weights[:, 0] * held
-            logits = sgd_step(cohort, full_batch_x, batches.labels[:, 0], weight)
-            first = logits if first is None else first
+        for held in masks:
+            logits = step(labels, batches.weights[:, 0] * held)
+            first = logits.clone() if first is None else first
         assert first is not None
         return first
-    return torch.cat([sgd_step(cohort, bank.gather(batches.rows[:, step]),
-                               batches.labels[:, step], batches.weights[:, step])
-                      for step in range(batches.rows.shape[1])], dim=1)
+
+    def mini_step(rows: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor
+                  ) -> torch.Tensor:
+        return sgd_step(cohort, bank.gather(rows), labels, weight)
+
+    step = mini_step if graphs is None else graphs.get(
+        "mini", mini_step, batches.rows[:, 0], batches.labels[:, 0], batches.weights[:, 0])
+    return torch.cat([step(batches.rows[:, i], batches.labels[:, i], batches.weights[:, i])
+                      .clone() for i in range(batches.rows.shape[1])], dim=1)
 
 
 @contextmanager
@@ -218,6 +232,7 @@ def train_cohort(
     diverged: np.ndarray | None = None,
     precision: str = "highest",
     budget: Budget = "own",
+    cuda_graphs: bool = True,
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
@@ -230,7 +245,8 @@ def train_cohort(
     the exact metrics of the model entering the epoch (its first update, where the budget
     repeats it); for mini-batch SGD they pool the predictions made on each batch just before
     learning from it. Models that diverge (non-finite loss or weights) are frozen
-    and reported with NaN metrics; the rest train on unaffected.
+    and reported with NaN metrics; the rest train on unaffected. On CUDA each update replays
+    a captured CUDA graph of the step (`cuda_graphs=False`: eager launches).
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
                        device=cohort.device)
@@ -239,13 +255,14 @@ def train_cohort(
         _freeze(cohort, done)
     full_batch_x = None
     eval_sets = {part: EvalSet.of(cohort, bank, part) for part in ("val", "test")}
+    graphs = StepGraphs(cohort) if cuda_graphs and cohort.device.type == "cuda" else None
     for epoch in range(start_epoch, epochs):
         batches = _epoch_batches(cohort, bank, epoch, batch_size, budget)
         if batch_size is None and full_batch_x is None:  # the same batch every epoch
             full_batch_x = [bank.gather(batches.rows[:, 0, i:i + CHUNK])
                             for i in range(0, batches.rows.shape[2], CHUNK)]
         with matmul_precision(precision):
-            seen = run_epoch_steps(cohort, bank, batches, full_batch_x)
+            seen = run_epoch_steps(cohort, bank, batches, full_batch_x, graphs)
         metrics = {f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()}
         done |= _diverged_models(cohort, metrics["train_loss"])
         _freeze(cohort, done)
