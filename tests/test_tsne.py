@@ -29,3 +29,17 @@ def test_a_single_live_unit_is_embedded():
 def test_constant_features_give_nan_scores():
     result = embed(np.zeros((30, 2)), np.repeat([0, 1], 15))
     assert np.isnan(result.agreement).all() and np.isnan(result.scores["trustworthiness"])
+
+
+def test_embeddings_run_side_by_side_give_the_serial_result():
+    """The study embeds its three views concurrently where the cores allow: with the thread
+    count fixed per embedding, the result does not depend on that."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    views = [two_clusters(80, columns)[0] for columns in (2, 3, 5)]
+    labels = two_clusters(80)[1]
+    serial = [embed(v, labels, perplexity=10).embedding for v in views]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda v: embed(v, labels, perplexity=10).embedding, views))
+    for a, b in zip(serial, together, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -3,6 +3,9 @@ pruning, scored; the embeddings are kept in the store for Fig 5."""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -12,7 +15,7 @@ from lowcap.run.runner import Rows, RunContext, TrainedModel
 from lowcap.studies.dead_neurons.units import live_units
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import one_model_analysis
-from lowcap.studies.tsne.embedding import embed
+from lowcap.studies.tsne.embedding import TSNE_THREADS, embed
 
 # The store artefact holding a protocol's embeddings and per-point agreement.
 ARTEFACT = "tsne-{}"
@@ -30,11 +33,15 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     arrays = {"labels": torch.from_numpy(y)}
     act = model.plan.activation
     pruned = hidden_activations(sparse, x, act)
-    for lvl, hidden, units in ((0.0, hidden_activations(dense, x, act), "all"),
-                               (spec.level, pruned, "all"),
-                               (spec.level, pruned[:, live_units(sparse, x, act)], "live")):
-        hidden = hidden.cpu().numpy()
-        result = embed(hidden, y, spec.perplexity, spec.seed)
+    views = [(0.0, hidden_activations(dense, x, act), "all"), (spec.level, pruned, "all"),
+             (spec.level, pruned[:, live_units(sparse, x, act)], "live")]
+    features = [hidden.cpu().numpy() for _, hidden, _ in views]
+    # The three embeddings run side by side where the cores allow it (each keeps its fixed
+    # thread count, so the results do not depend on the machine).
+    workers = max(1, min(len(views), (os.cpu_count() or 1) // TSNE_THREADS))
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda f: embed(f, y, spec.perplexity, spec.seed), features))
+    for (lvl, _, units), hidden, result in zip(views, features, results, strict=True):
         suffix = "_live" if units == "live" else ""
         arrays[f"embedding_{lvl}{suffix}"] = torch.from_numpy(result.embedding)
         arrays[f"agreement_{lvl}{suffix}"] = torch.from_numpy(result.agreement)
