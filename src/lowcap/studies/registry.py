@@ -25,6 +25,7 @@ from lowcap.studies import (
     saliency,
     sensitivity,
     sweep,
+    tickets,
     tsne,
 )
 from lowcap.studies.base import Study
@@ -38,6 +39,7 @@ _STUDIES: list[Study] = [
     lr_grid.STUDY,
     sweep.STUDY,
     pruning.STUDY,
+    tickets.STUDY,
     dead_neurons.STUDY,
     tsne.STUDY,
     robustness.STUDY,

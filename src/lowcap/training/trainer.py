@@ -233,6 +233,7 @@ def train_cohort(
     precision: str = "highest",
     budget: Budget = "own",
     cuda_graphs: bool = True,
+    evaluate_parts: tuple[str, ...] = ("val", "test"),
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
@@ -246,7 +247,8 @@ def train_cohort(
     repeats it); for mini-batch SGD they pool the predictions made on each batch just before
     learning from it. Models that diverge (non-finite loss or weights) are frozen
     and reported with NaN metrics; the rest train on unaffected. On CUDA each update replays
-    a captured CUDA graph of the step (`cuda_graphs=False`: eager launches).
+    a captured CUDA graph of the step (`cuda_graphs=False`: eager launches). Only the
+    `evaluate_parts` are evaluated after each epoch (the others' metrics are NaN).
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
                        device=cohort.device)
@@ -254,7 +256,9 @@ def train_cohort(
         done |= torch.from_numpy(diverged).to(cohort.device)
         _freeze(cohort, done)
     full_batch_x = None
-    eval_sets = {part: EvalSet.of(cohort, bank, part) for part in ("val", "test")}
+    eval_sets = {part: EvalSet.of(cohort, bank, part) for part in evaluate_parts}
+    nan = torch.full((cohort.n_lanes, cohort.max_models), np.nan, device=cohort.device,
+                     dtype=cohort.w1.dtype)
     graphs = StepGraphs(cohort) if cuda_graphs and cohort.device.type == "cuda" else None
     for epoch in range(start_epoch, epochs):
         batches = _epoch_batches(cohort, bank, epoch, batch_size, budget)
@@ -263,7 +267,8 @@ def train_cohort(
                             for i in range(0, batches.rows.shape[2], CHUNK)]
         with matmul_precision(precision):
             seen = run_epoch_steps(cohort, bank, batches, full_batch_x, graphs)
-        metrics = {f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()}
+        metrics = {name: nan for name in METRIC_NAMES}
+        metrics.update({f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()})
         done |= _diverged_models(cohort, metrics["train_loss"])
         _freeze(cohort, done)
         with matmul_precision("highest"):

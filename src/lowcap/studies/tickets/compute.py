@@ -1,0 +1,133 @@
+"""Lottery tickets as a resumable analysis: the dense models (trained and stored like any
+other), the rewind point, then one analysis unit per round, each a cohort of every model's
+IMP, control and one-shot variants. A round's trained IMP weights are kept as a store
+artefact before its rows commit, so a resumed run continues from the last finished round."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from lowcap.models.cohort import Cohort
+from lowcap.models.mlp import init_params
+from lowcap.progress import progress
+from lowcap.run.checkpoints import load_tensors, save_tensors
+from lowcap.run.config import ProtocolConfig, RunConfig
+from lowcap.run.plan import ModelPlan, grid
+from lowcap.run.runner import (
+    Rows,
+    RunContext,
+    analysis_done,
+    layout,
+    run_analysis_unit,
+    train_plans,
+    trained_models,
+)
+from lowcap.studies.pruning.methods import magnitude_round
+from lowcap.studies.tickets.config import TicketsConfig
+from lowcap.studies.tickets.imp import Member, Params, kept_share, train_round
+from lowcap.training import train_cohort
+
+ANALYSIS = "tickets"
+
+
+def dense_plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
+    """The dense models of the study under `protocol` (none without the section)."""
+    spec: TicketsConfig | None = getattr(cfg, "tickets", None)
+    if spec is None:
+        return []
+    narrowed = protocol.model_copy(update={"seeds": protocol.seeds[: spec.seeds],
+                                           "train_size": spec.train_size})
+    run = cfg.model_copy(update={"epochs": spec.epochs}) if spec.epochs else cfg
+    return grid(run, narrowed, spec.pairs, spec.widths, [cfg.lr])
+
+
+def setting(spec: TicketsConfig, protocol: str) -> str:
+    """A short hash naming what a row was computed under (the report reads only the current
+    setting's rows). The number of rounds is left out: round r does not depend on it, so
+    more rounds continue a finished study."""
+    fields = spec.model_dump(mode="json", exclude={"rounds"})
+    blob = json.dumps([protocol, fields], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict[str, Params]:
+    """Each model's weights after `epochs` epochs of dense training (0: its initialisation),
+    recomputed by training a cohort that far: the stored dense models keep only their end."""
+    if epochs == 0:
+        return {p.model_id: init_params(p.hidden, p.seed, p.init_spec, pair=p.pair)
+                for p in plans}
+    bank = ctx.bank_of(plans[0].torch_dtype)
+    lanes, lane_plans = layout(plans, ctx.split)
+    cohort = Cohort(lanes, activation=plans[0].activation,  # type: ignore[arg-type]
+                    device=bank.device, dtype=bank.images.dtype)
+    train_cohort(cohort, bank, epochs, plans[0].batch_size, precision=plans[0].matmul_precision,
+                 budget=plans[0].budget_batch_size, evaluate_parts=())
+    return {plan.model_id: cohort.model_params(g, i)
+            for g, members in enumerate(lane_plans) for i, plan in enumerate(members)}
+
+
+def _saved(ctx: RunContext, name: str, compute) -> dict[str, Params]:
+    """Per-model parameters kept in a store artefact, computed (and saved) when absent."""
+    path = ctx.store.artefact(name)
+    if not path.exists():
+        flat = {f"{mid}/{key}": value for mid, params in compute().items()
+                for key, value in params.items()}
+        save_tensors(path, flat)
+    out: dict[str, Params] = {}
+    for name_key, value in load_tensors(path).items():
+        model_id, key = name_key.split("/")
+        out.setdefault(model_id, {})[key] = value
+    return out
+
+
+def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
+    """Train the dense models (resuming), then every round not yet in the store."""
+    spec: TicketsConfig = cfg.tickets
+    plans = dense_plans(cfg, protocol)
+    did_work = bool(train_plans(ctx, ANALYSIS, plans, cfg.snapshot_every))
+    plans = [m.plan for m in trained_models(ctx.store, plans) if not m.diverged]
+    if not plans:
+        return did_work
+    tag = setting(spec, protocol.name)
+    trained = {p.model_id: {k: v.double().cpu() for k, v in ctx.load_params(p.model_id).items()}
+               for p in plans}
+    rewind = _saved(ctx, f"tickets-{tag}-rewind",
+                    lambda: _rewind_points(ctx, plans, spec.rewind_epoch))
+    masks = {mid: magnitude_round(params, None, spec.fraction, spec.scope)
+             for mid, params in trained.items()}
+    bank = ctx.bank_of(plans[0].torch_dtype)
+    bar = progress(spec.rounds, f"tickets {protocol.name} ({len(plans)} models × 4)",
+                   ctx.quiet, unit="rounds")
+    for round_ in range(1, spec.rounds + 1):
+        identity = {"setting": tag, "round": round_, "models": sorted(trained)}
+        members = [Member(p, trained[p.model_id], rewind[p.model_id], masks[p.model_id])
+                   for p in plans]
+        artefact = f"tickets-{tag}-round{round_:02d}"
+        done = analysis_done(ctx, ANALYSIS, identity)
+        if done and ctx.store.artefact(artefact).exists():
+            imp_trained = _saved(ctx, artefact, dict)  # present: nothing to compute
+        else:
+            result = train_round(members, ctx.split, bank, spec.scope, spec.reinit_offset)
+            imp_trained = _saved(ctx, artefact, lambda result=result: result.imp_trained)
+            if not done:
+                run_analysis_unit(ctx, ANALYSIS, identity, lambda round_=round_, members=members,
+                                  result=result: _rows(tag, round_, members, result))
+            did_work = True
+        masks = {mid: magnitude_round({k: v.double().cpu() for k, v in params.items()},
+                                      masks[mid], spec.fraction, spec.scope)
+                 for mid, params in imp_trained.items()}
+        bar.update(1)
+    bar.close()
+    return did_work
+
+
+def _rows(tag: str, round_: int, members: list[Member], result) -> Rows:
+    rows: Rows = []
+    for member in members:
+        model_id = member.plan.model_id
+        params = {"setting": tag, "round": round_, "remaining": kept_share(member.mask)}
+        for (mid, method), value in result.best_val_f1.items():
+            if mid == model_id:
+                rows.append((mid, {**params, "method": method}, "best_val_f1", value))
+    return rows
