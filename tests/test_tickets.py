@@ -133,3 +133,33 @@ def test_the_claims_decide_on_their_statistic(gap, edge, verdicts):
     assert (checks["tickets_match_dense_95"], checks["tickets_beat_reinit"]) == verdicts
     quantity = claims.CLAIMS[0].quantity(r)
     assert set(quantity) == {"0", "1", "2"} and np.allclose(list(quantity.values()), gap)
+
+
+def test_rewind_points_are_the_initialisation_or_the_weights_after_k_epochs(mnist, bank):
+    """Late rewinding (Frankle et al. 2020) restarts each round from the dense model after k
+    epochs: recomputed here, it equals k epochs of the plain nn.Module + torch.optim.SGD loop
+    on the same batches; k = 0 is the initialisation itself."""
+    from test_cohort import rel_err, train_reference
+
+    from lowcap.run.runner import plan_split
+
+    class Context:
+        def bank_of(self, dtype):
+            return bank
+
+        def split(self, plan):
+            return plan_split(mnist, plan)
+
+    plans = [_plan(hidden=5, epochs=6), _plan(pair=(3, 8), hidden=7, seed=1, epochs=6)]
+    at_init = tickets_compute._rewind_points(Context(), plans, 0)
+    late = tickets_compute._rewind_points(Context(), plans, 2)
+    for plan in plans:
+        init = init_params(plan.hidden, plan.seed, plan.init_spec, pair=plan.pair)
+        for key in init:
+            assert torch.equal(at_init[plan.model_id][key], init[key])
+        reference = train_reference(init, plan_split(mnist, plan), bank, plan.lr, 2,
+                                    plan.batch_size, plan.seed)
+        got = {k: v.reshape(p.shape) for (k, v), p in
+               zip(late[plan.model_id].items(), reference.parameters(), strict=True)}
+        for (key, value), expected in zip(got.items(), reference.parameters(), strict=True):
+            assert rel_err(value.float(), expected.detach()) <= 1e-5, key
