@@ -27,6 +27,7 @@ from lowcap.studies import (
     sweep,
     tickets,
     tsne,
+    unit_information,
 )
 from lowcap.studies.base import Study
 
@@ -41,6 +42,7 @@ _STUDIES: list[Study] = [
     pruning.STUDY,
     tickets.STUDY,
     dead_neurons.STUDY,
+    unit_information.STUDY,
     tsne.STUDY,
     robustness.STUDY,
     saliency.STUDY,

@@ -1,0 +1,37 @@
+"""Unit information as a resumable analysis: every selected model, dense and pruned."""
+
+from __future__ import annotations
+
+from lowcap.models.forward import hidden_activations
+from lowcap.run.config import ProtocolConfig
+from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.studies.pruning.methods import prune
+from lowcap.studies.selection import Selection, by_lane
+from lowcap.studies.unit_information.information import (
+    specialisation,
+    unit_label_information,
+)
+
+
+def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
+    """Per model and state (dense, pruned): the `specialisation` numbers of its units'
+    information about the label, on the validation split."""
+    spec = cfg.unit_information
+    models = Selection(spec.select).healthy(ctx, cfg, protocol)
+
+    def measure() -> Rows:
+        rows: Rows = []
+        for split, members, plist in by_lane(ctx, models):
+            x, y = ctx.bank.inputs(split, "val")
+            pruned, _ = prune(plist, spec.level, "layerwise")
+            for model, dense, sparse in zip(members, plist, pruned, strict=True):
+                for state, params in (("dense", dense), ("pruned", sparse)):
+                    hidden = hidden_activations(params, x, model.plan.activation)
+                    values = specialisation(unit_label_information(hidden, y, spec.bins))
+                    rows += [(model.model_id, {"state": state, "level": spec.level}, metric,
+                              value) for metric, value in values.items()]
+        return rows
+
+    identity = {"models": [m.model_id for m in models], "bins": spec.bins,
+                "level": spec.level, "version": 1}
+    return run_analysis_unit(ctx, "unit_information", identity, measure)
