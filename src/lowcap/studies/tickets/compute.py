@@ -25,7 +25,7 @@ from lowcap.run.runner import (
 )
 from lowcap.studies.pruning.methods import magnitude_round
 from lowcap.studies.tickets.config import TicketsConfig
-from lowcap.studies.tickets.imp import Member, Params, kept_share, train_round
+from lowcap.studies.tickets.imp import METHODS, Member, Params, kept_share, train_round
 from lowcap.training import train_cohort
 
 ANALYSIS = "tickets"
@@ -67,18 +67,22 @@ def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)}
 
 
+def _load(ctx: RunContext, name: str) -> dict[str, Params]:
+    """Per-model parameters kept in a store artefact."""
+    out: dict[str, Params] = {}
+    for name_key, value in load_tensors(ctx.store.artefact(name)).items():
+        model_id, key = name_key.split("/")
+        out.setdefault(model_id, {})[key] = value
+    return out
+
+
 def _saved(ctx: RunContext, name: str, compute) -> dict[str, Params]:
     """Per-model parameters kept in a store artefact, computed (and saved) when absent."""
     path = ctx.store.artefact(name)
     if not path.exists():
-        flat = {f"{mid}/{key}": value for mid, params in compute().items()
-                for key, value in params.items()}
-        save_tensors(path, flat)
-    out: dict[str, Params] = {}
-    for name_key, value in load_tensors(path).items():
-        model_id, key = name_key.split("/")
-        out.setdefault(model_id, {})[key] = value
-    return out
+        save_tensors(path, {f"{mid}/{key}": value for mid, params in compute().items()
+                            for key, value in params.items()})
+    return _load(ctx, name)
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
@@ -106,7 +110,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         artefact = f"tickets-{tag}-round{round_:02d}"
         done = analysis_done(ctx, ANALYSIS, identity)
         if done and ctx.store.artefact(artefact).exists():
-            imp_trained = _saved(ctx, artefact, dict)  # present: nothing to compute
+            imp_trained = _load(ctx, artefact)
         else:
             result = train_round(members, ctx.split, bank, spec.scope, spec.reinit_offset)
             imp_trained = _saved(ctx, artefact, lambda result=result: result.imp_trained)
@@ -127,7 +131,6 @@ def _rows(tag: str, round_: int, members: list[Member], result) -> Rows:
     for member in members:
         model_id = member.plan.model_id
         params = {"setting": tag, "round": round_, "remaining": kept_share(member.mask)}
-        for (mid, method), value in result.best_val_f1.items():
-            if mid == model_id:
-                rows.append((mid, {**params, "method": method}, "best_val_f1", value))
+        rows += [(model_id, {**params, "method": method}, "best_val_f1",
+                  result.best_val_f1[(model_id, method)]) for method in METHODS]
     return rows
