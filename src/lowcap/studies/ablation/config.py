@@ -28,7 +28,7 @@ DEFAULT_ANALYSES: dict[str, dict[str, Any]] = {
     "pruning": {"levels": [0.5, 0.7, 0.9, 0.95, 0.99], "methods": ["layerwise"],
                 "rounding": ["floor"]},
     "dead_neurons": {"models": [[0, 1, 16], [3, 8, 16], [4, 9, 24]]},
-    "robustness": {"pair": [4, 9], "widths": [24, 64], "mnist_c": []},
+    "robustness": {"pair": [4, 9], "widths": [24, 64], "mnist_c": [], "mnist_c_parity": []},
 }
 RUN_FIELDS = {"lr", "epochs", "activation"}  # run settings a level may change
 NAME = re.compile(r"^[a-z0-9_]{1,32}$")

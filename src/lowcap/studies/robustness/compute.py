@@ -7,7 +7,8 @@ from lowcap.run.checkpoints import save_tensors
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.robustness.config import RobustnessConfig
-from lowcap.studies.robustness.corruptions import SEVERITIES, corrupt
+from lowcap.studies.robustness.corruptions import PARITY, SEVERITIES, corrupt
+from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
 from lowcap.studies.selection import Selection
 from lowcap.training.evaluation import EvalSet, evaluate
 from lowcap.training.parameter_sets import params_cohort
@@ -22,11 +23,14 @@ def selection(spec: RobustnessConfig) -> Selection:
 
 
 def robustness_settings(spec: RobustnessConfig) -> list[tuple[str, float, int]]:
-    """(corruption, parameter, severity) of every evaluation the config asks for."""
+    """(corruption, parameter, severity) of every evaluation the config asks for (severity
+    0: none; MNIST-C's published corruptions at their default severity, parameter 0)."""
+    parity = ["identity", *spec.mnist_c_parity] if spec.mnist_c_parity else []
     return ([("gaussian", float(sigma), 0) for sigma in spec.sigmas]
             + [("occlusion", float(spec.occlusion_size), 0)]
             + [(name, float(SEVERITIES[name][k - 1]), k) for name in spec.mnist_c
-               for k in spec.severities])
+               for k in spec.severities]
+            + [(PARITY + name, 0.0, DEFAULT_SEVERITY.get(name) or 0) for name in parity])
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:

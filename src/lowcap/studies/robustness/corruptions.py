@@ -14,7 +14,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from lowcap.studies.robustness.mnist_c import mnist_c
+
 SIDE = 28
+PARITY = "mnist_c/"  # the prefix of MNIST-C's published corruptions among the settings
 Corruption = Callable[[torch.Tensor, float, int], torch.Tensor]
 
 
@@ -125,7 +128,12 @@ SEVERITIES: dict[str, tuple[float, ...]] = {
 
 
 def corrupt(x: torch.Tensor, name: str, parameter: float, seed: int) -> torch.Tensor:
-    """Apply corruption `name` with its parameter (σ, patch size, severity value, …)."""
+    """Apply corruption `name` with its parameter (σ, patch size, severity value, …); a name
+    `mnist_c/<corruption>` is MNIST-C's own at its default severity (`parameter` unused),
+    `mnist_c/identity` the clean images."""
+    if name.startswith(PARITY):
+        corruption = name.removeprefix(PARITY)
+        return x if corruption == "identity" else _back(mnist_c(_images(x), corruption, seed), x)
     if name not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; choose from {sorted(CORRUPTIONS)}")
     return CORRUPTIONS[name](x, parameter, seed)

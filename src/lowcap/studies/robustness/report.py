@@ -17,7 +17,8 @@ from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.robustness.compute import CORRUPTION_EXAMPLE, robustness_settings, selection
-from lowcap.studies.robustness.corruptions import corrupt
+from lowcap.studies.robustness.corruptions import PARITY, corrupt
+from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
 
 MNIST_C_COLUMNS = 4
 # What the paper states for (4, 9) under 7×7 occlusion, shown beside our numbers.
@@ -52,9 +53,28 @@ def report(inp: ReportInput) -> Section:
     summary = robustness_summary(result, pair)
     occ = summary["occlusion"]
     rows = [[h, occ[h], paper.get(h, "—")] for h in sorted(occ, key=int)]
-    return Section({"robustness": summary}, figures,
-                   "<h3>§4.6 Robustness (test split, same corrupted images for every model)</h3>"
-                   + table(["hidden", "occlusion F1 (ours)", "paper"], rows))
+    html = ("<h3>§4.6 Robustness (test split, same corrupted images for every model)</h3>"
+            + table(["hidden", "occlusion F1 (ours)", "paper"], rows))
+    if "mnist_c_parity" in summary:
+        figures.append(parity_figure(summary["mnist_c_parity"], inp.figures, name))
+        html += parity_html(summary["mnist_c_parity"])
+    return Section({"robustness": summary}, figures, html)
+
+
+def parity_html(parity: dict) -> str:
+    """The MNIST-C table (corruptions × widths) and its reading in words."""
+    widths = sorted(parity["mean"], key=int)
+    rows = [[name, "—" if parity["severity"].get(name) is None else parity["severity"][name],
+             *[values.get(h) for h in widths]]
+            for name, values in [("clean", parity["clean"]), *parity["f1"].items(),
+                                 ("mean over corruptions", parity["mean"])]]
+    hardest = min(parity["f1"], key=lambda n: np.nanmean(list(parity["f1"][n].values())))
+    drops = ", ".join(f"h={h}: {parity['drop'][h]:.3f}" for h in widths if h in parity["drop"])
+    return ("<h4>MNIST-C parity (the paper's future work)</h4><p>The corruptions of MNIST-C "
+            "(Mu &amp; Gilmer 2019) as its published code makes them, each at that code's "
+            f"default severity, on the same test images. Drop from clean to the mean over "
+            f"{len(parity['f1'])} corruptions: {drops}; hardest: {hardest}.</p>"
+            + table(["corruption", "severity", *[f"h={h}" for h in widths]], rows))
 
 
 def run_report(inp: ReportInput) -> Section:
@@ -105,7 +125,7 @@ def robustness_summary(table: dict, pair: str) -> dict:
             out["occlusion_std"][h] = float(np.nanstd(list(values.values())))
             out["occlusion_by_seed"][h] = values
     for name, severities in table.items():
-        if name in ("gaussian", "occlusion"):
+        if name in ("gaussian", "occlusion") or name.startswith(PARITY):
             continue
         for severity, widths in severities.items():
             for h, values in widths.items():
@@ -113,7 +133,29 @@ def robustness_summary(table: dict, pair: str) -> dict:
     out["gaussian"] = dict(out["gaussian"])
     out["gaussian_by_seed"] = dict(out["gaussian_by_seed"])
     out["mnist_c"] = {k: dict(v) for k, v in out["mnist_c"].items()}
-    return out
+    parity = parity_summary(table)
+    return {**out, "mnist_c_parity": parity} if parity else out
+
+
+def parity_summary(table: dict) -> dict:
+    """MNIST-C as published: each corruption's default severity (null: it has none), the clean
+    test F1 per width, each corruption's, their mean over corruptions and the drop from clean
+    (means over seeds)."""
+    names = [n.removeprefix(PARITY) for n in table
+             if n.startswith(PARITY) and n != PARITY + "identity"]
+    if not names:
+        return {}
+
+    def per_width(name: str) -> dict[str, float]:
+        ((_, widths),) = table[PARITY + name].items()
+        return {h: float(np.nanmean(list(v.values()))) for h, v in widths.items()}
+
+    f1 = {name: per_width(name) for name in names}
+    clean = per_width("identity") if PARITY + "identity" in table else {}
+    widths = sorted({h for v in f1.values() for h in v}, key=int)
+    mean = {h: float(np.nanmean([f1[n].get(h, np.nan) for n in names])) for h in widths}
+    return {"severity": {n: DEFAULT_SEVERITY[n] for n in names}, "clean": clean, "f1": f1,
+            "mean": mean, "drop": {h: clean[h] - mean[h] for h in widths if h in clean}}
 
 
 def gaussian_figure(table: dict, folder: Path, protocol: str) -> Path:
@@ -152,9 +194,27 @@ def occlusion_figure(table: dict, folder: Path, protocol: str,
     return save_figure(fig, folder, f"fig7_occlusion_{protocol}")
 
 
+def parity_figure(parity: dict, folder: Path, protocol: str) -> Path:
+    """MNIST-C as published: test F1 per corruption (rows) and width (columns), with the clean
+    and mean rows."""
+    widths = sorted(parity["mean"], key=int)
+    rows = [("clean", parity["clean"]), *parity["f1"].items(), ("mean", parity["mean"])]
+    values = np.array([[row.get(h, np.nan) for h in widths] for _, row in rows])
+    fig, (ax,) = new_figure(width=1.2 * len(widths) + 2.5, height=0.3 * len(rows) + 1.2)
+    image = ax.imshow(values, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                color="white" if value < 0.8 else "black")
+    ax.set_xticks(range(len(widths)), [f"h={h}" for h in widths])
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+    fig.colorbar(image, ax=ax, label="test F1")
+    ax.set_title(f"MNIST-C at its published default severities ({protocol})")
+    return save_figure(fig, folder, f"figR_mnist_c_parity_{protocol}")
+
+
 def mnist_c_figure(table: dict, folder: Path, protocol: str) -> Path | None:
     """Test F1 vs severity for each MNIST-C-style corruption, one line per width."""
-    names = [n for n in table if n not in ("gaussian", "occlusion")]
+    names = [n for n in table if n not in ("gaussian", "occlusion") and not n.startswith(PARITY)]
     if not names:
         return None
     ncols = min(len(names), MNIST_C_COLUMNS)  # legible at page width: rows of four panels
