@@ -90,6 +90,14 @@ def test_integrated_gradients_completeness(images):
     torch.testing.assert_close(attributions.sum(1), gap, rtol=2e-2, atol=2e-3)
 
 
+def test_integrated_gradients_equal_captums():
+    params = {k: v.double() for k, v in trained_like_params(h=7, seed=5).items()}
+    x = torch.rand(6, 784, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(saliency.integrated_gradients(params, x),
+                               saliency.captum_integrated_gradients(params, x),
+                               rtol=1e-7, atol=1e-10)
+
+
 def test_agreement_known_values():
     a = torch.arange(784.0).repeat(3, 1)
     b = a.clone()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lowcap.models.forward import forward
 from lowcap.models.mlp import init_params
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
@@ -23,17 +22,10 @@ def selection(spec) -> Selection:
 
 def attribution(method: str, params, x: torch.Tensor, spec, activation: str,
                 generator: torch.Generator) -> torch.Tensor:
-    """One method's maps [N, 784] (non-negative where the method is)."""
-    if method == "finite_difference":
-        return maps.finite_difference(params, x, spec.epsilon, activation)
-    if method == "gradient":
-        return maps.gradient(params, x, activation)
-    if method == "integrated_gradients":  # signed: evidence for the predicted class ranks first
-        ig = maps.integrated_gradients({k: v.cpu() for k, v in params.items()}, x.cpu(),
-                                       activation).to(x.device)
-        positive = torch.sigmoid(forward(params, x, activation)) > 0.5
-        return torch.where(positive.unsqueeze(1), ig, -ig)
-    return torch.rand(x.shape, generator=generator, dtype=torch.float64).to(x)
+    """One method's maps [N, 784], or a seeded random ranking for `random`."""
+    if method == "random":
+        return torch.rand(x.shape, generator=generator, dtype=torch.float64).to(x)
+    return maps.attribute(method, params, x, activation, spec.epsilon)
 
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:

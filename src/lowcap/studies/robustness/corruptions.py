@@ -40,17 +40,19 @@ def gaussian_noise(x: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
     return (x + sigma * torch.from_numpy(noise).to(x.device, x.dtype)).clamp(0.0, 1.0)
 
 
+def occluder_masks(count: int, size: int, seed: int, device: torch.device | str = "cpu"
+                   ) -> torch.Tensor:
+    """Where `occlusion` puts its patch: [count, 784], True on the size×size square."""
+    corners = torch.from_numpy(_rng(seed).integers(0, SIDE - size + 1, size=(count, 2)))
+    grid = torch.arange(SIDE)
+    rows = (grid >= corners[:, :1]) & (grid < corners[:, :1] + size)  # [count, 28]
+    cols = (grid >= corners[:, 1:]) & (grid < corners[:, 1:] + size)
+    return (rows[:, :, None] & cols[:, None, :]).reshape(count, SIDE * SIDE).to(device)
+
+
 def occlusion(x: torch.Tensor, size: float, seed: int) -> torch.Tensor:
     """One size×size patch per image, at a uniformly random position, set to 0 (§4.6)."""
-    size = int(size)
-    out = x.clone().reshape(-1, SIDE, SIDE)
-    corners = _rng(seed).integers(0, SIDE - size + 1, size=(out.shape[0], 2))
-    rows = torch.arange(size, device=x.device)
-    r = torch.from_numpy(corners[:, 0]).to(x.device).unsqueeze(1) + rows  # [N, size]
-    c = torch.from_numpy(corners[:, 1]).to(x.device).unsqueeze(1) + rows
-    n = torch.arange(out.shape[0], device=x.device)[:, None, None]
-    out[n, r[:, :, None], c[:, None, :]] = 0.0
-    return out.reshape(x.shape)
+    return x.masked_fill(occluder_masks(x.shape[0], int(size), seed, x.device), 0.0)
 
 
 def shot_noise(x: torch.Tensor, photons: float, seed: int) -> torch.Tensor:

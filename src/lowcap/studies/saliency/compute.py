@@ -66,8 +66,8 @@ def _figure_maps(dense: dict, pruned: dict, x: torch.Tensor, y: torch.Tensor, ep
     return {"images": images, "indices": torch.tensor(picks),
             "finite_difference": torch.cat([fd, fd_pruned]),
             "gradient": saliency.gradient(dense, images.nan_to_num(), activation),
-            "integrated_gradients": saliency.integrated_gradients(
-                {k: v.cpu() for k, v in dense.items()}, images.nan_to_num().cpu(), activation)}
+            "integrated_gradients": saliency.integrated_gradients(dense, images.nan_to_num(),
+                                                                  activation)}
 
 
 # "version" 2: per-image agreement and undefined maps are stored (older runs recompute).
