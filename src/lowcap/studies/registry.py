@@ -16,6 +16,7 @@ from lowcap.run import config as core
 from lowcap.studies import (
     ablation,
     capacity,
+    cnn_baseline,
     dead_neurons,
     faithfulness,
     linear_baseline,
@@ -39,6 +40,7 @@ from lowcap.studies.base import Study
 _STUDIES: list[Study] = [
     capacity.STUDY,
     linear_baseline.STUDY,
+    cnn_baseline.STUDY,
     lr_grid.STUDY,
     sweep.STUDY,
     pruning.STUDY,

@@ -19,7 +19,9 @@ class FaithfulnessConfig(ConfigSection):
 
     # Which trained models it reads (default: the capacity sweep's), at `pair` and `widths`.
     select: ModelFilter = ModelFilter()
+    # Pair of the models explained.
     pair: Pair = (4, 9)
+    # Widths of the models explained (every seed of each).
     widths: list[PositiveInt] = Field(default=[8, 24, 64], min_length=1)
     # Attribution methods compared ('random' is the baseline a faithful map must beat).
     methods: list[Method] = Field(
@@ -29,8 +31,9 @@ class FaithfulnessConfig(ConfigSection):
     epsilon: float = Field(0.01, gt=0)
     # The pruned model compared with the dense one.
     level: float = Field(0.95, gt=0, lt=1)
-    # Validation images per model, and points of each curve (shares of the 784 pixels).
+    # Validation images per model.
     max_images: PositiveInt = 200
+    # Points of each curve, evenly spaced over the share of the 784 pixels removed.
     points: int = Field(17, strict=True, ge=2, le=785)
     # Seed of the image subsample, the random attribution and the randomised model.
     seed: Seed = 0

@@ -16,8 +16,11 @@ class SaliencyShiftConfig(ConfigSection):
 
     # Which trained models it reads (default: the capacity sweep's), at `pair` and `widths`.
     select: ModelFilter = ModelFilter()
+    # Pair of the models explained.
     pair: Pair = (4, 9)
+    # Widths of the models explained (every seed of each).
     widths: list[PositiveInt] = Field(default=[8, 24, 64], min_length=1)
+    # Attribution methods whose maps are followed.
     methods: list[Literal["finite_difference", "gradient", "integrated_gradients"]] = Field(
         default=["finite_difference", "gradient", "integrated_gradients"], min_length=1)
     # Gaussian noise levels (σ > 0; the clean maps are the reference).
