@@ -14,10 +14,9 @@ training step (forward, input and weight gradients).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from flops import gemm_peak, sync
+from flops import gemm_peak, per_step
 
 from lowcap.studies.cnn_baseline.network import LeNet, initial_stack, sgd_step
 
@@ -30,17 +29,6 @@ def step_flops(channels: int, images: int) -> float:
     conv2 = 8 * 8 * 2 * channels * channels * 25
     readout = 32 * channels
     return 6.0 * (conv1 + conv2 + readout) * images
-
-
-def timed(step, steps: int, device: torch.device) -> float:
-    """Seconds per call of `step` after one warm-up call."""
-    step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return (time.perf_counter() - start) / steps
 
 
 def main() -> None:
@@ -75,8 +63,8 @@ def main() -> None:
                     model(x[:, m]), y[:, m]).backward()
                 optimiser.step()
 
-        t_grouped = timed(grouped, args.steps, device)
-        t_loop = timed(loop, args.steps, device)
+        t_grouped = per_step(device, grouped, args.steps)
+        t_loop = per_step(device, loop, args.steps)
         achieved = step_flops(channels, BATCH) * args.models / t_grouped / 1e9
         print(f"{channels:>3} {t_grouped * 1e3:>11.1f} {t_loop * 1e3:>8.1f} "
               f"{t_loop / t_grouped:>13.2f} {100 * achieved / peak:>14.1f}%")

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, params, sync
+from flops import gemm_peak, params, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
@@ -38,18 +37,6 @@ from lowcap.training.graphs import CapturedStep
 from lowcap.training.malloc import keep_freed_memory
 
 BATCH, LR, SEEDS = 128, 0.03, (0, 1, 2)
-
-
-def per_step(device: torch.device, step, repeats: int) -> float:
-    """Seconds per call of `step`, after two warm-up calls."""
-    for _ in range(2):
-        step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    sync(device)
-    return (time.perf_counter() - start) / repeats
 
 
 def batch_of(cohort: Cohort, bank: ImageBank) -> tuple[torch.Tensor, ...]:

@@ -40,6 +40,18 @@ def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
+def per_step(device: torch.device, step, repeats: int) -> float:
+    """Seconds per call of `step`, after two warm-up calls."""
+    for _ in range(2):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
 def sync(device: torch.device) -> None:
     """Wait for queued GPU work, so wall-clock times are real."""
     if device.type == "cuda":
