@@ -41,11 +41,11 @@ class HostReads(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _cohort(mnist, device="cpu") -> Cohort:
+def _cohort(mnist, device="cpu", augment=False) -> Cohort:
     split = small_split(mnist, (4, 9), 0, 300)
     models = (ModelSpec(4, 0.05, 0), ModelSpec(6, 1e38, 0), ModelSpec(9, 0.05, 0))
     return Cohort([Lane(split, 0, models), Lane(small_split(mnist, (3, 8), 1, 200), 1,
-                                                 models[:1])], device=device)
+                                                 models[:1], augment)], device=device)
 
 
 def _epochs(cohort, bank, batch_size, budget="own"):
@@ -54,18 +54,20 @@ def _epochs(cohort, bank, batch_size, budget="own"):
     for epoch in range(2):
         batches = _epoch_batches(cohort, bank, epoch, batch_size, budget)
         if batch_size is None:
-            full_x = [bank.gather(batches.rows[:, 0])]
+            full_x = [batches.inputs(bank.gather(batches.rows[:, 0]), 0)]
         yield batches, full_x
 
 
-@pytest.mark.parametrize(("batch_size", "budget", "gemm_columns"),
-                         [(64, "own", 64), (None, 64, 64), (64, "own", 1)])
+@pytest.mark.parametrize(("batch_size", "budget", "gemm_columns", "augment"),
+                         [(64, "own", 64, False), (None, 64, 64, False), (64, "own", 1, False),
+                          (64, "own", 64, True), (None, 64, 64, True)])
 def test_no_host_read_inside_an_epoch(mnist, bank, monkeypatch, batch_size, budget,
-                                      gemm_columns):
+                                      gemm_columns, augment):
     """With a model that diverges in the first steps (lr 1e38), on the GEMM and the exact
-    readout path, for mini-batches and a repeated full batch."""
+    readout path, for mini-batches and a repeated full batch, with one lane augmented or
+    none."""
     monkeypatch.setattr(Cohort, "GEMM_MAX_COLUMNS", gemm_columns)
-    cohort = _cohort(mnist)
+    cohort = _cohort(mnist, augment=augment)
     for batches, full_x in _epochs(cohort, bank, batch_size, budget):
         with HostReads() as reads:
             logits = run_epoch_steps(cohort, bank, batches, full_x)

@@ -40,6 +40,7 @@ class Lane:
     split: TaskSplit
     order_seed: int
     models: tuple[ModelSpec, ...]
+    augment: bool = False  # random shifts and rotations of its training batches
 
 
 class Cohort:

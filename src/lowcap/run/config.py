@@ -33,7 +33,7 @@ Pair = tuple[int, int]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 # numpy, scikit-learn and torch all accept seeds in [0, 2³²).
 Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
-BOOLEAN_FIELDS = {"balance", "separability"}
+BOOLEAN_FIELDS = {"balance", "separability", "augment"}
 C = TypeVar("C", bound="RunConfig")
 
 
@@ -134,6 +134,9 @@ class ProtocolConfig(ConfigSection):
     # Train on at most this many of each split's training images (a stratified draw by the
     # seed; validation and test stay whole). Unset: all of them.
     train_size: PositiveInt | None = None
+    # Augment the training images: each image of each batch shifted by up to ±2 pixels and
+    # turned by up to ±10°, drawn per (seed, epoch) (lowcap.training.augment).
+    augment: bool = Field(False, strict=True)
 
     @model_validator(mode="after")
     def _paper_code_draws_are_normal(self) -> ProtocolConfig:

@@ -46,6 +46,8 @@ class ModelPlan:
     budget_batch_size: int | str | None = "own"
     # At most this many training images (None: the whole training split).
     train_size: int | None = None
+    # Random shifts and rotations of the training images (lowcap.training.augment).
+    augment: bool = False
 
     @cached_property  # hashed once: studies look ids up thousands of times
     def model_id(self) -> str:
@@ -70,7 +72,7 @@ class ModelPlan:
     def lane_key(self) -> tuple:
         """Models with the same lane key share a split and a batch order."""
         return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws,
-                self.train_size)
+                self.train_size, self.augment)
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
@@ -101,7 +103,7 @@ def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
             val_fraction=protocol.val_fraction, activation=cfg.activation,
             matmul_precision=cfg.matmul_precision, draws=protocol.draws,
             dtype=protocol.dtype, budget_batch_size=protocol.budget,
-            train_size=protocol.train_size,
+            train_size=protocol.train_size, augment=protocol.augment,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

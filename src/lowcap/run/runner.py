@@ -151,7 +151,7 @@ def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
     for members in by_lane.values():
         first = members[0]
         specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec) for p in members)
-        lanes.append(Lane(split_of(first), first.seed, specs))
+        lanes.append(Lane(split_of(first), first.seed, specs, first.augment))
         lane_plans.append(members)
     return lanes, lane_plans
 

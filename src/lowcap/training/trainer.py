@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from lowcap.data.bank import ImageBank
 from lowcap.models.cohort import Cohort
+from lowcap.training.augment import augment, draws, thetas
 from lowcap.training.batches import Budget, epoch_order
 from lowcap.training.evaluation import EvalSet
 from lowcap.training.graphs import StepGraphs
@@ -50,6 +51,18 @@ class EpochBatches:
     weights: torch.Tensor
     lane_updates: list[int]
     seen: LabelLayout
+    # Where some lane augments: the affine matrices of every image [G, steps, B, 2, 3] and
+    # which lanes use them [G, 1, 1] (the others' images pass unchanged).
+    thetas: torch.Tensor | None = None
+    augmented: torch.Tensor | None = None
+
+    def inputs(self, x: torch.Tensor, step: int, start: int = 0) -> torch.Tensor:
+        """A step's gathered images x [G, B, 784] (from position `start` of the batch), after
+        augmentation in the lanes that augment."""
+        if self.thetas is None:
+            return x
+        theta = self.thetas[:, step, start:start + x.shape[1]]
+        return torch.where(self.augmented, augment(x, theta), x)
 
     def update_masks(self) -> torch.Tensor:
         """[updates, G, 1]: 1 where a lane's budget holds that update, else 0 (a lane whose
@@ -84,10 +97,17 @@ def _epoch_batches(cohort: Cohort, bank: ImageBank, epoch: int, batch_size: int 
     dtype = bank.images.dtype
     seen = LabelLayout.of(labels.reshape(cohort.n_lanes, -1),
                           weights.reshape(cohort.n_lanes, -1) > 0, bank.device, dtype)
-    return EpochBatches(torch.from_numpy(rows).to(**to),
-                        torch.from_numpy(labels).to(**to, dtype=dtype),
-                        torch.from_numpy(weights).to(**to, dtype=dtype),
-                        [updates for _, updates in per_lane], seen)
+    batches = EpochBatches(torch.from_numpy(rows).to(**to),
+                           torch.from_numpy(labels).to(**to, dtype=dtype),
+                           torch.from_numpy(weights).to(**to, dtype=dtype),
+                           [updates for _, updates in per_lane], seen)
+    if any(lane.augment for lane in cohort.lanes):
+        params = np.stack([draws(lane.order_seed, epoch, (steps, width))
+                           for lane in cohort.lanes])
+        batches.thetas = thetas(torch.from_numpy(params).to(**to, dtype=dtype))
+        batches.augmented = torch.tensor([lane.augment for lane in cohort.lanes],
+                                         device=bank.device).reshape(-1, 1, 1)
+    return batches
 
 
 CHUNK = 1024
@@ -192,6 +212,10 @@ def run_epoch_steps(cohort: Cohort, bank: ImageBank, batches: EpochBatches,
                   ) -> torch.Tensor:
         return sgd_step(cohort, bank.gather(rows), labels, weight)
 
+    if batches.thetas is not None:  # eager: the augmented images differ per step
+        return torch.cat([sgd_step(cohort, batches.inputs(bank.gather(batches.rows[:, i]), i),
+                                   batches.labels[:, i], batches.weights[:, i]).clone()
+                          for i in range(batches.rows.shape[1])], dim=1)
     step = mini_step if graphs is None else graphs.get(
         "mini", mini_step, batches.rows[:, 0], batches.labels[:, 0], batches.weights[:, 0])
     return torch.cat([step(batches.rows[:, i], batches.labels[:, i], batches.weights[:, i])
@@ -262,9 +286,12 @@ def train_cohort(
     graphs = StepGraphs(cohort) if cuda_graphs and cohort.device.type == "cuda" else None
     for epoch in range(start_epoch, epochs):
         batches = _epoch_batches(cohort, bank, epoch, batch_size, budget)
-        if batch_size is None and full_batch_x is None:  # the same batch every epoch
-            full_batch_x = [bank.gather(batches.rows[:, 0, i:i + CHUNK])
+        # The same full batch every epoch, unless it is augmented anew each epoch.
+        if batch_size is None and (full_batch_x is None or batches.thetas is not None):
+            full_batch_x = [batches.inputs(bank.gather(batches.rows[:, 0, i:i + CHUNK]), 0, i)
                             for i in range(0, batches.rows.shape[2], CHUNK)]
+            if batches.thetas is not None:
+                graphs = None  # a captured full step would hold the first epoch's images
         with matmul_precision(precision):
             seen = run_epoch_steps(cohort, bank, batches, full_batch_x, graphs)
         metrics = {name: nan for name in METRIC_NAMES}

@@ -111,7 +111,7 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
                 lane_params.append(start)
                 lane_masks.append(method_mask)
                 lane_tags.append((plan.model_id, method))
-        lanes.append(Lane(split_of(first), first.seed, tuple(specs)))
+        lanes.append(Lane(split_of(first), first.seed, tuple(specs), first.augment))
         params.append(lane_params)
         masks.append(lane_masks)
         tags.append(lane_tags)
