@@ -1,13 +1,13 @@
 """The CNN baseline: parameter counts, grouped training equal to training each CNN alone
 with torch.optim.SGD, the minimum-capacity rule, resuming per width."""
 
+import importlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from lowcap.studies.cnn_baseline import compute as cnn_compute
 from lowcap.studies.cnn_baseline.network import (
     LeNet,
     initial_stack,
@@ -15,6 +15,9 @@ from lowcap.studies.cnn_baseline.network import (
     parameter_count,
     sgd_step,
 )
+
+# The package exports the study's `compute` function under the module's name.
+cnn_compute = importlib.import_module("lowcap.studies.cnn_baseline.compute")
 
 
 @pytest.mark.parametrize("channels", [1, 3, 8])

@@ -25,8 +25,10 @@ ANALYSIS = "cnn_baseline"
 
 def setting(spec: CnnBaselineConfig, protocol: str) -> str:
     """A short hash naming what a row was computed under (the report reads only the current
-    setting's rows)."""
-    blob = json.dumps([protocol, spec.model_dump(mode="json")], sort_keys=True).encode()
+    setting's rows). The widths are left out: a width's CNNs do not depend on the others, so
+    more widths add to a finished study."""
+    fields = spec.model_dump(mode="json", exclude={"channels"})
+    blob = json.dumps([protocol, fields], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -34,7 +34,8 @@ def _cells(inp: ReportInput) -> dict[str, dict[str, dict]]:
     cells: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for row in inp.store.results(ANALYSIS):
         params = row["params"]
-        if row["model_id"] in owners and params.get("setting") == tag:
+        if (row["model_id"] in owners and params.get("setting") == tag
+                and params["channels"] in spec.channels):
             pair, seed = owners[row["model_id"]]
             value = np.nan if row["value"] is None else row["value"]
             cells[pair][str(params["channels"])][row["metric"]][seed] = value
