@@ -21,6 +21,7 @@ from torch import nn
 from lowcap.data.tasks import TaskSplit
 from lowcap.models.forward import ACTIVATE_IN_PLACE
 from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_params
+from lowcap.models.optimisers import CohortOptimiser, OptimiserSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ModelSpec:
     lr: float
     seed: int
     init: InitSpec = field(default_factory=InitSpec)
+    optimiser: OptimiserSpec = field(default_factory=OptimiserSpec)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ class Cohort:
         # Binary weight masks (sparse subnetworks; `set_masks`), None while every model is dense.
         self.mask_w1: torch.Tensor | None = None
         self.mask_w2: torch.Tensor | None = None
+        # Optimiser state, None while every model is plain SGD without weight decay.
+        self.optimiser: CohortOptimiser | None = None
+        if any(not spec.optimiser.plain for lane in lanes for spec in lane.models):
+            self.optimiser = CohortOptimiser(
+                [[spec.optimiser for spec in lane.models] for lane in lanes], self.unit_model,
+                {"w1": self.w1.shape, "b1": self.b1.shape, "w2": self.w2.shape,
+                 "b2": self.b2.shape}, dtype)
         for gi, lane in enumerate(lanes):
             self._set_lane(gi, params[gi] if params is not None else [
                 init_params(spec.hidden, spec.seed, spec.init, pair=lane.split.pair)
@@ -233,8 +242,9 @@ class Cohort:
         """The trainable state as plain tensors (for atomic snapshots)."""
         masks = ({} if self.mask_w1 is None else
                  {"mask_w1": self.mask_w1, "mask_w2": self.mask_w2})
+        optimiser = {} if self.optimiser is None else self.optimiser.state()
         return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2,
-                "model_lr": self.model_lr, "unit_lr": self.unit_lr, **masks}
+                "model_lr": self.model_lr, "unit_lr": self.unit_lr, **masks, **optimiser}
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore what `state()` returned; shapes must match this cohort's layout."""

@@ -137,6 +137,17 @@ class ProtocolConfig(ConfigSection):
     # Augment the training images: each image of each batch shifted by up to ±2 pixels and
     # turned by up to ±10°, drawn per (seed, epoch) (lowcap.training.augment).
     augment: bool = Field(False, strict=True)
+    # Every model's optimiser, with torch's arithmetic: sgd, momentum (SGD with momentum, no
+    # dampening) or adam (bias-corrected).
+    optimiser: Literal["sgd", "momentum", "adam"] = "sgd"
+    # The momentum of optimiser: momentum.
+    momentum: float = Field(0.9, ge=0, lt=1)
+    # Adam's decay rate of its first moment.
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    # Adam's decay rate of its second moment.
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    # L2 weight decay added to every gradient (torch's weight_decay), for every optimiser.
+    weight_decay: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _paper_code_draws_are_normal(self) -> ProtocolConfig:

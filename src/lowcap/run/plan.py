@@ -13,6 +13,7 @@ import torch
 
 from lowcap.data.tasks import pair_key
 from lowcap.models.mlp import InitSpec
+from lowcap.models.optimisers import OptimiserSpec
 from lowcap.run.config import Pair, ProtocolConfig, RunConfig
 
 # The fields of the first stores' plans: hashed whatever their value. Every other field
@@ -48,6 +49,12 @@ class ModelPlan:
     train_size: int | None = None
     # Random shifts and rotations of the training images (lowcap.training.augment).
     augment: bool = False
+    # The optimiser and its hyper-parameters (lowcap.models.optimisers).
+    optimiser: str = "sgd"
+    momentum: float = 0.9
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.0
 
     @cached_property  # hashed once: studies look ids up thousands of times
     def model_id(self) -> str:
@@ -68,6 +75,11 @@ class ModelPlan:
     def init_spec(self) -> InitSpec:
         scheme = "paper_code" if self.draws == "paper_code" else self.init
         return InitSpec(scheme, self.init_std)  # type: ignore[arg-type]
+
+    @property
+    def optimiser_spec(self) -> OptimiserSpec:
+        return OptimiserSpec(self.optimiser, self.momentum, self.adam_beta1,  # type: ignore[arg-type]
+                             self.adam_beta2, self.weight_decay)
 
     def lane_key(self) -> tuple:
         """Models with the same lane key share a split and a batch order."""
@@ -104,6 +116,9 @@ def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
             matmul_precision=cfg.matmul_precision, draws=protocol.draws,
             dtype=protocol.dtype, budget_batch_size=protocol.budget,
             train_size=protocol.train_size, augment=protocol.augment,
+            optimiser=protocol.optimiser, momentum=protocol.momentum,
+            adam_beta1=protocol.adam_beta1, adam_beta2=protocol.adam_beta2,
+            weight_decay=protocol.weight_decay,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

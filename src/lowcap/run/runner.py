@@ -150,7 +150,8 @@ def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
     lanes, lane_plans = [], []
     for members in by_lane.values():
         first = members[0]
-        specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec) for p in members)
+        specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec, p.optimiser_spec)
+                      for p in members)
         lanes.append(Lane(split_of(first), first.seed, specs, first.augment))
         lane_plans.append(members)
     return lanes, lane_plans

@@ -114,9 +114,10 @@ CHUNK = 1024
 
 
 def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
-                    count: torch.Tensor, w1_target: torch.Tensor, alpha: float):
+                    count: torch.Tensor, w1_target: torch.Tensor, alpha: float,
+                    unit_lr: torch.Tensor | None):
     """Forward and backward of one chunk; adds alpha · lr · ∂L/∂w1 into `w1_target` and returns
-    (logits [G, B, M], lr-scaled ∂L/∂b1, ∂L/∂w2, ∂L/∂b2)."""
+    (logits [G, B, M], lr-scaled ∂L/∂b1, ∂L/∂w2, ∂L/∂b2); `unit_lr` None: unscaled."""
     h = cohort.act_(cohort.hidden_pre(x))
     logits = cohort.readout(h)
     target = y.unsqueeze(-1).expand_as(logits)
@@ -126,7 +127,8 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
     d_padded = F.pad(d_logits, (0, 1))
     grad_w2 = torch.bmm(h.transpose(1, 2), d_padded).gather(
         2, cohort.unit_model.unsqueeze(-1)).squeeze(-1)
-    d_z = cohort.backprop_act(cohort.spread(d_padded, cohort.w2 * cohort.unit_lr), h)
+    scale = cohort.w2 if unit_lr is None else cohort.w2 * unit_lr
+    d_z = cohort.backprop_act(cohort.spread(d_padded, scale), h)
     w1_target.baddbmm_(d_z.transpose(1, 2), x, alpha=alpha)
     return logits, d_z.sum(1), grad_w2, d_logits.sum(1)
 
@@ -146,26 +148,43 @@ def sgd_step(cohort: Cohort, x: torch.Tensor | list[torch.Tensor], y: torch.Tens
     if isinstance(x, torch.Tensor):
         x = [x[:, i:i + chunk] for i in range(0, x.shape[1], chunk)]
     count = weight.sum(1, keepdim=True).clamp_min(1.0)
+    if cohort.optimiser is not None:  # raw gradients, then each model's own optimiser
+        logits, grads = _gradients(cohort, x, y, weight, count, None)
+        held = (weight.sum(1, keepdim=True) > 0).to(weight.dtype)  # a spent budget: a no-op
+        cohort.optimiser.update({"w1": cohort.w1, "b1": cohort.b1, "w2": cohort.w2,
+                                 "b2": cohort.b2}, grads, cohort.model_lr, held)
+        cohort.apply_masks_()
+        return logits
     if len(x) == 1:
         logits, grad_b1, grad_w2, grad_b2 = _backward_chunk(
-            cohort, x[0], y, weight, count, cohort.w1, -1.0)
+            cohort, x[0], y, weight, count, cohort.w1, -1.0, cohort.unit_lr)
     else:
-        grad_w1 = torch.zeros_like(cohort.w1)
-        parts, start = [], 0
-        for piece in x:
-            stop = start + piece.shape[1]
-            parts.append(_backward_chunk(cohort, piece, y[:, start:stop], weight[:, start:stop],
-                                         count, grad_w1, 1.0))
-            start = stop
-        chunks, b1s, w2s, b2s = zip(*parts, strict=True)
-        logits = torch.cat(chunks, dim=1)
-        grad_b1, grad_w2, grad_b2 = (torch.stack(p).sum(0) for p in (b1s, w2s, b2s))
-        cohort.w1.sub_(grad_w1)
+        logits, grads = _gradients(cohort, x, y, weight, count, cohort.unit_lr)
+        grad_b1, grad_w2, grad_b2 = grads["b1"], grads["w2"], grads["b2"]
+        cohort.w1.sub_(grads["w1"])
     cohort.b1.sub_(grad_b1)
     cohort.w2.sub_(cohort.unit_lr * grad_w2)
     cohort.b2.sub_(cohort.model_lr * grad_b2)
     cohort.apply_masks_()
     return logits
+
+
+def _gradients(cohort: Cohort, x: list[torch.Tensor], y: torch.Tensor, weight: torch.Tensor,
+               count: torch.Tensor, unit_lr: torch.Tensor | None
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits and the gradients {w1, b1, w2, b2} accumulated over the batch's pieces (w1's and
+    b1's scaled by `unit_lr` unless it is None)."""
+    grad_w1 = torch.zeros_like(cohort.w1)
+    parts, start = [], 0
+    for piece in x:
+        stop = start + piece.shape[1]
+        parts.append(_backward_chunk(cohort, piece, y[:, start:stop], weight[:, start:stop],
+                                     count, grad_w1, 1.0, unit_lr))
+        start = stop
+    chunks, b1s, w2s, b2s = zip(*parts, strict=True)
+    grad_b1, grad_w2, grad_b2 = (torch.stack(p).sum(0) for p in (b1s, w2s, b2s))
+    return torch.cat(chunks, dim=1), {"w1": grad_w1, "b1": grad_b1, "w2": grad_w2,
+                                      "b2": grad_b2}
 
 
 @torch.no_grad()

@@ -107,7 +107,8 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
                                            oneshot_mask(member.trained, mask, scope))}
             for method in TRAINED:
                 start, method_mask = chosen[method]
-                specs.append(ModelSpec(plan.hidden, plan.lr, plan.seed, plan.init_spec))
+                specs.append(ModelSpec(plan.hidden, plan.lr, plan.seed, plan.init_spec,
+                                       plan.optimiser_spec))
                 lane_params.append(start)
                 lane_masks.append(method_mask)
                 lane_tags.append((plan.model_id, method))
