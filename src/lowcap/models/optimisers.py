@@ -57,7 +57,7 @@ class CohortOptimiser:
 
     def __init__(self, specs: list[list[OptimiserSpec]], unit_model: torch.Tensor,
                  shapes: dict[str, torch.Size], dtype: torch.dtype):
-        g, h = unit_model.shape
+        g = unit_model.shape[0]
         m = max(len(lane) for lane in specs)
         device = unit_model.device
         table = torch.zeros(g, m + 1, 5, dtype=dtype)  # kind, momentum, β1, β2, decay
@@ -65,22 +65,25 @@ class CohortOptimiser:
             for mi, spec in enumerate(lane):
                 table[gi, mi] = torch.tensor([KINDS.index(spec.kind), spec.momentum,
                                               spec.beta1, spec.beta2, spec.weight_decay])
-        table = table.to(device)
-        per_unit = table.gather(1, unit_model.unsqueeze(-1).expand(g, h, 5))
-        # Hyper-parameters shaped to broadcast against each parameter tensor.
-        self.hyper = {"w1": per_unit.unsqueeze(2), "b1": per_unit, "w2": per_unit,
-                      "b2": table[:, :m]}
+        # Host decisions: which kinds and terms occur, so no pass is spent on absent ones.
+        every = [spec for lane in specs for spec in lane]
+        self.kinds = [k for k in KINDS if any(spec.kind == k for spec in every)]
+        self.decays = any(spec.weight_decay > 0 for spec in every)
+        self.table = table.to(device)[:, :m]  # [G, M, 5]
         self.unit_model = unit_model
         self.steps = torch.zeros(g, m, dtype=dtype, device=device)
+        kept = {"buf": "momentum" in self.kinds, "m": "adam" in self.kinds,
+                "v": "adam" in self.kinds}
         self.buffers = {f"{kind}_{name}": torch.zeros(shape, dtype=dtype, device=device)
-                        for name, shape in shapes.items() for kind in ("buf", "m", "v")}
+                        for name, shape in shapes.items() for kind, used in kept.items()
+                        if used}
 
     def state(self) -> dict[str, torch.Tensor]:
         """The optimiser state (for snapshots), named apart from the parameters."""
         return {"opt_steps": self.steps, **{f"opt_{k}": v for k, v in self.buffers.items()}}
 
     def _per(self, name: str, per_model: torch.Tensor) -> torch.Tensor:
-        """A per-model tensor [G, M] shaped for parameter `name`."""
+        """A per-model tensor [G, M] shaped to broadcast against parameter `name`."""
         if name == "b2":
             return per_model
         padded = torch.nn.functional.pad(per_model, (0, 1))
@@ -90,22 +93,35 @@ class CohortOptimiser:
     @torch.no_grad()
     def update(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
                model_lr: torch.Tensor, held: torch.Tensor) -> None:
-        """One step of every model: params[name] -= lr · step(grads[name]); `held` [G, 1]
-        is 1 where the lane takes this update, 0 where its budget is spent."""
-        held_models = held.expand_as(self.steps).to(torch.bool)
-        self.steps.add_(held_models.to(self.steps.dtype))
+        """One step of every model: params[name] -= lr · step(grads[name]), in place (the
+        gradients too); `held` [G, 1] is 1 where the lane takes this update, 0 where its
+        budget is spent. Per-model factors are small tensors; each full-size pass is one
+        fused in-place operation, and only the kinds present are computed."""
+        keep = held.expand_as(self.steps)
+        self.steps.add_(keep)
+        kind, momentum, beta1, beta2, decay = self.table.unbind(-1)
+        t = self.steps.clamp_min(1.0)
+        # Per model: the step size of each kind (0 for models of another kind or not held)
+        # and the state's blend weights (0 where not held: the state stays).
+        rate = {k: model_lr * keep * (kind == i) for i, k in enumerate(KINDS)}
+        rate["adam"] = rate["adam"] / (1 - beta1**t)
+        factors = {"decay": decay, "momentum": torch.where(keep > 0, momentum, 1.0),
+                   "g_in_buf": keep, "m": (1 - beta1) * keep, "v": (1 - beta2) * keep,
+                   "v_scale": 1 / (1 - beta2**t), **{f"rate_{k}": v for k, v in rate.items()}}
         for name in PARAMETERS:
-            p, grad = params[name], grads[name]
-            hyper = self.hyper[name]
-            kind, momentum, beta1, beta2, decay = hyper.unbind(-1)
-            keep = self._per(name, held_models.to(p.dtype)) > 0
-            g = grad + decay * p
-            buf, m, v = (self.buffers[f"{k}_{name}"] for k in ("buf", "m", "v"))
-            buf.copy_(torch.where(keep, momentum * buf + g, buf))
-            m.copy_(torch.where(keep, beta1 * m + (1 - beta1) * g, m))
-            v.copy_(torch.where(keep, beta2 * v + (1 - beta2) * g * g, v))
-            t = self._per(name, self.steps).clamp_min(1.0)
-            adam = (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + EPS)
-            step = torch.where(kind == 0, g, torch.where(kind == 1, buf, adam))
-            lr = self._per(name, model_lr)
-            p.copy_(torch.where(keep, p - lr * step, p))
+            p, g = params[name], grads[name]
+            f = {k: self._per(name, v) for k, v in factors.items()}
+            if self.decays:
+                g.addcmul_(p, f["decay"])
+            if "sgd" in self.kinds:
+                p.addcmul_(g, f["rate_sgd"], value=-1)
+            if "momentum" in self.kinds:
+                buf = self.buffers[f"buf_{name}"]
+                buf.mul_(f["momentum"]).addcmul_(g, f["g_in_buf"])
+                p.addcmul_(buf, f["rate_momentum"], value=-1)
+            if "adam" in self.kinds:
+                m, v = self.buffers[f"m_{name}"], self.buffers[f"v_{name}"]
+                m.lerp_(g, f["m"])
+                v.lerp_(g.mul_(g), f["v"])  # g is spent: its square in place
+                denom = (v * f["v_scale"]).sqrt_().add_(EPS)
+                p.addcmul_(m.div(denom), f["rate_adam"], value=-1)
