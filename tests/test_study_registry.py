@@ -112,7 +112,7 @@ def test_a_new_field_with_a_default_keeps_every_id():
     @dataclass(frozen=True)
     class Later(ModelPlan):
         dataset: str = "mnist"
-        augment: list = field(default_factory=list)
+        extras: list = field(default_factory=list)
 
     base = {k: getattr(PLAN, k) for k in PLAN.__dataclass_fields__}
     assert Later(**base).model_id == PLAN.model_id
