@@ -15,9 +15,11 @@ from lowcap.training import epoch_order, train_cohort, updates_per_epoch
 
 
 def train_reference(params, split, bank, lr, epochs, batch_size, order_seed, activation="relu",
-                    budget="own"):
+                    budget="own", make_optimiser=None):
+    """A plain nn.Module trained alone on the cohort's batch order, with torch.optim.SGD or
+    `make_optimiser(model)`."""
     model = build_mlp({k: v.float() for k, v in params.items()}, activation)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    opt = (make_optimiser or (lambda m: torch.optim.SGD(m.parameters(), lr=lr)))(model)
     x, y = bank.inputs(split, "train")
     for epoch in range(epochs):
         for idx in epoch_order(len(y), order_seed, epoch, batch_size, budget):

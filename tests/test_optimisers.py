@@ -3,12 +3,12 @@ weight decay, trains every model as torch.optim trains it alone."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import small_split
+from test_cohort import train_reference
 
-from lowcap.models import Cohort, Lane, ModelSpec, build_mlp, init_params
+from lowcap.models import Cohort, Lane, ModelSpec, init_params
 from lowcap.models.optimisers import OptimiserSpec
-from lowcap.training import epoch_order, train_cohort
+from lowcap.training import train_cohort
 
 MIXED = [
     (4, 0.05, OptimiserSpec()),
@@ -29,18 +29,6 @@ def _torch_optimiser(model, lr, spec: OptimiserSpec):
                            weight_decay=spec.weight_decay)
 
 
-def _alone(spec: ModelSpec, split, bank, epochs, batch_size, order_seed, budget="own"):
-    model = build_mlp({k: v.float() for k, v in init_params(spec.hidden, spec.seed).items()})
-    optimiser = _torch_optimiser(model, spec.lr, spec.optimiser)
-    x, y = bank.inputs(split, "train")
-    for epoch in range(epochs):
-        for idx in epoch_order(len(y), order_seed, epoch, batch_size, budget):
-            optimiser.zero_grad()
-            F.binary_cross_entropy_with_logits(model(x[idx]).squeeze(1), y[idx]).backward()
-            optimiser.step()
-    return model
-
-
 @pytest.mark.parametrize(("batch_size", "budget"), [(64, "own"), (None, "own"), (64, 32)])
 def test_each_model_trains_as_torch_optim_trains_it_alone(mnist, bank, batch_size, budget):
     lanes = [Lane(small_split(mnist, (4, 9), 0, 300), 0,
@@ -52,7 +40,10 @@ def test_each_model_trains_as_torch_optim_trains_it_alone(mnist, bank, batch_siz
     train_cohort(cohort, bank, 3, batch_size, budget=budget)
     for g, lane in enumerate(lanes):
         for i, spec in enumerate(lane.models):
-            alone = _alone(spec, lane.split, bank, 3, batch_size, lane.order_seed, budget)
+            alone = train_reference(
+                init_params(spec.hidden, spec.seed), lane.split, bank, spec.lr, 3, batch_size,
+                lane.order_seed, budget=budget,
+                make_optimiser=lambda m, spec=spec: _torch_optimiser(m, spec.lr, spec.optimiser))
             ours = cohort.model_params(g, i)
             for key, ref in (("w1", alone[0].weight), ("b1", alone[0].bias),
                              ("w2", alone[2].weight), ("b2", alone[2].bias)):

@@ -61,3 +61,12 @@ class ImageBank:
         x = self.gather(self.rows(split, part))
         y = torch.from_numpy(getattr(split, f"{part}_y")).to(self.device, self.images.dtype)
         return x, y
+
+    def sample(self, split: TaskSplit, part: str, count: int, seed: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """At most `count` images of a split's part and their labels, a random subset fixed by
+        `seed` (the analyses that explain models look at such a subset)."""
+        x, y = self.inputs(split, part)
+        take = torch.from_numpy(np.random.default_rng(seed).permutation(len(y))[:count])
+        take = take.to(self.device)
+        return x[take], y[take]

@@ -96,6 +96,11 @@ class Selection:
         return min(candidates, key=lambda m: m.plan.seed) if candidates else None
 
 
+def at_pair_and_widths(spec: Any) -> Selection:
+    """An analysis's models: its `select:` narrowed to its `pair` and `widths`."""
+    return Selection(spec.select, (spec.pair,), tuple(spec.widths))
+
+
 def one_model(spec: Any) -> Selection:
     """The selection of a single-model analysis: its `select:` at its (pair, hidden)."""
     return Selection(spec.select, (spec.pair,), (spec.hidden,))

@@ -4,13 +4,14 @@ sanity check."""
 
 from lowcap.studies.base import Command, Study, option
 from lowcap.studies.faithfulness.claims import CLAIMS
-from lowcap.studies.faithfulness.compute import compute, selection
+from lowcap.studies.faithfulness.compute import compute
 from lowcap.studies.faithfulness.config import FaithfulnessConfig
 from lowcap.studies.faithfulness.report import report, summary
+from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "faithfulness", FaithfulnessConfig, compute=compute, report=report, summary=summary,
-    claims=CLAIMS, selection=lambda cfg: selection(cfg.faithfulness),
+    claims=CLAIMS, selection=lambda cfg: at_pair_and_widths(cfg.faithfulness),
     command=Command(
         "faithfulness", "Deletion / insertion curves of the attribution methods and the "
         "model-randomisation check; rebuilds the report.",

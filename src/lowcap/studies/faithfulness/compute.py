@@ -12,12 +12,7 @@ from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.faithfulness.curves import area, deletion_insertion, pixel_counts
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.saliency import maps
-from lowcap.studies.selection import Selection, by_lane
-
-
-def selection(spec) -> Selection:
-    """The section's models: its `select:` at its pair and widths."""
-    return Selection(spec.select, (spec.pair,), tuple(spec.widths))
+from lowcap.studies.selection import at_pair_and_widths, by_lane
 
 
 def attribution(method: str, params, x: torch.Tensor, spec, activation: str,
@@ -32,16 +27,13 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Per model, state (dense, pruned) and method: the curves' areas and points; per model
     and method: the Spearman agreement of its maps with a randomly re-initialised model's."""
     spec = cfg.faithfulness
-    models = selection(spec).healthy(ctx, cfg, protocol)
+    models = at_pair_and_widths(spec).healthy(ctx, cfg, protocol)
     counts = pixel_counts(spec.points)
 
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, y = ctx.bank.inputs(split, "val")
-            take = torch.from_numpy(np.random.default_rng(spec.seed).permutation(len(y))
-                                    [: spec.max_images]).to(x.device)
-            x, y = x[take], y[take]
+            x, y = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
             pruned, _ = prune(plist, spec.level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 act = model.plan.activation

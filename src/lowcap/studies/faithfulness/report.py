@@ -12,8 +12,8 @@ from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
 from lowcap.report.tables import results_by_model
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.faithfulness.compute import selection
 from lowcap.studies.faithfulness.curves import pixel_counts
+from lowcap.studies.selection import at_pair_and_widths
 
 STATES = ("dense", "pruned")
 CURVES = ("deletion", "insertion")
@@ -23,7 +23,7 @@ def _per_model(inp: ReportInput) -> dict[str, dict]:
     """model id → {'width', 'areas': {(state, method, curve): area}, 'curves': {(state,
     method, curve): {k: value}}, 'randomisation': {method: spearman}}."""
     spec = inp.cfg.faithfulness
-    plans = selection(spec).plans(inp.cfg, inp.protocol)
+    plans = at_pair_and_widths(spec).plans(inp.cfg, inp.protocol)
     width = {p.model_id: p.hidden for p in plans}
     models: dict[str, dict] = {}
     for model_id, rows in results_by_model(inp.store, "faithfulness", plans).items():

@@ -2,14 +2,15 @@
 
 from lowcap.studies.base import Command, Study, floats, ints, option
 from lowcap.studies.robustness.claims import CLAIMS
-from lowcap.studies.robustness.compute import compute, selection
+from lowcap.studies.robustness.compute import compute
 from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.report import report, run_report, summary
+from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "robustness", RobustnessConfig, compute=compute, report=report, summary=summary,
     headline=("robustness",),
-    claims=CLAIMS, run_report=run_report, selection=lambda cfg: selection(cfg.robustness),
+    claims=CLAIMS, run_report=run_report, selection=lambda cfg: at_pair_and_widths(cfg.robustness),
     command=Command(
         "robustness", "Gaussian noise, occlusion and MNIST-C-style corruptions (§4.6); rebuilds "
         "the report.",

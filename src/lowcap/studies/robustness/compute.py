@@ -9,17 +9,12 @@ from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.corruptions import PARITY, SEVERITIES, corrupt
 from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
-from lowcap.studies.selection import Selection
+from lowcap.studies.selection import at_pair_and_widths
 from lowcap.training.evaluation import EvalSet, evaluate
 from lowcap.training.parameter_sets import params_cohort
 
 # Fig D.1's clean image (the robustness pair's first test image), so the report needs no MNIST.
 CORRUPTION_EXAMPLE = "corruption-example"
-
-
-def selection(spec: RobustnessConfig) -> Selection:
-    """The selected models of the configured pair and widths."""
-    return Selection(spec.select, (spec.pair,), tuple(spec.widths))
 
 
 def robustness_settings(spec: RobustnessConfig) -> list[tuple[str, float, int]]:
@@ -37,7 +32,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Every selected model under every configured corruption, on the test split."""
     spec = cfg.robustness
     assert spec is not None
-    models = selection(spec).healthy(ctx, cfg, protocol)
+    models = at_pair_and_widths(spec).healthy(ctx, cfg, protocol)
     if not models:
         return False
     settings = robustness_settings(spec)

@@ -16,9 +16,10 @@ from lowcap.run.checkpoints import load_tensors
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.robustness.compute import CORRUPTION_EXAMPLE, robustness_settings, selection
+from lowcap.studies.robustness.compute import CORRUPTION_EXAMPLE, robustness_settings
 from lowcap.studies.robustness.corruptions import PARITY, corrupt
 from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
+from lowcap.studies.selection import at_pair_and_widths
 
 MNIST_C_COLUMNS = 4
 # What the paper states for (4, 9) under 7×7 occlusion, shown beside our numbers.
@@ -28,7 +29,7 @@ PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
 def _table(inp: ReportInput) -> tuple[dict, str]:
     """The stored results of the section's models, and their pair."""
     spec = inp.cfg.robustness
-    plans = selection(spec).plans(inp.cfg, inp.protocol)
+    plans = at_pair_and_widths(spec).plans(inp.cfg, inp.protocol)
     result = robustness_table(inp.store, plans, set(robustness_settings(spec)))
     return result, plans[0].pair_key if plans else ""
 

@@ -19,18 +19,18 @@ ARTEFACT = "saliency-{}"
 
 def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     """The saliency model's maps dense, magnitude-pruned and randomly pruned, compared."""
-    x, y = ctx.bank.inputs(ctx.split(model.plan), "val")
+    split = ctx.split(model.plan)
+    x, y = ctx.bank.inputs(split, "val")
+    sample, _ = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
     dense = ctx.load_params(model.model_id)
     (magnitude,), _ = prune([dense], spec.level, "layerwise")
     (random,), _ = prune([dense], spec.level, "random", seed=spec.seed)
-    take = torch.from_numpy(np.random.default_rng(spec.seed).permutation(len(y))
-                            [: spec.max_images]).to(x.device)
     act = model.plan.activation
-    reference = saliency.finite_difference(dense, x[take], spec.epsilon, act)
+    reference = saliency.finite_difference(dense, sample, spec.epsilon, act)
     rows: Rows = []
     per_image = {}
     for name, params in (("magnitude", magnitude), ("random", random)):
-        maps = saliency.finite_difference(params, x[take], spec.epsilon, act)
+        maps = saliency.finite_difference(params, sample, spec.epsilon, act)
         key = {"pruning": name, "level": spec.level}
         for metric, values in saliency.agreement(reference, maps, spec.top_k).items():
             rows.append((model.model_id, key, f"{metric}_mean", float(np.nanmean(values))))

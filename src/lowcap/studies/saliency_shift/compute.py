@@ -12,12 +12,7 @@ from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.robustness.corruptions import gaussian_noise, occluder_masks
 from lowcap.studies.saliency import maps
-from lowcap.studies.selection import Selection, by_lane
-
-
-def selection(spec) -> Selection:
-    """The section's models: its `select:` at its pair and widths."""
-    return Selection(spec.select, (spec.pair,), tuple(spec.widths))
+from lowcap.studies.selection import at_pair_and_widths, by_lane
 
 
 def occluder_share(attribution: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
@@ -38,15 +33,12 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     Spearman correlation of the map with the clean one, and under occlusion the map's share
     of mass on the occluder."""
     spec = cfg.saliency_shift
-    models = selection(spec).healthy(ctx, cfg, protocol)
+    models = at_pair_and_widths(spec).healthy(ctx, cfg, protocol)
 
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, y = ctx.bank.inputs(split, "val")
-            take = torch.from_numpy(np.random.default_rng(spec.seed).permutation(len(y))
-                                    [: spec.max_images]).to(x.device)
-            x, y = x[take], y[take]
+            x, y = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
             mask = occluder_masks(len(x), spec.occlusion_size, spec.seed, x.device)
             inputs = {("gaussian", sigma): gaussian_noise(x, sigma, spec.seed)
                       for sigma in spec.sigmas}

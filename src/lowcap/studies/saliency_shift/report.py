@@ -14,7 +14,7 @@ from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
 from lowcap.report.tables import results_by_model
 from lowcap.studies.base import ReportInput, Section
-from lowcap.studies.saliency_shift.compute import selection
+from lowcap.studies.selection import at_pair_and_widths
 
 
 def _label(params: dict) -> str:
@@ -26,7 +26,7 @@ def _label(params: dict) -> str:
 
 def _means(inp: ReportInput) -> dict:
     """width → metric → (method or '') → label → mean over the width's models."""
-    plans = selection(inp.cfg.saliency_shift).plans(inp.cfg, inp.protocol)
+    plans = at_pair_and_widths(inp.cfg.saliency_shift).plans(inp.cfg, inp.protocol)
     width = {p.model_id: str(p.hidden) for p in plans}
     values: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
     for model_id, rows in results_by_model(inp.store, "saliency_shift", plans).items():
