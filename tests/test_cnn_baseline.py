@@ -70,8 +70,8 @@ def test_more_widths_train_only_the_new_width(run_copy, run_cli, monkeypatch):
     trained = []
     real = cnn_compute.train_group
     monkeypatch.setattr(cnn_compute, "train_group",
-                        lambda ctx, members, channels, spec: trained.append(channels)
-                        or real(ctx, members, channels, spec))
+                        lambda bank, members, channels, spec: trained.append(channels)
+                        or real(bank, members, channels, spec))
     code, _, err = run_cli("cnn-baseline", str(run_copy), "--channels", "1,2,4", "--quiet")
     assert code == 0, err
     assert sorted(trained) == [2, 2]  # widths 1 and 4 were stored; 2 under both protocols

@@ -144,7 +144,7 @@ def test_rewind_points_are_the_initialisation_or_the_weights_after_k_epochs(mnis
     from lowcap.run.runner import plan_split
 
     class Context:
-        def bank_of(self, dtype):
+        def bank_for(self, plan):
             return bank
 
         def split(self, plan):

@@ -162,13 +162,28 @@ def cli() -> None:
 @click.option("--cache-dir", type=PATH, default=None,
               help="Cache folder (default $LOWCAP_CACHE_DIR or ~/.cache/lowcap).")
 @click.option("--idx-dir", type=PATH, default=None,
-              help="A folder with the four MNIST IDX files (.gz or not).")
+              help="A folder with the four IDX files (MNIST: .gz or not; fashion_mnist, "
+                   "kmnist: the published .gz files).")
 @click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet: bool) -> None:
-    """Prepare and verify MNIST; print the source used and the checksums."""
+@click.option("--dataset", default="mnist", show_default=True,
+              help="Which dataset: mnist, fashion_mnist, kmnist, digits or mnist1d.")
+def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet: bool,
+         dataset: str) -> None:
+    """Prepare and verify a dataset (MNIST by default); print the source used and checks."""
     from lowcap.data import sources
     from lowcap.data.loading import load_mnist
+
+    if dataset != "mnist":
+        from lowcap.data.catalog import load_dataset
+
+        dirs = {dataset: idx_dir} if idx_dir is not None else {}
+        loaded_data, source = load_dataset(dataset, dirs, progress=not quiet)
+        click.echo(f"source: {source}")
+        click.echo(f"train: {len(loaded_data.train_labels)} inputs, test: "
+                   f"{len(loaded_data.test_labels)} inputs of shape {loaded_data.facts.shape} "
+                   "(verified)")
+        return
 
     loaded = load_mnist(cache_dir=cache_dir, idx_dir=idx_dir,
                         mirrors=[] if no_download else None, progress=not quiet)
@@ -202,6 +217,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
     from lowcap.run.rundir import check_run, open_run, resolve_device
     from lowcap.studies.schedule import (
         check_selections,
+        datasets_used,
         run_analyses,
         run_training,
         training_groups,
@@ -220,7 +236,8 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 
         remote = RayExecutor(ray_address, gpus=int(dev.type == "cuda"), timeout=ray_timeout)
     try:  # analyses use the executor too (RunContext.map): shut it down after them
-        ctx = open_run(out, cfg, dev, fresh, quiet, repair=train)
+        ctx = open_run(out, cfg, dev, fresh, quiet, repair=train,
+                       datasets=datasets_used(cfg))
         try:
             ctx.executor = remote
             seconds = run_training(ctx, cfg) if train else {}

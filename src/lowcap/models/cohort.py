@@ -1,4 +1,4 @@
-"""A cohort: many 784 → h → 1 MLPs held as one set of batched tensors.
+"""A cohort: many d → h → 1 MLPs (d = 784 for MNIST) held as one set of batched tensors.
 
 Layout. Models that see the same data stream (same task split and batch order) form a *lane*;
 within a lane every model's hidden units are concatenated into one wide hidden layer, and the
@@ -9,6 +9,13 @@ column and have zero weights and zero learning rate, so they never change and ne
 
 Because a unit feeds only its own model's column, a model whose weights become NaN/inf cannot
 contaminate any other model's outputs or gradients.
+
+Deeper models (d → h → … → h → 1, `depth` hidden layers) add hidden-to-hidden layers as
+block-diagonal matrices [G, H, H]: entry (i, j) is a weight only where units i and j belong to
+the same model (`block`), every other entry is 0 and stays exactly 0 (its gradient is masked).
+The products see non-finite activations replaced by 0, and a model with one is marked NaN in
+the next layer, so isolation holds at every depth. `benchmarks/bench_depth.py` measures this
+layout against stacking models of one shape (`torch.func.vmap`).
 """
 
 from __future__ import annotations
@@ -50,9 +57,14 @@ class Cohort:
 
     def __init__(self, lanes: list[Lane], activation: Activation = "relu",
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 params: list[list[dict[str, torch.Tensor]]] | None = None):
+                 params: list[list[dict[str, torch.Tensor]]] | None = None,
+                 input_dim: int = INPUT_DIM, depth: int = 1):
         """Lay out and initialise every model (from its seed), or take `params[lane][index]`
-        ({w1, b1, w2, b2} as `model_params` returns) for already trained models."""
+        ({w1, b1, …, w(depth+1), b(depth+1)} as `model_params` returns) for already trained
+        models. Inputs have `input_dim` values (the dataset's; MNIST's 784 by default); every
+        model has `depth` hidden layers of its width."""
+        if depth < 1:
+            raise ValueError(f"depth {depth}: a model needs at least one hidden layer")
         if not lanes or any(not lane.models for lane in lanes):
             raise ValueError("a cohort needs at least one lane and one model per lane")
         self.lanes = lanes
@@ -62,7 +74,7 @@ class Cohort:
         self.total_hidden = max(sum(m.hidden for m in lane.models) for lane in lanes)
         g, h, m = self.n_lanes, self.total_hidden, self.max_models
         opts = {"device": device, "dtype": dtype}
-        self.w1 = torch.zeros(g, h, INPUT_DIM, **opts)
+        self.w1 = torch.zeros(g, h, input_dim, **opts)
         self.b1 = torch.zeros(g, h, **opts)
         self.w2 = torch.zeros(g, h, **opts)
         self.b2 = torch.zeros(g, m, **opts)
@@ -86,6 +98,13 @@ class Cohort:
                 start += spec.hidden
             self.unit_slices.append(slices)
         self.unit_model = unit_model.to(device)
+        self.depth = depth
+        # Hidden-to-hidden layers (depth ≥ 2): weights [G, H, H] (row: the unit fed) and biases.
+        self.deep_w = [torch.zeros(g, h, h, **opts) for _ in range(depth - 1)]
+        self.deep_b = [torch.zeros(g, h, **opts) for _ in range(depth - 1)]
+        real = self.unit_model < m
+        self.block = ((self.unit_model.unsqueeze(2) == self.unit_model.unsqueeze(1))
+                      & real.unsqueeze(2) & real.unsqueeze(1)) if depth > 1 else None
         # Binary weight masks (sparse subnetworks; `set_masks`), None while every model is dense.
         self.mask_w1: torch.Tensor | None = None
         self.mask_w2: torch.Tensor | None = None
@@ -94,12 +113,19 @@ class Cohort:
         if any(not spec.optimiser.plain for lane in lanes for spec in lane.models):
             self.optimiser = CohortOptimiser(
                 [[spec.optimiser for spec in lane.models] for lane in lanes], self.unit_model,
-                {"w1": self.w1.shape, "b1": self.b1.shape, "w2": self.w2.shape,
-                 "b2": self.b2.shape}, dtype)
+                {name: t.shape for name, t in self.parameters().items()}, dtype)
         for gi, lane in enumerate(lanes):
             self._set_lane(gi, params[gi] if params is not None else [
-                init_params(spec.hidden, spec.seed, spec.init, pair=lane.split.pair)
-                for spec in lane.models])
+                init_params(spec.hidden, spec.seed, spec.init, input_dim, pair=lane.split.pair,
+                            depth=depth) for spec in lane.models])
+
+    def parameters(self) -> dict[str, torch.Tensor]:
+        """Every trainable tensor by name: w1, b1, the readout w2, b2, then `hw<k>`, `hb<k>` of
+        hidden-to-hidden layer k (the cohort's own names; see `model_params`)."""
+        deep = {f"h{kind}{k}": t for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b,
+                                                                  strict=True))
+                for kind, t in (("w", w), ("b", b))}
+        return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2, **deep}
 
     @torch.no_grad()
     def _set_lane(self, lane: int, plist: list[dict[str, torch.Tensor]]) -> None:
@@ -107,10 +133,16 @@ class Cohort:
         device or float dtype) into its units: one copy per tensor, not per model."""
         opts = {"device": self.w1.device, "dtype": self.w1.dtype}
         units = sum(spec.hidden for spec in self.lanes[lane].models)
+        out = f"{self.depth + 1}"  # the readout's layer number
         self.w1[lane, :units] = torch.cat([p["w1"].to(**opts) for p in plist])
         self.b1[lane, :units] = torch.cat([p["b1"].to(**opts) for p in plist])
-        self.w2[lane, :units] = torch.cat([p["w2"].reshape(-1).to(**opts) for p in plist])
-        self.b2[lane, : len(plist)] = torch.cat([p["b2"].reshape(-1).to(**opts) for p in plist])
+        self.w2[lane, :units] = torch.cat([p[f"w{out}"].reshape(-1).to(**opts) for p in plist])
+        self.b2[lane, : len(plist)] = torch.cat([p[f"b{out}"].reshape(-1).to(**opts)
+                                                 for p in plist])
+        for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b, strict=True)):
+            b[lane, :units] = torch.cat([p[f"b{k + 2}"].to(**opts) for p in plist])
+            for units_of, p in zip(self.unit_slices[lane], plist, strict=True):
+                w[lane, units_of, units_of] = p[f"w{k + 2}"].to(**opts)
 
     # --- computation ---------------------------------------------------------------------------
 
@@ -119,12 +151,30 @@ class Cohort:
         return self.w1.device
 
     def hidden_pre(self, x: torch.Tensor) -> torch.Tensor:
-        """Pre-activations [G, B, H] for inputs x [G, B, 784]."""
+        """Pre-activations [G, B, H] for inputs x [G, B, d]."""
         return torch.baddbmm(self.b1.unsqueeze(1), x, self.w1.transpose(1, 2))
 
     def act_(self, z: torch.Tensor) -> torch.Tensor:
         """The activation applied in place (z becomes h)."""
         return ACTIVATE_IN_PLACE[self.activation](z)
+
+    def hidden_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden layer's activations [G, B, H] for inputs x [G, B, d], first to last."""
+        layers = [self.act_(self.hidden_pre(x))]
+        for w, b in zip(self.deep_w, self.deep_b, strict=True):
+            layers.append(self.act_(self.deep_pre(layers[-1], w, b)))
+        return layers
+
+    def deep_pre(self, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Pre-activations of a hidden-to-hidden layer: h Wᵀ + b with non-finite inputs read as
+        0, and NaN for every unit of a model that had one (its outputs are NaN)."""
+        z = torch.baddbmm(b.unsqueeze(1), torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0),
+                          w.transpose(1, 2))
+        unit_bad = (~torch.isfinite(h.sum(1))).to(h.dtype)  # [G, H]
+        model_bad = torch.zeros(h.shape[0], self.max_models + 1, dtype=h.dtype,
+                                device=h.device).scatter_add_(1, self.unit_model, unit_bad)
+        bad = model_bad.gather(1, self.unit_model) > 0
+        return z.masked_fill_(bad.unsqueeze(1), float("nan"))
 
     def backprop_act(self, d_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """d_h · act'(z), in place, from h = act(z) alone: relu' is sign(h) ∈ {0, 1} (h ≥ 0;
@@ -186,17 +236,17 @@ class Cohort:
         return d_models.gather(2, index).mul_(scale.unsqueeze(1))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits [G, B, M] for inputs x [G, B, 784], in chunks of samples whose hidden
+        """Logits [G, B, M] for inputs x [G, B, d], in chunks of samples whose hidden
         activations take about 16 MB (small temporaries are worth more than fewer calls)."""
         chunk = max(64, min(1024, 4 * 2**20 // (self.n_lanes * self.total_hidden)))
-        return torch.cat([self.readout(self.act_(self.hidden_pre(x[:, i:i + chunk])))
+        return torch.cat([self.readout(self.hidden_layers(x[:, i:i + chunk])[-1])
                           for i in range(0, x.shape[1], chunk)], dim=1)
 
     # --- sparse subnetworks --------------------------------------------------------------------
 
     @torch.no_grad()
     def set_masks(self, masks: list[list[dict[str, torch.Tensor] | None]]) -> None:
-        """Fix a binary mask {w1 [h, 784], w2 [1, h]} per model (`masks[lane][index]`; None
+        """Fix a binary mask {w1 [h, d], w2 [1, h]} per model (`masks[lane][index]`; None
         keeps a model dense). Masked weights become 0 now and stay exactly 0 while training
         (`apply_masks_` after every update), so masked and dense models share a cohort."""
         self.mask_w1 = torch.ones_like(self.w1)
@@ -219,13 +269,18 @@ class Cohort:
     # --- single models -------------------------------------------------------------------------
 
     def model_params(self, lane: int, index: int) -> dict[str, torch.Tensor]:
-        """Detached copies {w1, b1, w2 [1, h], b2 [1]} of one model."""
+        """Detached copies of one model's layers, numbered from the input: {w1 [h, d], b1}, then
+        {w<k> [h, h], b<k>} per further hidden layer, then the readout {w<depth+1> [1, h],
+        b<depth+1> [1]} (one hidden layer: {w1, b1, w2, b2})."""
         units = self.unit_slices[lane][index]
-        return {
-            "w1": self.w1[lane, units].clone(), "b1": self.b1[lane, units].clone(),
-            "w2": self.w2[lane, units].clone().reshape(1, -1),
-            "b2": self.b2[lane, index].clone().reshape(1),
-        }
+        out = self.depth + 1
+        params = {"w1": self.w1[lane, units].clone(), "b1": self.b1[lane, units].clone()}
+        for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b, strict=True)):
+            params[f"w{k + 2}"] = w[lane, units, units].clone()
+            params[f"b{k + 2}"] = b[lane, units].clone()
+        params[f"w{out}"] = self.w2[lane, units].clone().reshape(1, -1)
+        params[f"b{out}"] = self.b2[lane, index].clone().reshape(1)
+        return params
 
     def module(self, lane: int, index: int) -> nn.Sequential:
         """One model as a plain nn.Module (for analyses, Captum, export)."""
@@ -243,8 +298,8 @@ class Cohort:
         masks = ({} if self.mask_w1 is None else
                  {"mask_w1": self.mask_w1, "mask_w2": self.mask_w2})
         optimiser = {} if self.optimiser is None else self.optimiser.state()
-        return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2,
-                "model_lr": self.model_lr, "unit_lr": self.unit_lr, **masks, **optimiser}
+        return {**self.parameters(), "model_lr": self.model_lr, "unit_lr": self.unit_lr,
+                **masks, **optimiser}
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore what `state()` returned; shapes must match this cohort's layout."""

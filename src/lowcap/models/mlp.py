@@ -1,4 +1,6 @@
-"""The plain 784 → h → 1 MLP and its seeded initialisation, shared by the cohort and tests."""
+"""The plain d → h → … → h → 1 MLP (784 → h → 1 in the paper) and its seeded initialisation,
+shared by the cohort and tests. Parameters are numbered layers {w1, b1, …, wL, bL}, the last
+one the readout."""
 
 from __future__ import annotations
 
@@ -36,19 +38,26 @@ def init_seed(seed: int, hidden: int) -> int:
 
 
 def init_params(hidden: int, seed: int, init: InitSpec = InitSpec(),
-                input_dim: int = INPUT_DIM, pair: tuple[int, int] = (0, 1)
+                input_dim: int = INPUT_DIM, pair: tuple[int, int] = (0, 1), depth: int = 1
                 ) -> dict[str, torch.Tensor]:
-    """Initial float64 CPU parameters {w1 [h, d], b1 [h], w2 [1, h], b2 [1]} of one model.
+    """Initial float64 CPU parameters {w1 [h, d], b1 [h], w2 [1, h], b2 [1]} of one model (with
+    `depth` hidden layers: w2 … w<depth> [h, h] between, the readout w<depth+1>).
 
     `kaiming_uniform` draws exactly what nn.Linear's reset_parameters draws, in the same order,
-    from a generator seeded by `init_seed(seed, hidden)`; `paper_code` what the paper's code
-    draws for the model of this `pair` (`paper_code_init`).
+    from a generator seeded by `init_seed(seed, hidden)` (one stream through every layer, so a
+    one-hidden-layer model draws what it always drew); `paper_code` what the paper's code
+    draws for the model of this `pair` (`paper_code_init`; one hidden layer only).
     """
+    if depth < 1:
+        raise ValueError(f"depth {depth}: a model needs at least one hidden layer")
     if init.scheme == "paper_code":
+        if depth != 1:
+            raise ValueError("paper_code draws exist for one hidden layer only")
         return paper_code_init(pair, hidden, seed, init.std, input_dim)
     gen = torch.Generator().manual_seed(init_seed(seed, hidden))
     params = {}
-    for name, fan_in, fan_out in (("1", input_dim, hidden), ("2", hidden, 1)):
+    shapes = [(input_dim, hidden)] + [(hidden, hidden)] * (depth - 1) + [(hidden, 1)]
+    for name, (fan_in, fan_out) in enumerate(shapes, start=1):
         weight = torch.empty(fan_out, fan_in)
         bias = torch.empty(fan_out)
         if init.scheme == "kaiming_uniform":
@@ -90,15 +99,24 @@ def _paper_code_grid(seed: int, std: float) -> dict[tuple[tuple[int, int], int],
             for hidden in PAPER_CODE_WIDTHS for pair in PAPER_CODE_PAIRS}
 
 
+def layer_count(params: dict[str, torch.Tensor]) -> int:
+    """How many layers {w<k>, b<k>} the parameters hold (hidden layers + the readout)."""
+    return sum(1 for name in params if name.startswith("w"))
+
+
 def build_mlp(params: dict[str, torch.Tensor], activation: Activation = "relu") -> nn.Sequential:
-    """A plain nn.Module (Linear, activation, Linear) holding `params`; outputs logits [N, 1]."""
-    w1, w2 = params["w1"], params["w2"]
-    hidden, input_dim = w1.shape
-    act: nn.Module = nn.ReLU() if activation == "relu" else nn.Tanh()
-    model = nn.Sequential(nn.Linear(input_dim, hidden), act, nn.Linear(hidden, 1))
-    with torch.no_grad():
-        model[0].weight.copy_(w1)
-        model[0].bias.copy_(params["b1"])
-        model[2].weight.copy_(w2.reshape(1, hidden))
-        model[2].bias.copy_(params["b2"].reshape(1))
-    return model.to(dtype=w1.dtype, device=w1.device)
+    """A plain nn.Module (Linear, activation, …, Linear) holding `params` (numbered layers, the
+    last the readout); outputs logits [N, 1]."""
+    modules: list[nn.Module] = []
+    layers = layer_count(params)
+    for k in range(1, layers + 1):
+        weight = params[f"w{k}"].reshape(-1, params[f"w{k}"].shape[-1])
+        linear = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            linear.bias.copy_(params[f"b{k}"].reshape(-1))
+        modules.append(linear)
+        if k < layers:
+            modules.append(nn.ReLU() if activation == "relu" else nn.Tanh())
+    w1 = params["w1"]
+    return nn.Sequential(*modules).to(dtype=w1.dtype, device=w1.device)

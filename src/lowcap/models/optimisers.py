@@ -19,7 +19,6 @@ import torch
 Kind = Literal["sgd", "momentum", "adam"]
 KINDS: tuple[Kind, ...] = ("sgd", "momentum", "adam")
 EPS = 1e-8  # Adam's ε, torch's default
-PARAMETERS = ("w1", "b1", "w2", "b2")
 
 
 @dataclass(frozen=True)
@@ -82,13 +81,14 @@ class CohortOptimiser:
         """The optimiser state (for snapshots), named apart from the parameters."""
         return {"opt_steps": self.steps, **{f"opt_{k}": v for k, v in self.buffers.items()}}
 
-    def _per(self, name: str, per_model: torch.Tensor) -> torch.Tensor:
-        """A per-model tensor [G, M] shaped to broadcast against parameter `name`."""
+    def _per(self, name: str, ndim: int, per_model: torch.Tensor) -> torch.Tensor:
+        """A per-model tensor [G, M] shaped to broadcast against parameter `name` of `ndim`
+        dimensions (b2 is per model; every other tensor is per unit along dimension 1)."""
         if name == "b2":
             return per_model
         padded = torch.nn.functional.pad(per_model, (0, 1))
         per_unit = padded.gather(1, self.unit_model)
-        return per_unit.unsqueeze(2) if name == "w1" else per_unit
+        return per_unit.unsqueeze(2) if ndim == 3 else per_unit
 
     @torch.no_grad()
     def update(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
@@ -108,9 +108,9 @@ class CohortOptimiser:
         factors = {"decay": decay, "momentum": torch.where(keep > 0, momentum, 1.0),
                    "g_in_buf": keep, "m": (1 - beta1) * keep, "v": (1 - beta2) * keep,
                    "v_scale": 1 / (1 - beta2**t), **{f"rate_{k}": v for k, v in rate.items()}}
-        for name in PARAMETERS:
-            p, g = params[name], grads[name]
-            f = {k: self._per(name, v) for k, v in factors.items()}
+        for name, p in params.items():
+            g = grads[name]
+            f = {k: self._per(name, p.ndim, v) for k, v in factors.items()}
             if self.decays:
                 g.addcmul_(p, f["decay"])
             if "sgd" in self.kinds:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from lowcap.data.datasets import facts
 from lowcap.data.tasks import Draws, check_pair
 from lowcap.errors import UserInputError
 from lowcap.models.mlp import PAPER_CODE_WIDTHS
@@ -95,6 +96,15 @@ def _positive_lr(lr: float) -> float:
     return lr
 
 
+def known_dataset(name: str) -> str:
+    """A dataset name lowcap knows (`lowcap.data.datasets.FACTS`)."""
+    try:
+        facts(name)
+    except UserInputError as exc:
+        raise ValueError(str(exc)) from exc
+    return name
+
+
 def positive_lrs(values: list[float]) -> list[float]:
     return [_positive_lr(lr) for lr in values]
 
@@ -148,6 +158,18 @@ class ProtocolConfig(ConfigSection):
     adam_beta2: float = Field(0.999, ge=0, lt=1)
     # L2 weight decay added to every gradient (torch's weight_decay), for every optimiser.
     weight_decay: float = Field(0.0, ge=0)
+    # The dataset whose class pairs the models learn: mnist, fashion_mnist, kmnist (from
+    # data_dirs), digits (scikit-learn's 8×8) or mnist1d (40 values). Pairs name class indices.
+    dataset: str = "mnist"
+
+    _dataset = field_validator("dataset")(known_dataset)
+
+    @model_validator(mode="after")
+    def _augment_needs_images(self) -> ProtocolConfig:
+        if self.augment and not facts(self.dataset).is_image:
+            raise ValueError(f"augment: dataset {self.dataset} holds signals, not square "
+                             "images; set augment: false")
+        return self
 
     @model_validator(mode="after")
     def _paper_code_draws_are_normal(self) -> ProtocolConfig:
@@ -204,6 +226,9 @@ class RunConfig(ConfigSection):
     # Epochs between training snapshots: how much a killed run recomputes.
     snapshot_every: PositiveInt = 10
     protocols: list[ProtocolConfig] = Field(min_length=1)
+    # Folders holding the published gzip IDX files of the datasets lowcap cannot make itself
+    # (fashion_mnist, kmnist), by dataset name; their MD5s are checked before a run writes.
+    data_dirs: dict[Literal["fashion_mnist", "kmnist"], Path] = {}
     # Each protocol's preset values; the registry adds the studies' protocol fields' presets.
     protocol_presets: ClassVar[dict[str, dict[str, Any]]] = PROTOCOL_PRESETS
 

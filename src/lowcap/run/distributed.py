@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from lowcap.data.bank import ImageBank
-from lowcap.data.mnist import MNIST
+from lowcap.data.datasets import Dataset
 from lowcap.errors import UserInputError
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import (
@@ -33,15 +33,15 @@ from lowcap.run.runner import (
 )
 
 
-def train_remote(mnist: MNIST, plans: list[ModelPlan], device: str, threads: int
+def train_remote(data: Dataset, plans: list[ModelPlan], device: str, threads: int
                  ) -> dict[str, Any]:
     """Train one unit anywhere (no store access) with the one unit trainer: epoch rows, and
     each model's final weights (CPU tensors) and divergence epoch. `threads` matches the
     driver's, so CPU results are bit-for-bit those of local training (GEMM reductions depend
     on the thread count)."""
     torch.set_num_threads(threads)
-    bank = ImageBank.from_mnist(mnist, device=device, dtype=plans[0].torch_dtype)
-    models, rows = train_unit(plans, bank, lambda plan: plan_split(mnist, plan))
+    bank = ImageBank.from_dataset(data, device=device, dtype=plans[0].torch_dtype)
+    models, rows = train_unit(plans, bank, lambda plan: plan_split(data, plan))
     return {"rows": rows,
             "models": [(plan, {k: v.cpu() for k, v in params.items()}, diverged)
                        for plan, params, diverged in models]}
@@ -117,9 +117,10 @@ class RayExecutor:
         for group in groups:
             _, lane_plans = layout(group, ctx.split)
             units.extend(lane_plans)
-        mnist = self.ray.put(ctx.mnist)
-        device = ctx.bank.device.type
-        pending = {self._task.remote(mnist, plans, device, self.threads): plans
+        data = {name: self.ray.put(ctx.datasets.get(name))
+                for name in {plans[0].dataset for plans in units}}
+        device = ctx.device.type
+        pending = {self._task.remote(data[plans[0].dataset], plans, device, self.threads): plans
                    for plans in units}
         while pending:
             ready, _ = self.ray.wait(list(pending), num_returns=1)

@@ -9,23 +9,27 @@ from collections.abc import Iterable
 
 import torch
 
-from lowcap.data.mnist import TEST_CLASS_COUNTS, TRAIN_CLASS_COUNTS
+from lowcap.data.datasets import DatasetFacts, facts
 from lowcap.errors import UserInputError
-from lowcap.models.mlp import INPUT_DIM
 from lowcap.run.plan import ModelPlan
 from lowcap.training.trainer import CHUNK
 
-BANK_VALUES = 70_001 * INPUT_DIM  # every MNIST image and the padding row
-IMAGE_BANK = BANK_VALUES * 4  # the float32 bank every run holds
 GIB = 2**30
 
 
+def bank_values(data: DatasetFacts) -> int:
+    """Values of a dataset's bank: every input and the padding row."""
+    return (sum(data.train_counts) + sum(data.test_counts) + 1) * data.input_dim
+
+
 def _split_sizes(plan: ModelPlan) -> tuple[int, int, int]:
-    """(train, validation, test) sample counts of a plan's split, from MNIST's class counts."""
-    a, b = (TRAIN_CLASS_COUNTS[d] for d in plan.pair)
+    """(train, validation, test) sample counts of a plan's split, from its dataset's class
+    counts."""
+    data = facts(plan.dataset)
+    a, b = (data.train_counts[d] for d in plan.pair)
     pool = 2 * min(a, b) if plan.balance else a + b
     val = round(pool * plan.val_fraction)
-    test = sum(TEST_CLASS_COUNTS[d] for d in plan.pair)
+    test = sum(data.test_counts[d] for d in plan.pair)
     return min(pool - val, plan.train_size or pool), val, test
 
 
@@ -44,9 +48,12 @@ def cohort_bytes(plans: list[ModelPlan]) -> int:
     kept_inputs = max((0 if batch else s[0]) + s[1] + s[2] for s in sizes)
     # A float64 cohort also needs the bank's float64 copy.
     float_bytes = plans[0].torch_dtype.itemsize
-    bank_copy = 0 if float_bytes == 4 else BANK_VALUES * float_bytes
-    return bank_copy + float_bytes * n_lanes * (4 * hidden * INPUT_DIM + 4 * rows * hidden
-                              + kept_inputs * INPUT_DIM)
+    data = facts(plans[0].dataset)
+    bank_copy = 0 if float_bytes == 4 else bank_values(data) * float_bytes
+    dim = data.input_dim
+    deep = (plans[0].depth - 1) * (4 * hidden * hidden + rows * hidden)  # block layers
+    return bank_copy + float_bytes * n_lanes * (4 * hidden * dim + 4 * rows * hidden
+                                                + kept_inputs * dim + deep)
 
 
 def largest_cohort(groups: Iterable[tuple[str, str, list[ModelPlan]]]) -> tuple[str, int]:
@@ -82,8 +89,10 @@ def available_bytes(device: torch.device) -> int | None:
 def check_memory(groups: Iterable[tuple[str, str, list[ModelPlan]]], device: torch.device
                  ) -> None:
     """UserInputError naming the cohort and both sizes if the largest cohort cannot fit."""
+    groups = list(groups)
     what, need = largest_cohort(groups)
-    need += IMAGE_BANK
+    used = {plan.dataset for _, _, plans in groups for plan in plans} or {"mnist"}
+    need += sum(bank_values(facts(name)) * 4 for name in used)  # the float32 banks
     free = available_bytes(device)
     if free is not None and need > free:
         raise UserInputError(

@@ -55,6 +55,10 @@ class ModelPlan:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     weight_decay: float = 0.0
+    # The dataset the pair's classes come from (lowcap.data.datasets).
+    dataset: str = "mnist"
+    # Hidden layers of `hidden` units each (lowcap.models.cohort: block-diagonal beyond one).
+    depth: int = 1
 
     @cached_property  # hashed once: studies look ids up thousands of times
     def model_id(self) -> str:
@@ -83,13 +87,13 @@ class ModelPlan:
 
     def lane_key(self) -> tuple:
         """Models with the same lane key share a split and a batch order."""
-        return (self.pair, self.seed, self.balance, self.val_fraction, self.labels, self.draws,
-                self.train_size, self.augment)
+        return (self.dataset, self.pair, self.seed, self.balance, self.val_fraction,
+                self.labels, self.draws, self.train_size, self.augment)
 
     def cohort_key(self) -> tuple:
         """Models with the same cohort key can train in one tensor program."""
-        return (self.epochs, self.batch_size, self.activation, self.matmul_precision, self.dtype,
-                self.budget_batch_size)
+        return (self.dataset, self.depth, self.epochs, self.batch_size, self.activation,
+                self.matmul_precision, self.dtype, self.budget_batch_size)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -118,7 +122,7 @@ def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
             train_size=protocol.train_size, augment=protocol.augment,
             optimiser=protocol.optimiser, momentum=protocol.momentum,
             adam_beta1=protocol.adam_beta1, adam_beta2=protocol.adam_beta2,
-            weight_decay=protocol.weight_decay,
+            weight_decay=protocol.weight_decay, dataset=protocol.dataset,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from lowcap.atomic import atomic_write_text
-from lowcap.data.bank import ImageBank
-from lowcap.data.loading import load_mnist
+from lowcap.data.catalog import Datasets
 from lowcap.errors import UserInputError
 from lowcap.run.checkpoints import damage
 from lowcap.run.config import RunConfig
@@ -71,15 +70,16 @@ def check_run(out: Path, groups: Iterable[tuple[str, str, list[ModelPlan]]],
 
 
 def open_run(out: Path, cfg: RunConfig, device: torch.device, fresh: bool, quiet: bool,
-             repair: bool = True) -> RunContext:
+             repair: bool = True, datasets: Iterable[str] = ("mnist",)) -> RunContext:
     """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device.
 
     Call `check_run` first: what it checks (output folder, memory) and the data are checked
     before the folder is created or changed; then this process holds the run lock until the
     context is closed. With `repair` (a run that trains), models whose checkpoint is damaged
     are dropped from the store so that training makes them again; without it, reading one
-    fails naming it."""
-    loaded = load_mnist(progress=not quiet)
+    fails naming it. The `datasets` the run uses are loaded and verified first."""
+    data = Datasets(device, cfg.data_dirs, progress=not quiet)
+    data.load(datasets)
     lock = RunLock(out)
     try:
         if fresh:
@@ -96,10 +96,10 @@ def open_run(out: Path, cfg: RunConfig, device: torch.device, fresh: bool, quiet
         store.set_meta("config", cfg.model_dump(mode="json"))
         store.set_meta("device", device.type)
         store.set_meta("train_matmul", matmul_description(cfg.matmul_precision, device))
-        store.set_meta("data_source", loaded.source)
-        bank = ImageBank.from_mnist(loaded.mnist, device=device)
+        if "mnist" in data.sources:
+            store.set_meta("data_source", data.sources["mnist"])
+        store.set_meta("data_sources", data.sources)
     except BaseException:
         lock.release()
         raise
-    return RunContext(out=out, store=store, mnist=loaded.mnist, bank=bank, quiet=quiet,
-                      lock=lock)
+    return RunContext(out=out, store=store, datasets=data, quiet=quiet, lock=lock)

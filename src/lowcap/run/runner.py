@@ -24,6 +24,8 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from lowcap.data.bank import ImageBank
+from lowcap.data.catalog import Datasets
+from lowcap.data.datasets import Dataset
 from lowcap.data.mnist import MNIST
 from lowcap.data.tasks import TaskSplit, make_split
 from lowcap.errors import StoreError
@@ -51,33 +53,34 @@ class Executor(Protocol):
 
 @dataclass
 class RunContext:
-    """A run directory opened for work: its store, the data on the compute device, options."""
+    """A run directory opened for work: its store, its datasets on the compute device, options."""
 
     out: Path
     store: Store
-    mnist: MNIST
-    bank: ImageBank
+    datasets: Datasets
     quiet: bool = False
     executor: Executor | None = None  # None: train here, with snapshots
     lock: RunLock | None = None  # held while this process writes to the run
     _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
-    _banks: dict[torch.dtype, ImageBank] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.datasets.device
+
+    def bank_for(self, plan: ModelPlan) -> ImageBank:
+        """The inputs a plan trains on: its dataset's bank in its float type."""
+        return self.datasets.bank(plan.dataset, plan.torch_dtype)
+
+    def analysis_bank(self, plan: ModelPlan) -> ImageBank:
+        """The inputs analyses read for a plan's model: its dataset's float32 bank."""
+        return self.datasets.bank(plan.dataset)
 
     def split(self, plan: ModelPlan) -> TaskSplit:
         """The (cached) split a plan trains and evaluates on."""
         key = plan.lane_key()
         if key not in self._splits:
-            self._splits[key] = plan_split(self.mnist, plan)
+            self._splits[key] = plan_split(self.datasets.get(plan.dataset), plan)
         return self._splits[key]
-
-    def bank_of(self, dtype: torch.dtype) -> ImageBank:
-        """The image bank in `dtype` (a float64 copy of the float32 bank holds the same
-        pixels: both are uint8 / 255 rounded to float32)."""
-        if dtype == self.bank.images.dtype:
-            return self.bank
-        if dtype not in self._banks:
-            self._banks[dtype] = ImageBank(self.bank.images.to(dtype))
-        return self._banks[dtype]
 
     def map(self, fn: Callable[..., R], items: list[tuple]) -> list[R]:
         """[fn(*item) for item in items], as Ray tasks when running on a cluster. `fn` must be a
@@ -88,12 +91,11 @@ class RunContext:
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
         """A trained model's parameters {w1, b1, w2, b2} on the compute device, checked
-        against the record the store made when it was written, in the bank's float type
-        (analyses run in float32, whatever the model trained in)."""
+        against the record the store made when it was written, in float32 (analyses run in
+        float32, whatever the model trained in)."""
         path = f"checkpoints/{model_id}.safetensors"
-        params = load_tensors(self.out / path, self.bank.device,
-                              self.store.file_records().get(path))
-        return {k: v.to(self.bank.images.dtype) for k, v in params.items()}
+        params = load_tensors(self.out / path, self.device, self.store.file_records().get(path))
+        return {k: v.to(torch.float32) for k, v in params.items()}
 
     def close(self) -> None:
         """Close the store and release the run lock."""
@@ -102,11 +104,11 @@ class RunContext:
             self.lock.release()
 
 
-def plan_split(mnist: MNIST, plan: ModelPlan) -> TaskSplit:
+def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
     """The split a plan trains and evaluates on (`train_size`: a stratified draw of that many
     training images; random labels: training labels shuffled; validation and test are whole
     and keep the truth)."""
-    split = make_split(mnist.train_labels, mnist.test_labels, plan.pair, plan.seed,
+    split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
                        balance=plan.balance, val_fraction=plan.val_fraction, draws=plan.draws)
     if plan.train_size is not None and plan.train_size < len(split.train_idx):
         train_idx, _, train_y, _ = train_test_split(
@@ -174,7 +176,8 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
     lanes, lane_plans = layout(plans, split_of)
     first = plans[0]
     cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
-                    device=bank.device, dtype=bank.images.dtype)
+                    device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim,
+                    depth=first.depth)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     if resume is not None:
         cohort.load_state(resume)
@@ -200,7 +203,7 @@ def _train_here(ctx: RunContext, study: str, plans: list[ModelPlan],
     """Train one unit in this process, resuming from and committing snapshots."""
     uid = unit_id(plans)
     first = plans[0]
-    bank = ctx.bank_of(first.torch_dtype)
+    bank = ctx.bank_for(first)
     resume, start = None, 0
     unit = ctx.store.unit(uid)
     if unit is not None and unit["snapshot"]:

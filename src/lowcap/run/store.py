@@ -129,6 +129,15 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def _decode(self, text: str, what: str) -> Any:
+        """A stored JSON value; StoreError naming the store where damage garbled it."""
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise StoreError(f"{self.path}: the results store is corrupted ({what} is not "
+                             f"valid JSON: {exc}); move the run folder aside and start a new "
+                             "run, or rerun with --fresh") from exc
+
     def check_integrity(self) -> None:
         """StoreError naming the store if SQLite finds any damage (a quick, full scan)."""
         problem = self.query("PRAGMA quick_check")[0]
@@ -171,7 +180,7 @@ class Store:
 
     def get_meta(self, key: str) -> Any:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(rows[0]["value"]) if rows else None
+        return self._decode(rows[0]["value"], f"meta {key}") if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.transaction() as db:
@@ -213,14 +222,14 @@ class Store:
         """model_id → its row (stored plan decoded into 'spec'), for the ids that are stored."""
         rows = self._rows_in("SELECT * FROM models WHERE model_id IN ({marks})", model_ids)
         for row in rows:
-            row["spec"] = json.loads(row["spec"])
+            row["spec"] = self._decode(row["spec"], "a model's plan")
         return {r["model_id"]: r for r in rows}
 
     def all_models(self) -> list[dict[str, Any]]:
         """Every stored model's row (stored plan decoded into 'spec'), by model id."""
         rows = self.query("SELECT * FROM models ORDER BY model_id")
         for row in rows:
-            row["spec"] = json.loads(row["spec"])
+            row["spec"] = self._decode(row["spec"], "a model's plan")
         return rows
 
     def all_epochs(self) -> list[dict[str, Any]]:
@@ -244,7 +253,7 @@ class Store:
             rows = self.query("SELECT model_id, params, metric, value FROM results "
                               "WHERE analysis = ? ORDER BY model_id, params, metric", (analysis,))
             for row in rows:
-                row["params"] = json.loads(row["params"])
+                row["params"] = self._decode(row["params"], "a result's parameters")
             self._results[analysis] = rows
         return self._results[analysis]
 

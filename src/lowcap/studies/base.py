@@ -82,6 +82,9 @@ class Study:
     command: Command | None = None
     # Models a study trains besides `plans` (label, plan), e.g. the sensitivity variants.
     trains: Callable[[Any], list[tuple[str, ModelPlan]]] | None = None
+    # Reads its inputs as 28×28 images (occluders, maps, convolutions): it runs only where
+    # every protocol's dataset is 28×28 (mnist, fashion_mnist, kmnist).
+    images: bool = False
     # Which trained models an analysis reads, from the config (an empty one is refused).
     selection: Callable[[Any], Selection] | None = None
     # Fields the study adds to every protocol (name → (type, default)), and their values in

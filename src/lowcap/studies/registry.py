@@ -27,6 +27,7 @@ from lowcap.studies import (
     saliency,
     saliency_shift,
     sensitivity,
+    sensitivity_scale,
     sweep,
     tickets,
     tsne,
@@ -53,6 +54,7 @@ _STUDIES: list[Study] = [
     faithfulness.STUDY,
     saliency_shift.STUDY,
     sensitivity.STUDY,
+    sensitivity_scale.STUDY,
     narrow.STUDY,
     ablation.STUDY,
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from lowcap.data.datasets import facts
 from lowcap.errors import UserInputError
 from lowcap.progress import progress
 from lowcap.run.config import RunConfig
@@ -24,11 +25,28 @@ def training_groups(cfg: RunConfig) -> Iterator[tuple[str, str, list[ModelPlan]]
                     yield study.name, protocol.name, plans
 
 
+def datasets_used(cfg: RunConfig) -> set[str]:
+    """The datasets of every model the config trains (the training studies' and the models
+    other studies train, e.g. the sensitivity study's)."""
+    plans = [plan for _, _, group in training_groups(cfg) for plan in group]
+    plans += [plan for study in configured(cfg) if study.trains is not None
+              for _, plan in study.trains(cfg)]
+    return {plan.dataset for plan in plans} or {"mnist"}
+
+
 def check_selections(cfg: RunConfig, only: tuple[str, ...] | None = None) -> None:
     """UserInputError naming the study and its selection when an analysis the config runs
     (or one of `only`) would read no model under any protocol."""
     for study in configured(cfg):
-        if study.selection is None or (only is not None and study.name not in only):
+        if only is not None and study.name not in only:
+            continue
+        for protocol in cfg.protocols:
+            if study.images and facts(protocol.dataset).shape != (28, 28):
+                raise UserInputError(
+                    f"{study.name}: it reads 28×28 images, and protocol {protocol.name} trains "
+                    f"on {protocol.dataset} {facts(protocol.dataset).shape}; remove the "
+                    f"{study.name} section or use a 28×28 dataset (mnist, fashion_mnist, kmnist)")
+        if study.selection is None:
             continue
         chosen = study.selection(cfg)
         if not any(chosen.plans(cfg, protocol) for protocol in cfg.protocols):

@@ -2,13 +2,16 @@
 image, drawn per (order seed, epoch) so that a run is reproducible and every model of a lane
 sees the same augmented batches.
 
-Each image gets a shift (dx, dy) uniform in ±`SHIFT` pixels and a rotation uniform in
-±`ROTATE` degrees about its centre, resampled bilinearly with zeros outside
+Each image gets a shift (dx, dy) uniform in ±`SHIFT` pixels of a 28×28 image (the same share
+of the side for other square images: ±0.57 px at 8×8) and a rotation uniform in ±`ROTATE`
+degrees about its centre, resampled bilinearly with zeros outside
 (`F.affine_grid` + `F.grid_sample`). The draws are made on the host before the epoch; the
 resampling runs where the images are.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -42,11 +45,12 @@ def thetas(params: torch.Tensor) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Images x [..., 784] resampled through matrices theta [..., 2, 3] (same leading shape)."""
-    lead = x.shape[:-1]
-    images = x.reshape(-1, 1, SIDE, SIDE)
+    """Square images x [..., side²] resampled through matrices theta [..., 2, 3] (same leading
+    shape)."""
+    lead, side = x.shape[:-1], math.isqrt(x.shape[-1])
+    images = x.reshape(-1, 1, side, side)
     grid = F.affine_grid(theta.reshape(-1, 2, 3).to(x.dtype), list(images.shape),
                          align_corners=False)
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)
-    return out.reshape(*lead, SIDE * SIDE)
+    return out.reshape(*lead, side * side)

@@ -19,14 +19,15 @@ def params_cohort(lanes: list[tuple[TaskSplit, list[Params]]], activation: str =
     layout = [Lane(split, 0, tuple(ModelSpec(p["w1"].shape[0], 1.0, 0) for p in plist))
               for split, plist in lanes]
     return Cohort(layout, activation=activation, device=device,  # type: ignore[arg-type]
-                  dtype=dtype, params=[plist for _, plist in lanes])
+                  dtype=dtype, params=[plist for _, plist in lanes],
+                  input_dim=lanes[0][1][0]["w1"].shape[1])
 
 
 def evaluate_lane(split: TaskSplit, inputs: dict[str, tuple[torch.Tensor, torch.Tensor]],
                   params: list[Params], activation: str = "relu"
                   ) -> dict[str, dict[str, np.ndarray]]:
     """{part: {'loss', 'f1', 'auc'} arrays over `params`} for parameter sets of one split,
-    `inputs` holding each part's (x [N, 784], y [N]). Needs no run directory or image bank, so
+    `inputs` holding each part's (x [N, d], y [N]). Needs no run directory or image bank, so
     it can run anywhere (a Ray task)."""
     x = next(iter(inputs.values()))[0]
     cohort = params_cohort([(split, params)], activation, x.device, x.dtype)

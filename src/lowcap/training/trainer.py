@@ -117,8 +117,10 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
                     count: torch.Tensor, w1_target: torch.Tensor, alpha: float,
                     unit_lr: torch.Tensor | None):
     """Forward and backward of one chunk; adds alpha · lr · ∂L/∂w1 into `w1_target` and returns
-    (logits [G, B, M], lr-scaled ∂L/∂b1, ∂L/∂w2, ∂L/∂b2); `unit_lr` None: unscaled."""
-    h = cohort.act_(cohort.hidden_pre(x))
+    (logits [G, B, M], the other gradients {b1, w2, b2, hw<k>, hb<k>}): b1's and the hidden
+    layers' lr-scaled, like w1's (`unit_lr` None: unscaled), w2's and b2's unscaled."""
+    layers = cohort.hidden_layers(x)
+    h = layers[-1]
     logits = cohort.readout(h)
     target = y.unsqueeze(-1).expand_as(logits)
     d_logits = (torch.sigmoid(logits) - target) * (weight / count).unsqueeze(-1)
@@ -129,8 +131,18 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
         2, cohort.unit_model.unsqueeze(-1)).squeeze(-1)
     scale = cohort.w2 if unit_lr is None else cohort.w2 * unit_lr
     d_z = cohort.backprop_act(cohort.spread(d_padded, scale), h)
+    grads = {"w2": grad_w2, "b2": d_logits.sum(1)}
+    # Hidden-to-hidden layers, last first; a weight off its model's block gets no gradient.
+    for k in range(cohort.depth - 2, -1, -1):
+        below = layers[k]
+        grads[f"hw{k}"] = torch.where(cohort.block, torch.bmm(
+            d_z.transpose(1, 2), torch.nan_to_num(below, nan=0.0, posinf=0.0, neginf=0.0)), 0.0)
+        grads[f"hb{k}"] = d_z.sum(1)
+        safe = torch.nan_to_num(d_z, nan=0.0, posinf=0.0, neginf=0.0)
+        d_z = cohort.backprop_act(torch.bmm(safe, cohort.deep_w[k]), below)
     w1_target.baddbmm_(d_z.transpose(1, 2), x, alpha=alpha)
-    return logits, d_z.sum(1), grad_w2, d_logits.sum(1)
+    grads["b1"] = d_z.sum(1)
+    return logits, grads
 
 
 @torch.no_grad()
@@ -151,20 +163,22 @@ def sgd_step(cohort: Cohort, x: torch.Tensor | list[torch.Tensor], y: torch.Tens
     if cohort.optimiser is not None:  # raw gradients, then each model's own optimiser
         logits, grads = _gradients(cohort, x, y, weight, count, None)
         held = (weight.sum(1, keepdim=True) > 0).to(weight.dtype)  # a spent budget: a no-op
-        cohort.optimiser.update({"w1": cohort.w1, "b1": cohort.b1, "w2": cohort.w2,
-                                 "b2": cohort.b2}, grads, cohort.model_lr, held)
+        cohort.optimiser.update(cohort.parameters(), grads, cohort.model_lr, held)
         cohort.apply_masks_()
         return logits
     if len(x) == 1:
-        logits, grad_b1, grad_w2, grad_b2 = _backward_chunk(
-            cohort, x[0], y, weight, count, cohort.w1, -1.0, cohort.unit_lr)
+        logits, grads = _backward_chunk(cohort, x[0], y, weight, count, cohort.w1, -1.0,
+                                        cohort.unit_lr)
     else:
         logits, grads = _gradients(cohort, x, y, weight, count, cohort.unit_lr)
-        grad_b1, grad_w2, grad_b2 = grads["b1"], grads["w2"], grads["b2"]
-        cohort.w1.sub_(grads["w1"])
-    cohort.b1.sub_(grad_b1)
-    cohort.w2.sub_(cohort.unit_lr * grad_w2)
-    cohort.b2.sub_(cohort.model_lr * grad_b2)
+        cohort.w1.sub_(grads.pop("w1"))
+    params = cohort.parameters()
+    for name, grad in grads.items():  # lr-scaled already, but for the readout's
+        if name == "w2":
+            grad = cohort.unit_lr * grad
+        elif name == "b2":
+            grad = cohort.model_lr * grad
+        params[name].sub_(grad)
     cohort.apply_masks_()
     return logits
 
@@ -172,25 +186,27 @@ def sgd_step(cohort: Cohort, x: torch.Tensor | list[torch.Tensor], y: torch.Tens
 def _gradients(cohort: Cohort, x: list[torch.Tensor], y: torch.Tensor, weight: torch.Tensor,
                count: torch.Tensor, unit_lr: torch.Tensor | None
                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Logits and the gradients {w1, b1, w2, b2} accumulated over the batch's pieces (w1's and
-    b1's scaled by `unit_lr` unless it is None)."""
+    """Logits and the gradients of every parameter accumulated over the batch's pieces (all
+    but the readout's scaled by `unit_lr` unless it is None)."""
     grad_w1 = torch.zeros_like(cohort.w1)
-    parts, start = [], 0
+    chunks, parts, start = [], [], 0
     for piece in x:
         stop = start + piece.shape[1]
-        parts.append(_backward_chunk(cohort, piece, y[:, start:stop], weight[:, start:stop],
-                                     count, grad_w1, 1.0, unit_lr))
+        logits, part = _backward_chunk(cohort, piece, y[:, start:stop], weight[:, start:stop],
+                                       count, grad_w1, 1.0, unit_lr)
+        chunks.append(logits)
+        parts.append(part)
         start = stop
-    chunks, b1s, w2s, b2s = zip(*parts, strict=True)
-    grad_b1, grad_w2, grad_b2 = (torch.stack(p).sum(0) for p in (b1s, w2s, b2s))
-    return torch.cat(chunks, dim=1), {"w1": grad_w1, "b1": grad_b1, "w2": grad_w2,
-                                      "b2": grad_b2}
+    grads = {name: torch.stack([part[name] for part in parts]).sum(0) for name in parts[0]}
+    return torch.cat(chunks, dim=1), {"w1": grad_w1, **grads}
 
 
 @torch.no_grad()
 def _diverged_models(cohort: Cohort, train_loss: torch.Tensor) -> torch.Tensor:
     unit_ok = (torch.isfinite(cohort.w1).all(-1) & torch.isfinite(cohort.b1)
                & torch.isfinite(cohort.w2))
+    for w, b in zip(cohort.deep_w, cohort.deep_b, strict=True):
+        unit_ok &= torch.isfinite(w).all(-1) & torch.isfinite(b)
     bad = torch.zeros(cohort.n_lanes, cohort.max_models + 1, device=cohort.device)
     bad.scatter_add_(1, cohort.unit_model, (~unit_ok).float())
     diverged = (bad[:, :-1] > 0) | ~torch.isfinite(cohort.b2) | ~torch.isfinite(train_loss)

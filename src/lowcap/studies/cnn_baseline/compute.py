@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from lowcap.data import TaskSplit, pair_key
+from lowcap.data import ImageBank, TaskSplit, pair_key
 from lowcap.progress import progress
 from lowcap.run.config import ProtocolConfig, RunConfig
 from lowcap.run.plan import grid
@@ -44,11 +44,11 @@ def splits(ctx: RunContext, cfg: RunConfig, protocol: ProtocolConfig, pair: tupl
     return {p.seed: ctx.split(p) for p in grid(cfg, narrowed, [pair], [1], [cfg.lr])}
 
 
-def _stacked(ctx: RunContext, members: list[TaskSplit], part: str
+def _stacked(bank: ImageBank, members: list[TaskSplit], part: str
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Every member's images and labels of one part, side by side: [N, models, 784], [N,
     models] (the members have equally many)."""
-    parts = [ctx.bank.inputs(split, part) for split in members]
+    parts = [bank.inputs(split, part) for split in members]
     return torch.stack([x for x, _ in parts], 1), torch.stack([y for _, y in parts], 1)
 
 
@@ -58,13 +58,13 @@ def _f1(scores: torch.Tensor, y: torch.Tensor) -> list[float]:
             for m in range(truth.shape[1])]
 
 
-def train_group(ctx: RunContext, members: dict[int, TaskSplit], channels: int,
+def train_group(bank: ImageBank, members: dict[int, TaskSplit], channels: int,
                 spec: CnnBaselineConfig) -> dict[int, dict[str, float]]:
     """Seed → best and final validation F1 and final test F1 of the CNNs of one width, one
     per seed, trained together (the seeds' splits must have equally many images)."""
     seeds = list(members)
-    x, y = _stacked(ctx, list(members.values()), "train")
-    val_x, val_y = _stacked(ctx, list(members.values()), "val")
+    x, y = _stacked(bank, list(members.values()), "train")
+    val_x, val_y = _stacked(bank, list(members.values()), "val")
     params = initial_stack(channels, seeds, x.device)
     best = np.full(len(seeds), -np.inf)
     for epoch in range(spec.epochs):
@@ -75,7 +75,7 @@ def train_group(ctx: RunContext, members: dict[int, TaskSplit], channels: int,
             params = sgd_step(params, x[index, models], y[index, models], spec.lr)
         val = _f1(logits(params, val_x), val_y)
         best = np.maximum(best, val)
-    test_x, test_y = _stacked(ctx, list(members.values()), "test")
+    test_x, test_y = _stacked(bank, list(members.values()), "test")
     test = _f1(logits(params, test_x), test_y)
     return {seed: {"best_val_f1": float(best[m]), "final_val_f1": val[m], "test_f1": test[m]}
             for m, seed in enumerate(seeds)}
@@ -88,6 +88,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     bar = progress(len(spec.pairs) * len(spec.channels), f"CNN baseline {protocol.name}",
                    ctx.quiet, unit="widths")
     did_work = False
+    bank = ctx.datasets.bank(protocol.dataset)
     for pair in spec.pairs:
         by_size: dict[tuple, dict[int, TaskSplit]] = defaultdict(dict)
         for seed, split in splits(ctx, cfg, protocol, pair, spec.train_size).items():
@@ -99,7 +100,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             def measure(pair=pair, channels=channels, by_size=by_size) -> Rows:
                 rows: Rows = []
                 for members in by_size.values():
-                    for seed, values in train_group(ctx, members, channels, spec).items():
+                    for seed, values in train_group(bank, members, channels, spec).items():
                         rows += [(model_id(protocol.name, pair, seed),
                                   {"setting": tag, "channels": channels}, metric, value)
                                  for metric, value in values.items()]

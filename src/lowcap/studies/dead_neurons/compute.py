@@ -18,7 +18,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, _ = ctx.bank.inputs(split, "val")
+            x, _ = ctx.analysis_bank(members[0].plan).inputs(split, "val")
             pruned, _ = prune(plist, level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for lvl, params in ((0.0, dense), (level, sparse)):

@@ -33,7 +33,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, y = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
+            bank = ctx.analysis_bank(members[0].plan)
+            x, y = bank.sample(split, "val", spec.max_images, spec.seed)
             pruned, _ = prune(plist, spec.level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 act = model.plan.activation

@@ -40,7 +40,7 @@ def first_splits(plans: list[ModelPlan]) -> dict[str, ModelPlan]:
 
 def _measure(ctx: RunContext, spec: LinearConfig, plan: ModelPlan) -> Rows:
     split = ctx.split(plan)
-    data = {part: [t.cpu().double().numpy() for t in ctx.bank.inputs(split, part)]
+    data = {part: [t.cpu().double().numpy() for t in ctx.analysis_bank(plan).inputs(split, part)]
             for part in ("train", "val", "test")}
     x, y = data["train"]
     with warnings.catch_warnings():  # an unconverged fit is still a baseline; noted below

@@ -22,9 +22,10 @@ def dataset(ctx: RunContext, spec: NarrowConfig, name: str) -> tuple[torch.Tenso
         x = torch.randn(spec.samples, spec.synthetic_dim, generator=gen, dtype=torch.float64)
         y = torch.randn(spec.samples, generator=gen, dtype=torch.float64)
     else:
-        split = make_split(ctx.mnist.train_labels, ctx.mnist.test_labels, (4, 9), 0)
+        mnist = ctx.datasets.get("mnist")
+        split = make_split(mnist.train_labels, mnist.test_labels, (4, 9), 0)
         rows = split.train_idx[: spec.samples]
-        x = torch.from_numpy(ctx.mnist.train_images[rows].reshape(len(rows), -1) / 255.0)
+        x = torch.from_numpy(mnist.train_inputs[rows].reshape(len(rows), -1) / 255.0)
         y = torch.from_numpy(2.0 * split.train_y[: spec.samples] - 1).double()
     return x / x.norm(dim=1, keepdim=True), y
 
@@ -46,7 +47,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         items = []
         settings = narrow.grid(spec.methods, spec.radii, spec.lrs, spec.adam_lrs, spec.seeds)
         for name in spec.datasets:
-            x, y = (t.to(ctx.bank.device) for t in dataset(ctx, spec, name))
+            x, y = (t.to(ctx.device) for t in dataset(ctx, spec, name))
             for multiplier, width in widths(spec, *x.shape).items():
                 items.append((spec, settings, x, y, name, multiplier, width))
         return [row for rows in ctx.map(_width_rows, items) for row in rows]

@@ -46,7 +46,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         items, start = [], 0
         for split, members, _ in lanes:
             count = len(members)
-            inputs = {part: ctx.bank.inputs(split, part) for part in ("val", "test")}
+            bank = ctx.analysis_bank(members[0].plan)
+            inputs = {part: bank.inputs(split, part) for part in ("val", "test")}
             params = [p for _, _, ps, _ in variants for p in ps[start:start + count]]
             items.append((split, inputs, params, members[0].plan.activation))
             start += count

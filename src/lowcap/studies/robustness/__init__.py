@@ -9,6 +9,7 @@ from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "robustness", RobustnessConfig, compute=compute, report=report, summary=summary,
+    images=True,
     headline=("robustness",),
     claims=CLAIMS, run_report=run_report, selection=lambda cfg: at_pair_and_widths(cfg.robustness),
     command=Command(

@@ -9,6 +9,7 @@ from lowcap.studies.selection import one_model
 
 STUDY = Study(
     "saliency", SaliencyConfig, compute=compute, report=report, headline=("saliency",),
+    images=True,
     claims=CLAIMS, selection=lambda cfg: one_model(cfg.saliency),
     command=Command(
         "saliency", "Saliency maps, dense vs pruned agreement (§4.7); rebuilds the report.",

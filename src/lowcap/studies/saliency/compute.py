@@ -20,8 +20,9 @@ ARTEFACT = "saliency-{}"
 def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     """The saliency model's maps dense, magnitude-pruned and randomly pruned, compared."""
     split = ctx.split(model.plan)
-    x, y = ctx.bank.inputs(split, "val")
-    sample, _ = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
+    bank = ctx.analysis_bank(model.plan)
+    x, y = bank.inputs(split, "val")
+    sample, _ = bank.sample(split, "val", spec.max_images, spec.seed)
     dense = ctx.load_params(model.model_id)
     (magnitude,), _ = prune([dense], spec.level, "layerwise")
     (random,), _ = prune([dense], spec.level, "random", seed=spec.seed)

@@ -9,6 +9,7 @@ from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "saliency_shift", SaliencyShiftConfig, compute=compute, report=report, summary=summary,
+    images=True,
     selection=lambda cfg: at_pair_and_widths(cfg.saliency_shift),
     command=Command(
         "saliency-shift", "Saliency maps under Gaussian noise and occlusion beside F1: does "

@@ -38,7 +38,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, y = ctx.bank.sample(split, "val", spec.max_images, spec.seed)
+            bank = ctx.analysis_bank(members[0].plan)
+            x, y = bank.sample(split, "val", spec.max_images, spec.seed)
             mask = occluder_masks(len(x), spec.occlusion_size, spec.seed, x.device)
             inputs = {("gaussian", sigma): gaussian_noise(x, sigma, spec.seed)
                       for sigma in spec.sigmas}

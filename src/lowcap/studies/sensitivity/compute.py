@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -34,6 +35,15 @@ def population(cfg, spec: SensitivityConfig
     return out
 
 
+class ProbeSettings(Protocol):
+    """What drawing probes reads from a study's config section."""
+
+    points: int
+    ellipses: int
+    trajectory_points: int
+    seed: int
+
+
 @dataclass
 class Probes:
     """What every model of one split is measured on: its train/test data, the random subsets
@@ -46,16 +56,16 @@ class Probes:
     ellipses: list[torch.Tensor]
 
     @classmethod
-    def draw(cls, ctx: RunContext, plan: ModelPlan, spec: SensitivityConfig) -> Probes:
-        split = ctx.split(plan)
+    def draw(cls, ctx: RunContext, plan: ModelPlan, spec: ProbeSettings) -> Probes:
+        split, bank = ctx.split(plan), ctx.analysis_bank(plan)
         rng = np.random.default_rng(spec.seed)
         data, take = {}, {}
         for part in ("train", "test"):
-            data[part] = ctx.bank.inputs(split, part)
+            data[part] = bank.inputs(split, part)
             n = len(data[part][1])
-            take[part] = torch.from_numpy(rng.permutation(n)[: spec.points]).to(ctx.bank.device)
-        noise = torch.from_numpy(rng.random((spec.points, 784), dtype=np.float32)).to(
-            ctx.bank.device, ctx.bank.images.dtype)
+            take[part] = torch.from_numpy(rng.permutation(n)[: spec.points]).to(bank.device)
+        noise = torch.from_numpy(rng.random((spec.points, bank.input_dim), dtype=np.float32)
+                                 ).to(bank.device, bank.images.dtype)
         x_train = data["train"][0]
         ellipses = []
         for _ in range(spec.ellipses):
@@ -64,7 +74,7 @@ class Probes:
         return cls(data, take, noise, ellipses)
 
 
-def _measure_stack(stack: sens.ModelStack, probes: Probes) -> list[dict[str, float]]:
+def measure_stack(stack: sens.ModelStack, probes: Probes) -> list[dict[str, float]]:
     """Every measurement of every model of one stack: one tensor program per probe set."""
     out: dict[str, torch.Tensor] = {}
     for part, (x, y) in probes.data.items():
@@ -108,7 +118,7 @@ def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], 
     for activation in sorted(set(activations)):
         rows = [i for i, act in enumerate(activations) if act == activation]
         stack = sens.ModelStack.of([params[i] for i in rows], activation)  # type: ignore[arg-type]
-        for i, values in zip(rows, _measure_stack(stack, probes), strict=True):
+        for i, values in zip(rows, measure_stack(stack, probes), strict=True):
             measured[i] = values
     return measured
 

@@ -60,7 +60,7 @@ def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
 
 
-def _boot_ci(x: np.ndarray, y: np.ndarray, ranked: bool, n: int, seed: int) -> list[float]:
+def correlation_ci(x: np.ndarray, y: np.ndarray, ranked: bool, n: int, seed: int) -> list[float]:
     """95% percentile interval of Pearson's r (Spearman's ρ if `ranked`) over `n` bootstrap
     resamples, all at once; resamples where x or y is constant are left out (NaN when every
     one is)."""
@@ -109,7 +109,7 @@ def sensitivity_summary(store: Store, spec: SensitivityConfig) -> dict:
         entry = {}
         for name, stat, ranked in (("pearson", pearsonr, False), ("spearman", spearmanr, True)):
             entry[name] = float(stat(jac, y)[0])
-            entry[f"{name}_ci"] = _boot_ci(jac, y, ranked, spec.bootstrap, spec.seed)
+            entry[f"{name}_ci"] = correlation_ci(jac, y, ranked, spec.bootstrap, spec.seed)
         out["correlation"][gap] = entry
     wheres = [w for w in ("train", "test", "random", "ellipse_near", "ellipse_far")
               if all(f"jac_{w}" in m for m in everyone)]

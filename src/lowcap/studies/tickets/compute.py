@@ -57,10 +57,10 @@ def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict
     if epochs == 0:
         return {p.model_id: init_params(p.hidden, p.seed, p.init_spec, pair=p.pair)
                 for p in plans}
-    bank = ctx.bank_of(plans[0].torch_dtype)
+    bank = ctx.bank_for(plans[0])
     lanes, lane_plans = layout(plans, ctx.split)
     cohort = Cohort(lanes, activation=plans[0].activation,  # type: ignore[arg-type]
-                    device=bank.device, dtype=bank.images.dtype)
+                    device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim)
     train_cohort(cohort, bank, epochs, plans[0].batch_size, precision=plans[0].matmul_precision,
                  budget=plans[0].budget_batch_size, evaluate_parts=())
     return {plan.model_id: cohort.model_params(g, i)
@@ -100,7 +100,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                     lambda: _rewind_points(ctx, plans, spec.rewind_epoch))
     masks = {mid: magnitude_round(params, None, spec.fraction, spec.scope)
              for mid, params in trained.items()}
-    bank = ctx.bank_of(plans[0].torch_dtype)
+    bank = ctx.bank_for(plans[0])
     bar = progress(spec.rounds, f"tickets {protocol.name} ({len(plans)} models × 4)",
                    ctx.quiet, unit="rounds")
     for round_ in range(1, spec.rounds + 1):

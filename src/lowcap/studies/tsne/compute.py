@@ -24,7 +24,7 @@ ARTEFACT = "tsne-{}"
 def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
     split = ctx.split(model.plan)
-    x, y = ctx.bank.inputs(split, "val")
+    x, y = ctx.analysis_bank(model.plan).inputs(split, "val")
     take = np.random.default_rng(spec.seed).permutation(len(y))[: spec.max_points]
     x, y = x[torch.from_numpy(take).to(x.device)], y.cpu().numpy()[take]
     dense = ctx.load_params(model.model_id)

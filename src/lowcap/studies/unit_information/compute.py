@@ -22,7 +22,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     def measure() -> Rows:
         rows: Rows = []
         for split, members, plist in by_lane(ctx, models):
-            x, y = ctx.bank.inputs(split, "val")
+            x, y = ctx.analysis_bank(members[0].plan).inputs(split, "val")
             pruned, _ = prune(plist, spec.level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for state, params in (("dense", dense), ("pruned", sparse)):

@@ -1,0 +1,75 @@
+"""The Novak-scale study as a phase: train the factor grid (cohorts, resumable), then measure
+every model's gap, Jacobian norms and transitions, one stack per (split, depth, width)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import product
+
+from lowcap.run.config import PROTOCOL_PRESETS, ProtocolConfig
+from lowcap.run.plan import ModelPlan
+from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
+from lowcap.studies.sensitivity.compute import Probes, measure_stack
+from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
+from lowcap.studies.sensitivity_scale.stack import DeepStack
+
+PROTOCOL = "sensitivity_scale"  # the models' protocol name in the store
+# The factors a model varies in, as the report names them (plan field → factor).
+FACTORS = {"dataset": "dataset", "depth": "depth", "hidden": "width", "optimiser": "optimiser",
+           "batch_size": "batch_size", "augment": "augment", "labels": "labels"}
+
+
+def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
+    """Every model of the grid, on the corrected protocol's other settings."""
+    corrected = ProtocolConfig(name="corrected", **PROTOCOL_PRESETS["corrected"])
+    plans = []
+    for dataset, pair, depth, width, optimiser, batch, augment, labels, seed in product(
+            spec.datasets, spec.pairs, spec.depths, spec.widths, spec.optimisers,
+            spec.batch_sizes, spec.augment, spec.labels, spec.seeds):
+        batch_size = None if batch == "full" else int(batch)
+        budget = spec.budget_batch_size
+        plans.append(ModelPlan(
+            protocol=PROTOCOL, pair=tuple(pair), hidden=width,  # type: ignore[arg-type]
+            lr=spec.learning_rates[optimiser], seed=seed, epochs=spec.epochs,
+            batch_size=batch_size, init=corrected.init, init_std=corrected.init_std,
+            balance=corrected.balance, val_fraction=corrected.val_fraction,
+            activation="relu", labels=labels, train_size=spec.train_size, augment=augment,
+            optimiser=optimiser, dataset=dataset, depth=depth,
+            budget_batch_size="own" if budget is None or budget == batch_size else budget))
+    return plans
+
+
+def _measure_group(params: list[dict], activation: str, probes: Probes) -> list[dict]:
+    """Every measurement of models of one split and shape."""
+    return measure_stack(DeepStack.of(params, activation), probes)  # type: ignore[arg-type]
+
+
+def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
+    """Train and measure the grid once per run (under the run's first protocol)."""
+    spec: SensitivityScaleConfig = cfg.sensitivity_scale
+    if protocol.name != cfg.protocols[0].name:
+        return False
+    plans = population(spec)
+    train_plans(ctx, "sensitivity_scale", plans, cfg.snapshot_every)
+    stored = {m.model_id: m for m in trained_models(ctx.store, plans) if not m.diverged}
+
+    def measure():
+        groups: dict[tuple, list[ModelPlan]] = defaultdict(list)
+        for plan in plans:
+            if plan.model_id in stored:
+                groups[(plan.lane_key(), plan.depth, plan.hidden)].append(plan)
+        probes: dict[tuple, Probes] = {}
+        items = []
+        for (lane, _, _), members in groups.items():
+            if lane not in probes:
+                probes[lane] = Probes.draw(ctx, members[0], spec)
+            items.append(([ctx.load_params(p.model_id) for p in members], "relu", probes[lane]))
+        rows = []
+        for members, measured in zip(groups.values(), ctx.map(_measure_group, items),
+                                     strict=True):
+            for plan, values in zip(members, measured, strict=True):
+                rows += [(plan.model_id, {}, metric, value) for metric, value in values.items()]
+        return rows
+
+    identity = {"models": sorted(stored), **spec.model_dump(mode="json")}
+    return run_analysis_unit(ctx, "sensitivity_scale", identity, measure)

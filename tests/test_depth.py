@@ -1,0 +1,109 @@
+"""Deeper cohorts (2 and 3 hidden layers): every model trains exactly as a plain nn.Module with
+torch.optim alone, stays isolated from a diverging neighbour, and round-trips its layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import small_split
+from test_cohort import rel_err, train_reference
+
+from lowcap.models.cohort import Cohort, Lane, ModelSpec
+from lowcap.models.mlp import build_mlp, init_params
+from lowcap.models.optimisers import OptimiserSpec
+from lowcap.training import train_cohort
+
+MIXED = [(3, 0.05), (8, 0.1), (5, 0.02), (16, 0.03)]
+
+
+def _lanes(mnist, optimiser=None):
+    optimiser = optimiser or OptimiserSpec()
+    return [Lane(small_split(mnist, (4, 9), 0, 400), 0,
+                 tuple(ModelSpec(h, lr, 0, optimiser=optimiser) for h, lr in MIXED)),
+            Lane(small_split(mnist, (3, 8), 1, 300), 1,
+                 tuple(ModelSpec(h, lr, 1, optimiser=optimiser) for h, lr in MIXED[:2]))]
+
+
+def _check_against_modules(cohort, lanes, bank, depth, batch_size, epochs, make_optimiser=None):
+    for g, lane in enumerate(lanes):
+        for i, spec in enumerate(lane.models):
+            init = init_params(spec.hidden, spec.seed, depth=depth)
+            reference = train_reference(
+                init, lane.split, bank, spec.lr, epochs, batch_size, lane.order_seed,
+                make_optimiser=None if make_optimiser is None
+                else (lambda m, lr=spec.lr: make_optimiser(m, lr)))
+            got = build_mlp(cohort.model_params(g, i))
+            for mine, theirs in zip(got.parameters(), reference.parameters(), strict=True):
+                assert rel_err(mine.detach(), theirs.detach()) < 1e-5, (depth, g, i)
+
+
+@pytest.mark.parametrize(("depth", "batch_size"), [(2, 64), (3, 64), (3, None)])
+def test_deep_cohort_equals_independent_sgd(mnist, bank, depth, batch_size):
+    lanes = _lanes(mnist)
+    cohort = Cohort(lanes, depth=depth)
+    train_cohort(cohort, bank, 3, batch_size)
+    _check_against_modules(cohort, lanes, bank, depth, batch_size, 3)
+
+
+@pytest.mark.parametrize("kind", ["momentum", "adam"])
+def test_deep_cohort_equals_torch_optimisers(mnist, bank, kind):
+    spec = OptimiserSpec(kind, weight_decay=1e-3)
+    lanes = _lanes(mnist, spec)
+    if kind == "adam":  # Adam at a tenth of the SGD rates
+        lanes = [Lane(lane.split, lane.order_seed, tuple(
+            ModelSpec(m.hidden, m.lr * 0.1, m.seed, optimiser=spec) for m in lane.models))
+            for lane in lanes]
+    cohort = Cohort(lanes, depth=3)
+    train_cohort(cohort, bank, 2, 64)
+
+    def make(model, lr):
+        if kind == "adam":
+            return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-3)
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-3)
+
+    _check_against_modules(cohort, lanes, bank, 3, 64, 2, make)
+
+
+def test_a_diverging_deep_model_leaves_its_lane_unchanged(mnist, bank):
+    split = small_split(mnist, (4, 9), 0, 512)
+    specs = (ModelSpec(8, 0.03, 0), ModelSpec(16, 0.1, 0))
+    with_bad = Cohort([Lane(split, 0, (specs[0], ModelSpec(12, 1e38, 0), specs[1]))], depth=3)
+    without = Cohort([Lane(split, 0, specs)], depth=3)
+    seen = []
+    train_cohort(with_bad, bank, 3, 64, on_epoch=lambda c, r: seen.append(r))
+    train_cohort(without, bank, 3, 64)
+    assert seen[-1].diverged[0].tolist() == [False, True, False]
+    assert np.isfinite(seen[-1].metrics["val_f1"][0, [0, 2]]).all()
+    for idx_bad, idx_ok in ((0, 0), (2, 1)):
+        a, b = with_bad.model_params(0, idx_bad), without.model_params(0, idx_ok)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-6, atol=1e-7)
+
+
+def test_layers_round_trip_and_off_block_weights_stay_zero(mnist, bank):
+    lanes = _lanes(mnist)
+    cohort = Cohort(lanes, depth=3)
+    train_cohort(cohort, bank, 1, 64)
+    params = [[cohort.model_params(g, i) for i in range(len(lane.models))]
+              for g, lane in enumerate(lanes)]
+    assert sorted(params[0][0]) == ["b1", "b2", "b3", "b4", "w1", "w2", "w3", "w4"]
+    assert params[0][1]["w2"].shape == (8, 8) and params[0][1]["w4"].shape == (1, 8)
+    for w in cohort.deep_w:
+        assert torch.all(w[~cohort.block] == 0)  # no weight between two models' units
+    again = Cohort(lanes, depth=3, params=params)
+    x, _ = bank.inputs(lanes[0].split, "val")
+    logits = again.logits(x[None].expand(2, -1, -1))
+    for i in range(len(lanes[0].models)):
+        module = build_mlp(params[0][i])
+        torch.testing.assert_close(logits[0, :, i], module(x).squeeze(1), rtol=1e-5,
+                                   atol=1e-5)
+
+
+def test_depth_zero_and_paper_draws_beyond_one_layer_are_refused():
+    with pytest.raises(ValueError, match="depth 0"):
+        init_params(4, 0, depth=0)
+    from lowcap.models.mlp import InitSpec
+
+    with pytest.raises(ValueError, match="one hidden layer only"):
+        init_params(4, 0, InitSpec("paper_code"), depth=2)
