@@ -6,6 +6,7 @@ training while you look)."""
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from torch import nn
 from lowcap.errors import UserInputError
 from lowcap.models.mlp import build_mlp
 from lowcap.run.checkpoints import load_tensors
+from lowcap.run.plan import ModelPlan
 from lowcap.run.run_folder import STORE_FILE, require_run_folder
 from lowcap.run.store import Store
 from lowcap.studies.registry import configured, parse_config
@@ -54,8 +56,10 @@ class Run:
         epochs = self.epochs()
         best = {} if epochs.empty else epochs.groupby("model_id")["val_f1"].max()
         rows = []
+        # Fields added since a model was stored hold their defaults (what it trained with).
+        defaults = {f.name: f.default for f in fields(ModelPlan) if f.default is not MISSING}
         for row in self.store.all_models():
-            spec = {**row["spec"], "pair": row["pair"]}
+            spec = {**defaults, **row["spec"], "pair": row["pair"]}
             rows.append({"model_id": row["model_id"], **spec,
                          "studies": " ".join(studies.get(row["model_id"], [])),
                          "diverged_epoch": row["diverged_epoch"],
@@ -87,8 +91,9 @@ class Run:
         return pd.DataFrame(rows)
 
     def model(self, model_id: str) -> nn.Module:
-        """A trained model as a plain `nn.Sequential` (Linear, activation, Linear) in the float
-        type it trained in; its checkpoint is checked against the store's record."""
+        """A trained model as a plain `nn.Sequential` (Linear, activation, …, Linear: one pair
+        per hidden layer) in the float type it trained in; its checkpoint is checked against
+        the store's record."""
         row = self.store.models([model_id]).get(model_id)
         if row is None:
             raise UserInputError(f"{self.path}: no model {model_id!r} (see run.models())")
