@@ -29,7 +29,7 @@ def _models(depth, n=3, width=6, dim=20):
 
 
 def test_one_hidden_layer_gives_the_model_stacks_numbers():
-    params = _models(1)
+    params = _models(1) + _models(1, n=2, width=11)  # two widths, padded in one stack
     x = torch.randn(50, 20, generator=torch.Generator().manual_seed(0))
     deep, flat = DeepStack.of(params), ModelStack.of(params)
     for a, b in zip(deep.logits_and_jacobian_norms(x), flat.logits_and_jacobian_norms(x),
@@ -40,7 +40,9 @@ def test_one_hidden_layer_gives_the_model_stacks_numbers():
 
 @pytest.mark.parametrize("depth", [2, 3])
 def test_deep_norms_and_transitions_equal_plain_per_model_computation(depth):
-    params = _models(depth)
+    """Models of different widths in one stack (padded) against each model alone."""
+    params = [{k: v.float() for k, v in init_params(width, 0, input_dim=20, depth=depth).items()}
+              for width in (3, 6, 9)]
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(40, 20, generator=gen)
     stack = DeepStack.of(params)
@@ -72,6 +74,20 @@ def test_granulated_tau_averages_kendall_within_groups_of_one_axis():
               model(1, 1, 1.0, 0.2), model(2, 1, 2.0, 0.3), model(3, 1, 3.0, 0.1)]
     assert granulated_tau(models, "jac_test", "depth") == pytest.approx((1 - 1 / 3) / 2)
     assert granulated_tau(models, "jac_test", "width") is None  # width never varies
+
+
+def test_batched_kendall_equals_scipy_with_ties():
+    from scipy.stats import kendalltau
+
+    from lowcap.studies.sensitivity_scale.statistics import kendall_tau_b
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (200, 5)).astype(float)  # many ties
+    y = rng.integers(0, 4, (200, 5)).astype(float)
+    got = kendall_tau_b(x, y)
+    for row in range(200):
+        expected = kendalltau(x[row], y[row])[0]
+        assert (np.isnan(got[row]) and np.isnan(expected)) or got[row] == pytest.approx(expected)
 
 
 def test_the_default_grid_is_novak_scale_and_names_every_factor():

@@ -41,11 +41,12 @@ class HostReads(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _cohort(mnist, device="cpu", augment=False) -> Cohort:
+def _cohort(mnist, device="cpu", augment=False, depth=1) -> Cohort:
     split = small_split(mnist, (4, 9), 0, 300)
     models = (ModelSpec(4, 0.05, 0), ModelSpec(6, 1e38, 0), ModelSpec(9, 0.05, 0))
     return Cohort([Lane(split, 0, models), Lane(small_split(mnist, (3, 8), 1, 200), 1,
-                                                 models[:1], augment)], device=device)
+                                                 models[:1], augment)], device=device,
+                  depth=depth)
 
 
 def _epochs(cohort, bank, batch_size, budget="own"):
@@ -58,16 +59,18 @@ def _epochs(cohort, bank, batch_size, budget="own"):
         yield batches, full_x
 
 
-@pytest.mark.parametrize(("batch_size", "budget", "gemm_columns", "augment"),
-                         [(64, "own", 64, False), (None, 64, 64, False), (64, "own", 1, False),
-                          (64, "own", 64, True), (None, 64, 64, True)])
+@pytest.mark.parametrize(("batch_size", "budget", "gemm_columns", "augment", "depth"),
+                         [(64, "own", 64, False, 1), (None, 64, 64, False, 1),
+                          (64, "own", 1, False, 1), (64, "own", 64, True, 1),
+                          (None, 64, 64, True, 1), (64, "own", 64, False, 3),
+                          (None, 64, 1, False, 3)])
 def test_no_host_read_inside_an_epoch(mnist, bank, monkeypatch, batch_size, budget,
-                                      gemm_columns, augment):
+                                      gemm_columns, augment, depth):
     """With a model that diverges in the first steps (lr 1e38), on the GEMM and the exact
     readout path, for mini-batches and a repeated full batch, with one lane augmented or
-    none."""
+    none, with one hidden layer or three."""
     monkeypatch.setattr(Cohort, "GEMM_MAX_COLUMNS", gemm_columns)
-    cohort = _cohort(mnist, augment=augment)
+    cohort = _cohort(mnist, augment=augment, depth=depth)
     for batches, full_x in _epochs(cohort, bank, batch_size, budget):
         with HostReads() as reads:
             logits = run_epoch_steps(cohort, bank, batches, full_x)
@@ -85,11 +88,12 @@ def test_the_recorder_sees_a_host_read():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_no_synchronisation_on_cuda(mnist):
+@pytest.mark.parametrize("depth", [1, 3])
+def test_no_synchronisation_on_cuda(mnist, depth):
     from lowcap.data import ImageBank
 
     bank = ImageBank.from_mnist(mnist, device="cuda")
-    cohort = _cohort(mnist, "cuda")
+    cohort = _cohort(mnist, "cuda", depth=depth)
     for batches, full_x in _epochs(cohort, bank, 64):
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
@@ -99,10 +103,11 @@ def test_no_synchronisation_on_cuda(mnist):
             torch.cuda.set_sync_debug_mode("default")
 
 
-@pytest.mark.parametrize("gemm_columns", [64, 1])
-def test_a_non_finite_unit_makes_only_its_model_nan(mnist, bank, monkeypatch, gemm_columns):
+@pytest.mark.parametrize(("gemm_columns", "depth"), [(64, 1), (1, 1), (64, 3), (1, 3)])
+def test_a_non_finite_unit_makes_only_its_model_nan(mnist, bank, monkeypatch, gemm_columns,
+                                                    depth):
     monkeypatch.setattr(Cohort, "GEMM_MAX_COLUMNS", gemm_columns)
-    cohort = _cohort(mnist)
+    cohort = _cohort(mnist, depth=depth)
     assert cohort._uses_gemm() == (gemm_columns == 64)
     x, _ = bank.inputs(cohort.lanes[0].split, "val")
     before = cohort.logits(x.unsqueeze(0).expand(2, -1, -1))
@@ -115,8 +120,9 @@ def test_a_non_finite_unit_makes_only_its_model_nan(mnist, bank, monkeypatch, ge
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize(("batch_size", "budget"), [(64, "own"), (None, 64)])
-def test_cuda_graph_training_equals_eager(mnist, batch_size, budget):
+@pytest.mark.parametrize(("batch_size", "budget", "depth"), [(64, "own", 1), (None, 64, 1),
+                                                             (64, "own", 3)])
+def test_cuda_graph_training_equals_eager(mnist, batch_size, budget, depth):
     """Replaying the captured step trains every model as eager launches do, a diverging
     model included, and reports the same metrics."""
     from lowcap.data import ImageBank
@@ -125,7 +131,7 @@ def test_cuda_graph_training_equals_eager(mnist, batch_size, budget):
     bank = ImageBank.from_mnist(mnist, device="cuda")
     runs = {}
     for graphs in (True, False):
-        cohort, seen = _cohort(mnist, "cuda"), []
+        cohort, seen = _cohort(mnist, "cuda", depth=depth), []
         train_cohort(cohort, bank, 3, batch_size, budget=budget, cuda_graphs=graphs,
                      on_epoch=lambda c, r, seen=seen: seen.append(r))
         runs[graphs] = (cohort, seen)

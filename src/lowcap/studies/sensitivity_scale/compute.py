@@ -1,5 +1,5 @@
 """The Novak-scale study as a phase: train the factor grid (cohorts, resumable), then measure
-every model's gap, Jacobian norms and transitions, one stack per (split, depth, width)."""
+every model's gap, Jacobian norms and transitions, one stack per (split, depth)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
 
 
 def _measure_group(params: list[dict], activation: str, probes: Probes) -> list[dict]:
-    """Every measurement of models of one split and shape."""
+    """Every measurement of models of one split and depth."""
     return measure_stack(DeepStack.of(params, activation), probes)  # type: ignore[arg-type]
 
 
@@ -57,10 +57,10 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         groups: dict[tuple, list[ModelPlan]] = defaultdict(list)
         for plan in plans:
             if plan.model_id in stored:
-                groups[(plan.lane_key(), plan.depth, plan.hidden)].append(plan)
+                groups[(plan.lane_key(), plan.depth)].append(plan)
         probes: dict[tuple, Probes] = {}
         items = []
-        for (lane, _, _), members in groups.items():
+        for (lane, _), members in groups.items():
             if lane not in probes:
                 probes[lane] = Probes.draw(ctx, members[0], spec)
             items.append(([ctx.load_params(p.model_id) for p in members], "relu", probes[lane]))

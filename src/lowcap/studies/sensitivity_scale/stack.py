@@ -8,6 +8,10 @@ v [h] per (input, model), and ‖v W1‖² = v (W1 W1ᵀ) vᵀ is evaluated in f
 model's Gram matrix, so no N × d Jacobian is formed. Transitions count every hidden unit of
 every layer switching on/off along a trajectory (Novak et al. count the whole network's
 activation pattern). One hidden layer gives exactly `ModelStack`'s numbers (tested).
+
+Models of one depth but different widths are padded to the widest with units whose weights
+and bias are 0: such a unit is 0 everywhere, adds nothing to a logit or a Jacobian, and never
+switches (its pre-activation is 0, never > 0), so every measurement is unchanged.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ Params = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class DeepStack:
-    """Models of one depth and width: per layer, weights [M, out, in] and biases [M, out] (the
-    last layer the readout, out = 1), and the Gram matrices W1 W1ᵀ [M, h, h] in float64."""
+    """Models of one depth (padded to one width): per layer, weights [M, out, in] and biases
+    [M, out] (the last layer the readout, out = 1), and the Gram matrices W1 W1ᵀ [M, h, h] in
+    float64."""
 
     weights: list[torch.Tensor]
     biases: list[torch.Tensor]
@@ -35,14 +40,23 @@ class DeepStack:
 
     @classmethod
     def of(cls, params: list[Params], activation: Activation = "relu") -> DeepStack:
-        """Stack models given as numbered layers {w1, b1, …} of one shape."""
+        """Stack models given as numbered layers {w1, b1, …} of one depth (any widths)."""
         layers = layer_count(params[0])
-        shapes = {tuple(p[f"w{k}"].shape for k in range(1, layers + 1)) for p in params}
-        if len(shapes) != 1 or any(layer_count(p) != layers for p in params):
-            raise ValueError(f"a DeepStack holds models of one shape, got {sorted(shapes)}")
-        weights = [torch.stack([p[f"w{k}"].reshape(-1, p[f"w{k}"].shape[-1]) for p in params])
-                   for k in range(1, layers + 1)]
-        biases = [torch.stack([p[f"b{k}"].reshape(-1) for p in params])
+        if any(layer_count(p) != layers for p in params):
+            raise ValueError("a DeepStack holds models of one depth, got "
+                             f"{sorted({layer_count(p) - 1 for p in params})} hidden layers")
+        width = max(p["w1"].shape[0] for p in params)
+
+        def padded(tensor: torch.Tensor, k: int) -> torch.Tensor:
+            """Layer k's weights [out, in] or bias [out] padded with zeros to `width` units."""
+            rows = (1 if k == layers else width) - tensor.shape[0]
+            cols = 0 if tensor.ndim == 1 or k == 1 else width - tensor.shape[1]
+            return torch.nn.functional.pad(tensor, (0, cols, 0, rows) if tensor.ndim == 2
+                                           else (0, rows))
+
+        weights = [torch.stack([padded(p[f"w{k}"].reshape(-1, p[f"w{k}"].shape[-1]), k)
+                                for p in params]) for k in range(1, layers + 1)]
+        biases = [torch.stack([padded(p[f"b{k}"].reshape(-1), k) for p in params])
                   for k in range(1, layers + 1)]
         first = weights[0].double()
         return cls(weights, biases, first @ first.transpose(1, 2), activation)

@@ -35,19 +35,34 @@ def _rank_stats(x: np.ndarray, y: np.ndarray, bootstrap: int, seed: int) -> dict
             "kendall": float(kendalltau(x, y)[0])}
 
 
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's τ-b of each row of x and y [groups, k] (scipy's `kendalltau` per row, at once:
+    the groups are many and small); NaN where a row of x or y is constant."""
+    dx = np.sign(x[:, :, None] - x[:, None, :])
+    dy = np.sign(y[:, :, None] - y[:, None, :])
+    upper = np.triu(np.ones(x.shape[1], dtype=bool), 1)
+    concordance = (dx * dy)[:, upper].sum(1)
+    untied_x, untied_y = (dx != 0)[:, upper].sum(1), (dy != 0)[:, upper].sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return concordance / np.sqrt(untied_x * untied_y)
+
+
 def granulated_tau(models: list[dict], measure: str, axis: str) -> float | None:
-    """ψ of `axis`: mean Kendall τ(measure, gap) over groups of models that differ only in it."""
+    """ψ of `axis`: mean Kendall τ(measure, gap) over groups of models that differ only in it
+    (groups of one model, or where the measure or the gap is constant, have no τ)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for m in models:
         key = tuple(m["factors"][a] for a in ("dataset", "pair", "seed", *AXES) if a != axis)
         groups[key].append(m)
-    taus = []
+    by_size: dict[int, list[list[dict]]] = defaultdict(list)
     for members in groups.values():
-        x = np.array([m[measure] for m in members], dtype=float)
-        y = np.array([m[GAP] for m in members], dtype=float)
-        if len(members) > 1 and np.ptp(x) > 0 and np.ptp(y) > 0:
-            taus.append(kendalltau(x, y)[0])
-    return float(np.mean(taus)) if taus else None
+        by_size[len(members)].append(members)
+    taus = [kendall_tau_b(np.array([[m[measure] for m in g] for g in same], dtype=float),
+                          np.array([[m[GAP] for m in g] for g in same], dtype=float))
+            for size, same in by_size.items() if size > 1]
+    values = np.concatenate(taus) if taus else np.array([])
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else None
 
 
 def scale_statistics(models: list[dict], bootstrap: int, seed: int) -> dict:
