@@ -104,6 +104,7 @@ def test_the_default_grid_is_novak_scale_and_names_every_factor():
     ({"datasets": ["cifar"]}, "dataset 'cifar' is unknown"),
     ({"datasets": ["mnist1d"], "augment": [True]}, "augment: true needs image datasets"),
     ({"optimisers": ["momentum"], "learning_rates": {"sgd": 0.1}}, "no rate for optimiser"),
+    ({"widths": [10_000_000]}, "the largest cohort, sensitivity_scale"),  # the memory check
 ])
 def test_bad_grids_exit_2_naming_the_value(tmp_path, run_cli, section, named):
     cfg = tmp_path / "cfg.yaml"

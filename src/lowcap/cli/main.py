@@ -218,9 +218,9 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
     from lowcap.studies.schedule import (
         check_selections,
         datasets_used,
+        every_training_group,
         run_analyses,
         run_training,
-        training_groups,
     )
 
     if ray_address is not None and executor != "ray":
@@ -229,7 +229,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
     dev = resolve_device(device)
     # Before a Ray cluster is joined or anything is written.
     check_selections(cfg, analyses)
-    check_run(out, list(training_groups(cfg)), dev, fresh)
+    check_run(out, list(every_training_group(cfg)), dev, fresh)
     remote = None
     if executor == "ray":
         from lowcap.run.distributed import RayExecutor

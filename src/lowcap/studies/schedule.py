@@ -25,13 +25,20 @@ def training_groups(cfg: RunConfig) -> Iterator[tuple[str, str, list[ModelPlan]]
                     yield study.name, protocol.name, plans
 
 
+def every_training_group(cfg: RunConfig) -> Iterator[tuple[str, str, list[ModelPlan]]]:
+    """`training_groups`, then the models other studies train in their compute (e.g. the
+    sensitivity studies'), as (study, protocol of its first model, plans)."""
+    yield from training_groups(cfg)
+    for study in configured(cfg):
+        plans = [plan for _, plan in study.trains(cfg)] if study.trains is not None else []
+        if plans:
+            yield study.name, plans[0].protocol, plans
+
+
 def datasets_used(cfg: RunConfig) -> set[str]:
-    """The datasets of every model the config trains (the training studies' and the models
-    other studies train, e.g. the sensitivity study's)."""
-    plans = [plan for _, _, group in training_groups(cfg) for plan in group]
-    plans += [plan for study in configured(cfg) if study.trains is not None
-              for _, plan in study.trains(cfg)]
-    return {plan.dataset for plan in plans} or {"mnist"}
+    """The datasets of every model the config trains."""
+    return {plan.dataset for _, _, group in every_training_group(cfg) for plan in group} or {
+        "mnist"}
 
 
 def check_selections(cfg: RunConfig, only: tuple[str, ...] | None = None) -> None:
