@@ -35,7 +35,7 @@ class DatasetFacts:
 
     @property
     def is_image(self) -> bool:
-        """Square images (what augmentation, saliency maps and occlusion need)."""
+        """Square images (what augmentation and the image analyses need)."""
         return len(self.shape) == 2 and self.shape[0] == self.shape[1]
 
 
