@@ -107,3 +107,56 @@ def test_depth_zero_and_paper_draws_beyond_one_layer_are_refused():
 
     with pytest.raises(ValueError, match="one hidden layer only"):
         init_params(4, 0, InitSpec("paper_code"), depth=2)
+
+
+def _run_config(tmp_path, body: dict) -> str:
+    import yaml
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump({"widths": [2, 6], "epochs": 2, **body}))
+    return str(path)
+
+
+def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli):
+    """Capacity and robustness read only logits, sensitivity measures any depth: they run on
+    deeper models."""
+    out = tmp_path / "run"
+    cfg = _run_config(tmp_path, {
+        "protocols": {"corrected": {"seeds": [0], "depth": 2}},
+        "capacity": {"pairs": [[4, 9]]},
+        "robustness": {"pair": [4, 9], "widths": [6], "sigmas": [0.0, 0.3], "mnist_c": [],
+                       "mnist_c_parity": []},
+        "sensitivity": {"pairs": [[4, 9]], "widths": [6], "variants": ["random_labels"],
+                        "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50}})
+    code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
+                           "--device", "cpu")
+    assert code == 0, err
+    from lowcap.api import open_run
+
+    with open_run(out) as run:
+        models = run.models()
+        assert set(models.depth) == {2}
+        net = run.model(models.model_id.iloc[0])
+        assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+        f1 = run.results("robustness")
+        assert len(f1) and f1.value.between(0, 1).all()
+        norms = run.results("sensitivity")
+        assert set(norms.model_id) == set(run.models(depth=2).model_id)
+        assert (norms[norms.metric == "jac_test"].value > 0).all()
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
+      "pruning": {"levels": [0.5]}}, "pruning: it reads the weights of one hidden layer"),
+    ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
+    ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
+        "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},
+        "analyses": {"capacity": {}, "pruning": {}}}},
+     "ablation.factors.depth.two: pruning: it reads the weights of one hidden layer"),
+])
+def test_depth_the_analyses_cannot_read_exits_2(tmp_path, run_cli, body, named):
+    out = tmp_path / "run"
+    code, _, err = run_cli("reproduce", "--config", _run_config(tmp_path, body), "--out",
+                           str(out), "--quiet", "--device", "cpu")
+    assert code == 2 and named in err, err
+    assert not out.exists()

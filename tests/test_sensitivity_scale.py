@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from lowcap.models.mlp import build_mlp, init_params
+from lowcap.studies.sensitivity.deep_stack import DeepStack
 from lowcap.studies.sensitivity.jacobian import (
     ModelStack,
     count_transitions,
@@ -19,7 +20,6 @@ from lowcap.studies.sensitivity.jacobian import (
 )
 from lowcap.studies.sensitivity_scale.compute import population
 from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
-from lowcap.studies.sensitivity_scale.stack import DeepStack
 from lowcap.studies.sensitivity_scale.statistics import AXES, granulated_tau
 
 

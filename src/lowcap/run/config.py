@@ -158,6 +158,8 @@ class ProtocolConfig(ConfigSection):
     adam_beta2: float = Field(0.999, ge=0, lt=1)
     # L2 weight decay added to every gradient (torch's weight_decay), for every optimiser.
     weight_decay: float = Field(0.0, ge=0)
+    # Hidden layers of every model, each of the model's width (1: the paper's d → h → 1).
+    depth: int = Field(1, strict=True, ge=1, le=3)
     # The dataset whose class pairs the models learn: mnist, fashion_mnist, kmnist (from
     # data_dirs), digits (scikit-learn's 8×8) or mnist1d (40 values). Pairs name class indices.
     dataset: str = "mnist"

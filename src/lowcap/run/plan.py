@@ -122,7 +122,7 @@ def grid(cfg: RunConfig, protocol: ProtocolConfig, pairs: list[Pair],
             train_size=protocol.train_size, augment=protocol.augment,
             optimiser=protocol.optimiser, momentum=protocol.momentum,
             adam_beta1=protocol.adam_beta1, adam_beta2=protocol.adam_beta2,
-            weight_decay=protocol.weight_decay, dataset=protocol.dataset,
+            weight_decay=protocol.weight_decay, dataset=protocol.dataset, depth=protocol.depth,
         )
         for pair, h, lr, seed in product(pairs, widths, lrs, protocol.seeds)
     ]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from lowcap.data.datasets import facts
 from lowcap.errors import UserInputError
 from lowcap.progress import progress
 from lowcap.run.config import RunConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext, train_plans
+from lowcap.studies.base import refusal
 from lowcap.studies.registry import configured
 
 
@@ -48,11 +48,9 @@ def check_selections(cfg: RunConfig, only: tuple[str, ...] | None = None) -> Non
         if only is not None and study.name not in only:
             continue
         for protocol in cfg.protocols:
-            if study.images and facts(protocol.dataset).shape != (28, 28):
-                raise UserInputError(
-                    f"{study.name}: it reads 28×28 images, and protocol {protocol.name} trains "
-                    f"on {protocol.dataset} {facts(protocol.dataset).shape}; remove the "
-                    f"{study.name} section or use a 28×28 dataset (mnist, fashion_mnist, kmnist)")
+            reason = refusal(study, protocol)
+            if reason is not None:
+                raise UserInputError(reason)
         if study.selection is None:
             continue
         chosen = study.selection(cfg)

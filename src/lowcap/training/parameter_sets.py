@@ -7,6 +7,7 @@ import torch
 
 from lowcap.data.tasks import TaskSplit
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
+from lowcap.models.mlp import layer_count
 from lowcap.training.evaluation import EvalSet, evaluate
 
 Params = dict[str, torch.Tensor]
@@ -15,12 +16,13 @@ Params = dict[str, torch.Tensor]
 def params_cohort(lanes: list[tuple[TaskSplit, list[Params]]], activation: str = "relu",
                   device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
                   ) -> Cohort:
-    """A cohort holding the given parameters (one lane per split)."""
+    """A cohort holding the given parameters (one lane per split; every model of one depth)."""
     layout = [Lane(split, 0, tuple(ModelSpec(p["w1"].shape[0], 1.0, 0) for p in plist))
               for split, plist in lanes]
+    first = lanes[0][1][0]
     return Cohort(layout, activation=activation, device=device,  # type: ignore[arg-type]
                   dtype=dtype, params=[plist for _, plist in lanes],
-                  input_dim=lanes[0][1][0]["w1"].shape[1])
+                  input_dim=first["w1"].shape[1], depth=layer_count(first) - 1)
 
 
 def evaluate_lane(split: TaskSplit, inputs: dict[str, tuple[torch.Tensor, torch.Tensor]],

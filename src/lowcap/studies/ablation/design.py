@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from lowcap.errors import UserInputError
 from lowcap.run.config import ProtocolConfig, RunConfig
 from lowcap.studies.ablation.config import RUN_FIELDS, AblationConfig, RunOverrides
+from lowcap.studies.base import refusal
 
 ABLATION = "ablation"  # the protocol name of a cell that is none of the run's protocols
 TRAINING = "capacity"  # the training study whose models every cell trains (its grid)
@@ -80,9 +81,15 @@ def check_design(spec: AblationConfig) -> None:
     """UserInputError naming the level or analysis that is not valid (the run's own protocol
     values are not known here: the presets stand in)."""
     base = _base(None, spec)
+    analyses = analysis_studies(spec)
     for factor, levels in spec.factors.items():
         for level in levels:
-            _protocol(spec, base, {factor: level}, ABLATION, f"ablation.factors.{factor}.{level}")
+            where = f"ablation.factors.{factor}.{level}"
+            protocol, _ = _protocol(spec, base, {factor: level}, ABLATION, where)
+            for study in analyses:
+                reason = refusal(study, protocol)
+                if reason is not None:
+                    raise UserInputError(f"{where}: {reason}")
     _protocol(spec, base, {}, ABLATION, "ablation.protocol")
     known = {s.name: s for s in _registry().studies()}
     for name, fields in spec.analyses.items():

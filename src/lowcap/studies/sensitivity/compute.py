@@ -12,12 +12,14 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from lowcap.models.mlp import layer_count
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
 from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.sensitivity import jacobian as sens
 from lowcap.studies.sensitivity.config import SensitivityConfig
+from lowcap.studies.sensitivity.deep_stack import DeepStack
 
 VARIANT_CHANGES = {"random_labels": {"labels": "random"}, "full_batch": {"batch_size": None},
                    "tanh": {"activation": "tanh"}}
@@ -74,7 +76,7 @@ class Probes:
         return cls(data, take, noise, ellipses)
 
 
-def measure_stack(stack: sens.ModelStack, probes: Probes) -> list[dict[str, float]]:
+def measure_stack(stack: sens.ModelStack | DeepStack, probes: Probes) -> list[dict[str, float]]:
     """Every measurement of every model of one stack: one tensor program per probe set."""
     out: dict[str, torch.Tensor] = {}
     for part, (x, y) in probes.data.items():
@@ -113,11 +115,15 @@ def measure_stack(stack: sens.ModelStack, probes: Probes) -> list[dict[str, floa
 
 def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], probes: Probes
                  ) -> list[dict[str, float]]:
-    """The measurements of models of one split, in order: one stack per activation."""
+    """The measurements of models of one split, in order: one stack per activation and depth
+    (one hidden layer: `ModelStack`, whose numbers the stored runs hold; deeper: `DeepStack`)."""
     measured: list[dict[str, float]] = [{} for _ in params]
-    for activation in sorted(set(activations)):
-        rows = [i for i, act in enumerate(activations) if act == activation]
-        stack = sens.ModelStack.of([params[i] for i in rows], activation)  # type: ignore[arg-type]
+    for activation, layers in sorted({(a, layer_count(p)) for a, p in zip(
+            activations, params, strict=True)}):
+        rows = [i for i, (act, p) in enumerate(zip(activations, params, strict=True))
+                if act == activation and layer_count(p) == layers]
+        kind = sens.ModelStack if layers == 2 else DeepStack
+        stack = kind.of([params[i] for i in rows], activation)  # type: ignore[arg-type]
         for i, values in zip(rows, measure_stack(stack, probes), strict=True):
             measured[i] = values
     return measured

@@ -10,8 +10,8 @@ from lowcap.run.config import PROTOCOL_PRESETS, ProtocolConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
 from lowcap.studies.sensitivity.compute import Probes, measure_stack
+from lowcap.studies.sensitivity.deep_stack import DeepStack
 from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
-from lowcap.studies.sensitivity_scale.stack import DeepStack
 
 PROTOCOL = "sensitivity_scale"  # the models' protocol name in the store
 # The factors a model varies in, as the report names them (plan field → factor).
