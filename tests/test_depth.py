@@ -100,6 +100,22 @@ def test_layers_round_trip_and_off_block_weights_stay_zero(mnist, bank):
                                    atol=1e-5)
 
 
+def test_a_deep_cohort_resumes_from_its_state(mnist, bank):
+    """Snapshot after 2 epochs (hidden-to-hidden layers and Adam's moments included), restore
+    into a fresh cohort, train the third: the same as 3 epochs straight."""
+    lanes = _lanes(mnist, OptimiserSpec("adam"))
+    straight = Cohort(lanes, depth=3)
+    train_cohort(straight, bank, 3, 64)
+    first = Cohort(lanes, depth=3)
+    train_cohort(first, bank, 2, 64)
+    resumed = Cohort(lanes, depth=3)
+    resumed.load_state({k: v.clone() for k, v in first.state().items()})
+    train_cohort(resumed, bank, 3, 64, start_epoch=2)
+    for g, i, _ in straight.models():
+        for key, value in straight.model_params(g, i).items():
+            torch.testing.assert_close(resumed.model_params(g, i)[key], value, rtol=0, atol=0)
+
+
 def test_depth_zero_and_paper_draws_beyond_one_layer_are_refused():
     with pytest.raises(ValueError, match="depth 0"):
         init_params(4, 0, depth=0)

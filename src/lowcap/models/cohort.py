@@ -129,8 +129,8 @@ class Cohort:
 
     @torch.no_grad()
     def _set_lane(self, lane: int, plist: list[dict[str, torch.Tensor]]) -> None:
-        """Write one lane's models' parameters ({w1, b1, w2, b2} each, in model order, any
-        device or float dtype) into its units: one copy per tensor, not per model."""
+        """Write one lane's models' parameters (numbered layers each, as `model_params` returns,
+        in model order, any device or float dtype) into its units."""
         opts = {"device": self.w1.device, "dtype": self.w1.dtype}
         units = sum(spec.hidden for spec in self.lanes[lane].models)
         out = f"{self.depth + 1}"  # the readout's layer number
