@@ -134,8 +134,8 @@ def _run_config(tmp_path, body: dict) -> str:
 
 
 def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli):
-    """Capacity and robustness read only logits, sensitivity measures any depth: they run on
-    deeper models."""
+    """Capacity and robustness read only logits, pruning prunes every layer, sensitivity
+    measures any depth: they run on deeper models."""
     out = tmp_path / "run"
     cfg = _run_config(tmp_path, {
         "protocols": {"corrected": {"seeds": [0], "depth": 2}},
@@ -143,7 +143,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         "robustness": {"pair": [4, 9], "widths": [6], "sigmas": [0.0, 0.3], "mnist_c": [],
                        "mnist_c_parity": []},
         "sensitivity": {"pairs": [[4, 9]], "widths": [6], "variants": ["random_labels"],
-                        "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50}})
+                        "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50},
+        "pruning": {"levels": [0.5, 0.9]}})
     code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
                            "--device", "cpu")
     assert code == 0, err
@@ -156,6 +157,9 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         assert [type(m).__name__ for m in net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
         f1 = run.results("robustness")
         assert len(f1) and f1.value.between(0, 1).all()
+        pruned = run.results("pruning")
+        sparsity = pruned[pruned.metric == "achieved_sparsity"]
+        assert set(sparsity.level) == {0.0, 0.5, 0.9} and (sparsity.value <= 1).all()
         norms = run.results("sensitivity")
         assert set(norms.model_id) == set(run.models(depth=2).model_id)
         assert (norms[norms.metric == "jac_test"].value > 0).all()
@@ -163,12 +167,13 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
 
 @pytest.mark.parametrize(("body", "named"), [
     ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
-      "pruning": {"levels": [0.5]}}, "pruning: it reads the weights of one hidden layer"),
+      "dead_neurons": {"models": [[4, 9, 6]]}},
+     "dead_neurons: it reads the weights of one hidden layer"),
     ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},
-        "analyses": {"capacity": {}, "pruning": {}}}},
-     "ablation.factors.depth.two: pruning: it reads the weights of one hidden layer"),
+        "analyses": {"capacity": {}, "dead_neurons": {}}}},
+     "ablation.factors.depth.two: dead_neurons: it reads the weights of one hidden layer"),
 ])
 def test_depth_the_analyses_cannot_read_exits_2(tmp_path, run_cli, body, named):
     out = tmp_path / "run"

@@ -96,10 +96,10 @@ def test_random_pruning_is_seeded_and_exact():
 def test_reference_scale_prunes_a_hundredth():
     (params,) = random_models([24])
     packed = PackedWeights.pack([params])
-    keep1, keep2 = prune_masks(packed, 0.95, "layerwise_refscale")
-    assert int((~keep1[0, : 784 * 24]).sum()) == int(0.0095 * 784 * 24)
-    assert bool(keep2[0, :24].all())  # int(0.0095 · 24) = 0: the second layer is untouched
-    assert achieved_sparsity(packed, keep1, keep2).item() < 0.01
+    keep = prune_masks(packed, 0.95, "layerwise_refscale")
+    assert int((~keep["w1"][0, : 784 * 24]).sum()) == int(0.0095 * 784 * 24)
+    assert bool(keep["w2"][0, :24].all())  # int(0.0095 · 24) = 0: the second layer is untouched
+    assert achieved_sparsity(packed, keep).item() < 0.01
 
 
 def test_dead_units_on_hand_built_model():
@@ -141,3 +141,29 @@ def test_disconnected_and_live_units_on_hand_built_model():
     assert dead_units(params, x).tolist() == [False, False, False, False]
     assert disconnected_units(params).tolist() == [False, True, True, False]  # unit 1: no out
     assert live_units(params, x).tolist() == [True, False, False, True]
+
+
+def test_every_layer_of_a_deep_model_is_pruned_by_the_same_rules():
+    """Depth 3: layerwise removes int(s · size) of each of the four matrices, global int(s ·
+    all) by one threshold over them, biases never; the pruned model keeps its other layers."""
+    from lowcap.models.mlp import init_params
+
+    models = [{k: v.float() for k, v in init_params(6, seed, depth=3).items()}
+              for seed in range(3)]
+    sizes = {f"w{k}": models[0][f"w{k}"].numel() for k in range(1, 5)}
+    pruned, achieved = prune(models, 0.5, "layerwise")
+    for p in pruned:
+        for name, size in sizes.items():
+            assert int((p[name] == 0).sum()) == int(0.5 * size)
+    total = sum(sizes.values())
+    assert achieved.tolist() == pytest.approx([sum(int(0.5 * s) for s in sizes.values()) / total]
+                                              * 3)
+    pruned, achieved = prune(models, 0.9, "global")
+    for p, model in zip(pruned, models, strict=True):
+        removed = torch.cat([(p[n] == 0).reshape(-1) for n in sizes])
+        assert int(removed.sum()) == int(0.9 * total)
+        kept = torch.cat([model[n].reshape(-1).abs() for n in sizes])[~removed]
+        gone = torch.cat([model[n].reshape(-1).abs() for n in sizes])[removed]
+        assert kept.min() > gone.max()  # one threshold over every matrix
+        for k in range(1, 5):
+            assert torch.equal(p[f"b{k}"], model[f"b{k}"])

@@ -13,7 +13,6 @@ from lowcap.studies.selection import Selection
 
 STUDY = Study(
     "pruning", PruningConfig, compute=compute, report=report, summary=summary,
-    one_hidden_layer=True,
     headline=("pruning",),
     claims=CLAIMS, selection=lambda cfg: Selection(cfg.pruning.select),
     command=Command(

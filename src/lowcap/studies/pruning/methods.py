@@ -1,15 +1,15 @@
 """One-shot pruning of trained models without retraining, for many models at once.
 
-Models are grouped by shape and each group's weight matrices are stacked into [K, L] matrices
-(`PackedWeights`), so thresholds, masks and achieved sparsities for a level are computed for a
-whole group with one sort per layer, and magnitude methods sort once for every level. Biases
-are never pruned.
+Models are grouped by shape (of any depth) and each group's weight matrices are stacked into
+[K, L] matrices (`PackedWeights`), so thresholds, masks and achieved sparsities for a level
+are computed for a whole group with one sort per layer, and magnitude methods sort once for
+every level. Biases are never pruned.
 
 Methods:
   layerwise  the paper's appendix C.1: in each weight matrix, k = int(s · size) entries with the
              smallest |w| are removed, with a `<=` threshold, so ties at the threshold are pruned
              too (the achieved sparsity is reported, and can exceed s).
-  global     the same rule over both weight matrices of a model together.
+  global     the same rule over every weight matrix of a model together.
   random     k = int(s · size) entries of each matrix chosen uniformly at random (seeded).
   layerwise_refscale  the paper's public code: layerwise with the fraction divided by 100
              (its "95%" removes 0.95% of the first layer and nothing of the second).
@@ -25,18 +25,24 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lowcap.models.mlp import layer_count
 from lowcap.ops import sort_rows
 
 Params = dict[str, torch.Tensor]
 METHODS = ("layerwise", "global", "random", "layerwise_refscale", "layerwise_nearest")
 
 
+def weight_names(params: Params) -> list[str]:
+    """A model's weight matrices, input first: w1 … w<layers> (the last the readout)."""
+    return [f"w{k}" for k in range(1, layer_count(params) + 1)]
+
+
 @dataclass
 class PackedWeights:
-    """Both weight matrices of K models of one shape, flattened: w1 [K, L1], w2 [K, L2]."""
+    """Every weight matrix of K models of one shape, flattened: {w<k>: [K, L_k]}, input
+    first (one hidden layer: w1 [K, 784·h], w2 [K, h])."""
 
-    w1: torch.Tensor
-    w2: torch.Tensor
+    weights: dict[str, torch.Tensor]
     params: list[Params]
     # Sorted |w| rows per layer or "global": they do not depend on the level, so every level
     # reuses one sort.
@@ -44,17 +50,17 @@ class PackedWeights:
 
     @classmethod
     def pack(cls, params: list[Params]) -> PackedWeights:
-        shapes = {(p["w1"].shape, p["w2"].shape) for p in params}
+        shapes = {tuple(p[name].shape for name in weight_names(p)) for p in params}
         if len(shapes) != 1:
             raise ValueError(f"PackedWeights needs models of one shape, got {sorted(shapes)}")
-        return cls(torch.stack([p["w1"].reshape(-1) for p in params]),
-                   torch.stack([p["w2"].reshape(-1) for p in params]), params)
+        return cls({name: torch.stack([p[name].reshape(-1) for p in params])
+                    for name in weight_names(params[0])}, params)
 
     def magnitudes(self, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(|w| [K, L], its rows sorted) of 'w1', 'w2' or 'global' (both side by side)."""
+        """(|w| [K, L], its rows sorted) of one layer ('w1', …) or 'global' (all side by side)."""
         if layer not in self._sorted:
-            scores = (torch.cat([self.w1, self.w2], dim=1) if layer == "global"
-                      else getattr(self, layer)).abs()
+            scores = (torch.cat(list(self.weights.values()), dim=1) if layer == "global"
+                      else self.weights[layer]).abs()
             self._sorted[layer] = scores, sort_rows(scores)
         return self._sorted[layer]
 
@@ -62,11 +68,11 @@ class PackedWeights:
               = None) -> tuple[list[Params], torch.Tensor]:
         """Every model pruned at `level`, and the achieved sparsities [K]; `generator` draws
         the scores of the random method."""
-        keep1, keep2 = prune_masks(self, level, method, generator)
-        w1, w2 = self.w1 * keep1, self.w2 * keep2
-        pruned = [{**p, "w1": w1[i].view(p["w1"].shape), "w2": w2[i].view(p["w2"].shape)}
+        keep = prune_masks(self, level, method, generator)
+        kept = {name: w * keep[name] for name, w in self.weights.items()}
+        pruned = [{**p, **{name: w[i].view(p[name].shape) for name, w in kept.items()}}
                   for i, p in enumerate(self.params)]
-        return pruned, _zero_fraction(w1, w2)
+        return pruned, _zero_fraction(list(kept.values()))
 
 
 def _keep_smallest_out(scores: torch.Tensor, ordered: torch.Tensor, k: int) -> torch.Tensor:
@@ -78,38 +84,37 @@ def _keep_smallest_out(scores: torch.Tensor, ordered: torch.Tensor, k: int) -> t
 
 
 def prune_masks(packed: PackedWeights, level: float, method: str,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep-masks (w1 [K, L1], w2 [K, L2]) of every model at sparsity `level`."""
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Keep-masks {w<k>: [K, L_k]} of every model at sparsity `level`."""
     if method not in METHODS:
         raise ValueError(f"unknown pruning method {method!r}; choose from {METHODS}")
     if method == "layerwise_refscale":
         level = level / 100
     count = round if method == "layerwise_nearest" else int
-    l1, l2 = packed.w1.shape[1], packed.w2.shape[1]
+    sizes = {name: w.shape[1] for name, w in packed.weights.items()}
     if method == "global":
-        keep = _keep_smallest_out(*packed.magnitudes("global"), int((l1 + l2) * level))
-        return keep[:, :l1], keep[:, l1:]
+        keep = _keep_smallest_out(*packed.magnitudes("global"), int(sum(sizes.values()) * level))
+        return dict(zip(sizes, keep.split(list(sizes.values()), dim=1), strict=True))
     if method != "random":
-        return (_keep_smallest_out(*packed.magnitudes("w1"), count(l1 * level)),
-                _keep_smallest_out(*packed.magnitudes("w2"), count(l2 * level)))
-    masks = []
-    for layer, size in (("w1", l1), ("w2", l2)):
-        scores = torch.rand(getattr(packed, layer).shape, generator=generator)
-        scores = scores.to(packed.w1.device)
-        masks.append(_keep_smallest_out(scores, sort_rows(scores), int(size * level)))
-    return masks[0], masks[1]
+        return {name: _keep_smallest_out(*packed.magnitudes(name), count(size * level))
+                for name, size in sizes.items()}
+    masks = {}
+    for name, size in sizes.items():  # input layer first: one stream, in layer order
+        scores = torch.rand(packed.weights[name].shape, generator=generator)
+        scores = scores.to(packed.weights[name].device)
+        masks[name] = _keep_smallest_out(scores, sort_rows(scores), int(size * level))
+    return masks
 
 
-def _zero_fraction(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    size = w1.shape[1] + w2.shape[1]
-    zeros = size - torch.count_nonzero(w1, dim=1) - torch.count_nonzero(w2, dim=1)
+def _zero_fraction(weights: list[torch.Tensor]) -> torch.Tensor:
+    size = sum(w.shape[1] for w in weights)
+    zeros = size - sum(torch.count_nonzero(w, dim=1) for w in weights)
     return zeros.double() / size
 
 
-def achieved_sparsity(packed: PackedWeights, keep1: torch.Tensor, keep2: torch.Tensor
-                      ) -> torch.Tensor:
-    """Fraction of weights (both matrices) that are zero after pruning, per model [K]."""
-    return _zero_fraction(packed.w1 * keep1, packed.w2 * keep2)
+def achieved_sparsity(packed: PackedWeights, keep: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Fraction of weights (every matrix) that are zero after pruning, per model [K]."""
+    return _zero_fraction([w * keep[name] for name, w in packed.weights.items()])
 
 
 class Pruner:
@@ -118,7 +123,7 @@ class Pruner:
     def __init__(self, params: list[Params]):
         by_shape: dict[tuple, list[int]] = defaultdict(list)
         for i, p in enumerate(params):
-            by_shape[(tuple(p["w1"].shape), tuple(p["w2"].shape))].append(i)
+            by_shape[tuple(tuple(p[name].shape) for name in weight_names(p))].append(i)
         self.count = len(params)
         self.groups = [(members, PackedWeights.pack([params[i] for i in members]))
                        for _, members in sorted(by_shape.items())]
@@ -148,16 +153,17 @@ def magnitude_round(params: Params, mask: Params | None, fraction: float,
                     scope: str = "global") -> Params:
     """One round of iterative magnitude pruning (lottery tickets): remove `fraction` of the
     weights `mask` keeps (all of them when None), those of smallest |w|, and return the new
-    mask {w1, w2} (1 keeps, 0 prunes). As torch.nn.utils.prune counts an amount, a round
-    removes round(fraction · remaining) weights, over w1 and w2 together (`scope` 'global',
+    mask {w1, w2, …} (1 keeps, 0 prunes). As torch.nn.utils.prune counts an amount, a round
+    removes round(fraction · remaining) weights, over every matrix together (`scope` 'global',
     like `global_unstructured`) or in each layer (`layerwise`, like `l1_unstructured`);
     biases are never pruned."""
     if not 0 <= fraction < 1:
         raise ValueError(f"fraction {fraction} must be in [0, 1)")
     if scope not in ("global", "layerwise"):
         raise ValueError(f"scope {scope!r}: use 'global' or 'layerwise'")
-    mask = mask or {k: torch.ones_like(params[k]) for k in ("w1", "w2")}
-    groups = [("w1", "w2")] if scope == "global" else [("w1",), ("w2",)]
+    names = weight_names(params)
+    mask = mask or {k: torch.ones_like(params[k]) for k in names}
+    groups = [tuple(names)] if scope == "global" else [(k,) for k in names]
     out = {}
     for layers in groups:
         scores = torch.cat([params[k].reshape(-1).abs() for k in layers])
