@@ -134,8 +134,9 @@ def _run_config(tmp_path, body: dict) -> str:
 
 
 def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli):
-    """Capacity and robustness read only logits, pruning prunes every layer, sensitivity
-    measures any depth: they run on deeper models."""
+    """Capacity and robustness read only logits, pruning prunes every layer, dead neurons and
+    unit information count every layer's units, sensitivity measures any depth: they run on
+    deeper models."""
     out = tmp_path / "run"
     cfg = _run_config(tmp_path, {
         "protocols": {"corrected": {"seeds": [0], "depth": 2}},
@@ -144,7 +145,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
                        "mnist_c_parity": []},
         "sensitivity": {"pairs": [[4, 9]], "widths": [6], "variants": ["random_labels"],
                         "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50},
-        "pruning": {"levels": [0.5, 0.9]}})
+        "pruning": {"levels": [0.5, 0.9]},
+        "dead_neurons": {"models": [[4, 9, 6]]}, "unit_information": {}})
     code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
                            "--device", "cpu")
     assert code == 0, err
@@ -160,6 +162,11 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         pruned = run.results("pruning")
         sparsity = pruned[pruned.metric == "achieved_sparsity"]
         assert set(sparsity.level) == {0.0, 0.5, 0.9} and (sparsity.value <= 1).all()
+        dead = run.results("dead_neurons")
+        counts = dead.groupby(["model_id", "level"]).value.sum().reset_index()
+        width = counts.merge(models, on="model_id").hidden
+        assert len(counts) and (counts.value == 2 * width).all()  # both layers' units
+        assert len(run.results("unit_information"))
         norms = run.results("sensitivity")
         assert set(norms.model_id) == set(run.models(depth=2).model_id)
         assert (norms[norms.metric == "jac_test"].value > 0).all()
@@ -167,13 +174,17 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
 
 @pytest.mark.parametrize(("body", "named"), [
     ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
-      "dead_neurons": {"models": [[4, 9, 6]]}},
-     "dead_neurons: it reads the weights of one hidden layer"),
+      "tsne": {"pair": [4, 9], "hidden": 6}},
+     "tsne: it reads the weights of one hidden layer"),
     ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},
-        "analyses": {"capacity": {}, "dead_neurons": {}}}},
-     "ablation.factors.depth.two: dead_neurons: it reads the weights of one hidden layer"),
+        "analyses": {"capacity": {}, "faithfulness": {}}}},
+     "ablation.factors.depth.two: faithfulness: it reads the weights of one hidden layer"),
+    ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
+        "factors": {"data": {"mnist": {"dataset": "mnist"}, "digits": {"dataset": "digits"}}},
+        "analyses": {"capacity": {}, "robustness": {"mnist_c_parity": []}}}},
+     "ablation.factors.data.digits: robustness: it reads 28×28 images"),
 ])
 def test_depth_the_analyses_cannot_read_exits_2(tmp_path, run_cli, body, named):
     out = tmp_path / "run"
@@ -181,3 +192,18 @@ def test_depth_the_analyses_cannot_read_exits_2(tmp_path, run_cli, body, named):
                            str(out), "--quiet", "--device", "cpu")
     assert code == 2 and named in err, err
     assert not out.exists()
+
+
+def test_dead_and_disconnected_units_of_every_layer():
+    from lowcap.studies.dead_neurons.units import dead_units, disconnected_units
+
+    x = torch.rand(30, 5)  # non-negative inputs
+    params = {"w1": torch.ones(3, 5), "b1": torch.zeros(3),
+              "w2": torch.tensor([[1.0, 0.0, 1.0], [-1.0, -1.0, -1.0], [0.0, 0.0, 0.0]]),
+              "b2": torch.zeros(3), "w3": torch.tensor([[1.0, 1.0, 0.0]]), "b3": torch.zeros(1)}
+    params["w1"][2] = 0.0  # layer-1 unit 2: no incoming weight
+    # Layer 1: unit 1 has no outgoing weight (column 1 of w2 is 0 for rows 0 and 2, -1 for
+    # row 1: not cut); unit 2 has no incoming weight. Layer 2: unit 1 is dead (always ≤ 0),
+    # unit 2 has no incoming weight and no outgoing one.
+    assert disconnected_units(params).tolist() == [False, False, True, False, False, True]
+    assert dead_units(params, x).tolist() == [False, False, True, False, True, True]

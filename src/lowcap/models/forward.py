@@ -51,6 +51,18 @@ def hidden_activations(params: Params, x: torch.Tensor, activation: Activation =
 
 
 @torch.no_grad()
+def every_hidden_layer(params: Params, x: torch.Tensor, activation: Activation = "relu"
+                       ) -> list[torch.Tensor]:
+    """Each hidden layer's outputs [N, h], input side first, of a model of any depth (numbered
+    layers {w1, b1, …}, the last the readout); one hidden layer: [hidden_activations]."""
+    layers, h = [], x
+    for k in range(1, sum(1 for name in params if name.startswith("w"))):
+        h = activate(torch.addmm(params[f"b{k}"], h, params[f"w{k}"].T), activation)
+        layers.append(h)
+    return layers
+
+
+@torch.no_grad()
 def forward(params: Params, x: torch.Tensor, activation: Activation = "relu") -> torch.Tensor:
     """Output logits [N] of one model."""
     return readout(params, hidden_activations(params, x, activation))

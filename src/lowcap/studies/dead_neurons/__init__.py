@@ -9,7 +9,6 @@ from lowcap.studies.selection import Selection
 
 STUDY = Study(
     "dead_neurons", DeadNeuronsConfig, compute=compute, report=report,
-    one_hidden_layer=True,
     summary=summary, headline=("dead_neurons",), claims=CLAIMS,
     selection=lambda cfg: Selection(cfg.dead_neurons.select),
     command=Command(

@@ -9,7 +9,6 @@ from lowcap.studies.unit_information.report import report, summary
 
 STUDY = Study(
     "unit_information", UnitInformationConfig, compute=compute, report=report, summary=summary,
-    one_hidden_layer=True,
     selection=lambda cfg: Selection(cfg.unit_information.select),
     command=Command(
         "unit-info", "Mutual information between each hidden unit and the label, dense and "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lowcap.models.forward import hidden_activations
+import torch
+
+from lowcap.models.forward import every_hidden_layer
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.pruning.methods import prune
@@ -26,7 +28,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             pruned, _ = prune(plist, spec.level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for state, params in (("dense", dense), ("pruned", sparse)):
-                    hidden = hidden_activations(params, x, model.plan.activation)
+                    # Every hidden layer's units (one hidden layer: its h units).
+                    hidden = torch.cat(every_hidden_layer(params, x, model.plan.activation), 1)
                     values = specialisation(unit_label_information(hidden, y, spec.bins))
                     rows += [(model.model_id, {"state": state, "level": spec.level}, metric,
                               value) for metric, value in values.items()]
