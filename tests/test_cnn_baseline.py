@@ -78,3 +78,12 @@ def test_more_widths_train_only_the_new_width(run_copy, run_cli, monkeypatch):
     summary = json.loads((run_copy / "summary.json").read_text())
     assert set(summary["protocols"]["corrected"]["cnn_baseline"]["pairs"]["4-9"]["widths"]) \
         == {"1", "2", "4"}
+
+
+@pytest.mark.parametrize(("hidden", "depth"), [(2, 1), (24, 1), (6, 2), (8, 3)])
+def test_the_mlp_parameter_count_is_the_modules(hidden, depth):
+    from lowcap.models.mlp import build_mlp, init_params
+    from lowcap.studies.cnn_baseline.network import mlp_parameter_count
+
+    mlp = build_mlp(init_params(hidden, 0, depth=depth))
+    assert mlp_parameter_count(hidden, depth) == sum(p.numel() for p in mlp.parameters())

@@ -146,7 +146,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         "sensitivity": {"pairs": [[4, 9]], "widths": [6], "variants": ["random_labels"],
                         "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50},
         "pruning": {"levels": [0.5, 0.9]},
-        "dead_neurons": {"models": [[4, 9, 6]]}, "unit_information": {}})
+        "dead_neurons": {"models": [[4, 9, 6]]}, "unit_information": {},
+        "tsne": {"pair": [4, 9], "hidden": 6, "max_points": 60}})
     code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
                            "--device", "cpu")
     assert code == 0, err
@@ -167,6 +168,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         width = counts.merge(models, on="model_id").hidden
         assert len(counts) and (counts.value == 2 * width).all()  # both layers' units
         assert len(run.results("unit_information"))
+        tsne = run.results("tsne")
+        assert set(tsne[(tsne.metric == "units") & (tsne.level == 0.0)].value) == {12.0}
         norms = run.results("sensitivity")
         assert set(norms.model_id) == set(run.models(depth=2).model_id)
         assert (norms[norms.metric == "jac_test"].value > 0).all()
@@ -174,8 +177,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
 
 @pytest.mark.parametrize(("body", "named"), [
     ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
-      "tsne": {"pair": [4, 9], "hidden": 6}},
-     "tsne: it reads the weights of one hidden layer"),
+      "saliency": {"pair": [4, 9], "hidden": 6}},
+     "saliency: it reads the weights of one hidden layer"),
     ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},

@@ -8,7 +8,6 @@ from lowcap.studies.cnn_baseline.report import report, summary
 
 STUDY = Study(
     "cnn_baseline", CnnBaselineConfig, compute=compute, report=report, summary=summary,
-    one_hidden_layer=True,
     images=True,
     command=Command(
         "cnn-baseline", "Train LeNet-like CNNs of several widths on the run's pairs and splits "

@@ -38,9 +38,10 @@ def parameter_count(channels: int) -> int:
     return 26 * channels + 50 * channels**2 + 2 * channels + 32 * channels + 1
 
 
-def mlp_parameter_count(hidden: int) -> int:
-    """Weights and biases of a 784 → hidden → 1 MLP (for the side-by-side curve)."""
-    return 785 * hidden + hidden + 1
+def mlp_parameter_count(hidden: int, depth: int = 1) -> int:
+    """Weights and biases of a 784 → hidden (→ hidden …, `depth` hidden layers) → 1 MLP (for
+    the side-by-side curve)."""
+    return 785 * hidden + (depth - 1) * (hidden + 1) * hidden + hidden + 1
 
 
 def initial_stack(channels: int, seeds: list[int], device: torch.device | str = "cpu"

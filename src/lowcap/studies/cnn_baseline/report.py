@@ -49,6 +49,7 @@ def summary(inp: ReportInput) -> dict:
     spec = inp.cfg.cnn_baseline
     min_f1, max_std = _rule(inp)
     mlp = capacity_summary(inp)["capacity"] if getattr(inp.cfg, "capacity", None) else {}
+    depth = inp.protocol.depth if inp.protocol is not None else 1
     pairs: dict = {}
     for pair, widths in _cells(inp).items():
         entry: dict = {"widths": {}, "min_channels": None}
@@ -65,10 +66,11 @@ def summary(inp: ReportInput) -> dict:
                                    else parameter_count(entry["min_channels"]))
         reference = mlp.get(pair, {})
         hidden = reference.get("min_hidden")
-        entry["mlp"] = {"min_hidden": hidden,
-                        "min_parameters": None if hidden is None else mlp_parameter_count(hidden),
-                        "f1_by_parameters": {str(mlp_parameter_count(int(h))): f1 for h, f1 in
-                                             reference.get("f1_mean", {}).items()}}
+        entry["mlp"] = {
+            "min_hidden": hidden,
+            "min_parameters": None if hidden is None else mlp_parameter_count(hidden, depth),
+            "f1_by_parameters": {str(mlp_parameter_count(int(h), depth)): f1
+                                 for h, f1 in reference.get("f1_mean", {}).items()}}
         pairs[pair] = entry
     return {"cnn_baseline": {"rule": {"min_f1": min_f1, "max_std": max_std},
                              "setting": spec.model_dump(mode="json"), "pairs": pairs}}

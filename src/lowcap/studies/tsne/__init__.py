@@ -9,7 +9,6 @@ from lowcap.studies.tsne.report import report
 
 STUDY = Study(
     "tsne", TSNEConfig, compute=compute, report=report, claims=CLAIMS,
-    one_hidden_layer=True,
     selection=lambda cfg: one_model(cfg.tsne),
     command=Command(
         "tsne", "t-SNE of hidden activations before and after pruning (§4.5); rebuilds the "

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from lowcap.models.forward import hidden_activations
+from lowcap.models.forward import every_hidden_layer
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.runner import Rows, RunContext, TrainedModel
 from lowcap.studies.dead_neurons.units import live_units
@@ -22,7 +22,8 @@ ARTEFACT = "tsne-{}"
 
 
 def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
-    """Fig 5: 2-D t-SNE of one model's hidden activations before and after pruning, scored."""
+    """Fig 5: 2-D t-SNE of one model's hidden activations (every hidden layer's) before and
+    after pruning, scored."""
     split = ctx.split(model.plan)
     x, y = ctx.analysis_bank(model.plan).inputs(split, "val")
     take = np.random.default_rng(spec.seed).permutation(len(y))[: spec.max_points]
@@ -32,8 +33,13 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     rows: Rows = []
     arrays = {"labels": torch.from_numpy(y)}
     act = model.plan.activation
-    pruned = hidden_activations(sparse, x, act)
-    views = [(0.0, hidden_activations(dense, x, act), "all"), (spec.level, pruned, "all"),
+
+    def units(params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Every hidden layer's units side by side (one hidden layer: its h units)."""
+        return torch.cat(every_hidden_layer(params, x, act), dim=1)
+
+    pruned = units(sparse)
+    views = [(0.0, units(dense), "all"), (spec.level, pruned, "all"),
              (spec.level, pruned[:, live_units(sparse, x, act)], "live")]
     features = [hidden.cpu().numpy() for _, hidden, _ in views]
     # The three embeddings run side by side where the cores allow it (each keeps its fixed
