@@ -147,7 +147,11 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
                         "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50},
         "pruning": {"levels": [0.5, 0.9]},
         "dead_neurons": {"models": [[4, 9, 6]]}, "unit_information": {},
-        "tsne": {"pair": [4, 9], "hidden": 6, "max_points": 60}})
+        "tsne": {"pair": [4, 9], "hidden": 6, "max_points": 60},
+        "saliency": {"pair": [4, 9], "hidden": 6, "max_images": 20},
+        "faithfulness": {"pair": [4, 9], "widths": [6], "max_images": 10, "points": 5},
+        "saliency_shift": {"pair": [4, 9], "widths": [6], "max_images": 10, "sigmas": [0.3],
+                           "methods": ["gradient"]}})
     code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
                            "--device", "cpu")
     assert code == 0, err
@@ -170,6 +174,8 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         assert len(run.results("unit_information"))
         tsne = run.results("tsne")
         assert set(tsne[(tsne.metric == "units") & (tsne.level == 0.0)].value) == {12.0}
+        for analysis in ("saliency", "faithfulness", "saliency_shift"):
+            assert len(run.results(analysis)), analysis
         norms = run.results("sensitivity")
         assert set(norms.model_id) == set(run.models(depth=2).model_id)
         assert (norms[norms.metric == "jac_test"].value > 0).all()
@@ -177,13 +183,15 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
 
 @pytest.mark.parametrize(("body", "named"), [
     ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
-      "saliency": {"pair": [4, 9], "hidden": 6}},
-     "saliency: it reads the weights of one hidden layer"),
+      "tickets": {"pairs": [[4, 9]], "widths": [6], "rounds": 1}},
+     "tickets: it reads the weights of one hidden layer"),
+    ({"protocols": {"reference": {"seeds": [0], "depth": 2}}, "capacity": {}},
+     "the public code's draws exist for one hidden layer only"),
     ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},
-        "analyses": {"capacity": {}, "faithfulness": {}}}},
-     "ablation.factors.depth.two: faithfulness: it reads the weights of one hidden layer"),
+        "analyses": {"capacity": {}, "tickets": {}}}},
+     "ablation.factors.depth.two: tickets"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"data": {"mnist": {"dataset": "mnist"}, "digits": {"dataset": "digits"}}},
         "analyses": {"capacity": {}, "robustness": {"mnist_c_parity": []}}}},
@@ -210,3 +218,20 @@ def test_dead_and_disconnected_units_of_every_layer():
     # unit 2 has no incoming weight and no outgoing one.
     assert disconnected_units(params).tolist() == [False, False, True, False, False, True]
     assert dead_units(params, x).tolist() == [False, False, True, False, True, True]
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_saliency_maps_of_deep_models_equal_captum_and_brute_force(depth):
+    from lowcap.studies.saliency import maps
+
+    params = {k: v.double() for k, v in init_params(7, 3, input_dim=784, depth=depth).items()}
+    x = torch.rand(4, 784, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(maps.gradient(params, x), maps.captum_saliency(params, x))
+    torch.testing.assert_close(maps.integrated_gradients(params, x),
+                               maps.captum_integrated_gradients(params, x))
+    module = build_mlp(params)
+    eps = 0.01
+    brute = torch.stack([
+        (torch.sigmoid(module(x + eps * torch.eye(784, dtype=x.dtype)[i])).squeeze(1)
+         - torch.sigmoid(module(x)).squeeze(1)).abs() for i in range(0, 784, 97)], dim=1)
+    torch.testing.assert_close(maps.finite_difference(params, x, eps)[:, ::97], brute.detach())

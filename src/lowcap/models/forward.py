@@ -62,10 +62,21 @@ def every_hidden_layer(params: Params, x: torch.Tensor, activation: Activation =
     return layers
 
 
+def logits_from_first(params: Params, z: torch.Tensor, activation: Activation = "relu"
+                      ) -> torch.Tensor:
+    """Logits [...] of a model of any depth from its first hidden layer's pre-activations z
+    [..., h] (one hidden layer: `readout` of act(z))."""
+    layers = sum(1 for name in params if name.startswith("w"))
+    h = activate(z, activation)
+    for k in range(2, layers):
+        h = activate(h @ params[f"w{k}"].T + params[f"b{k}"], activation)
+    return h @ params[f"w{layers}"].reshape(-1) + params[f"b{layers}"]
+
+
 @torch.no_grad()
 def forward(params: Params, x: torch.Tensor, activation: Activation = "relu") -> torch.Tensor:
-    """Output logits [N] of one model."""
-    return readout(params, hidden_activations(params, x, activation))
+    """Output logits [N] of one model of any depth."""
+    return logits_from_first(params, pre_activations(params, x), activation)
 
 
 def sigmoid_slope(logits: torch.Tensor) -> torch.Tensor:

@@ -179,6 +179,9 @@ class ProtocolConfig(ConfigSection):
             raise ValueError("draws: paper_code draws the public code's N(0, init_std²) "
                              "weights; set init: normal, or draws: lowcap for lowcap's own "
                              "streams")
+        if self.draws == "paper_code" and self.depth != 1:
+            raise ValueError(f"depth {self.depth}: the public code's draws exist for one "
+                             "hidden layer only; set depth: 1, or draws: lowcap")
         return self
 
     @property

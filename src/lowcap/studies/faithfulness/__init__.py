@@ -11,7 +11,6 @@ from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "faithfulness", FaithfulnessConfig, compute=compute, report=report, summary=summary,
-    one_hidden_layer=True,
     images=True,
     claims=CLAIMS, selection=lambda cfg: at_pair_and_widths(cfg.faithfulness),
     command=Command(

@@ -39,8 +39,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 act = model.plan.activation
                 fresh = {k: v.to(x) for k, v in init_params(
-                    model.plan.hidden, spec.seed + 10_000, model.plan.init_spec,
-                    pair=model.plan.pair).items()}
+                    model.plan.hidden, spec.seed + 10_000, model.plan.init_spec, x.shape[1],
+                    pair=model.plan.pair, depth=model.plan.depth).items()}
                 for method in spec.methods:
                     gen = torch.Generator().manual_seed(spec.seed)
                     for state, params in (("dense", dense), ("pruned", sparse)):

@@ -9,7 +9,6 @@ from lowcap.studies.selection import one_model
 
 STUDY = Study(
     "saliency", SaliencyConfig, compute=compute, report=report, headline=("saliency",),
-    one_hidden_layer=True,
     images=True,
     claims=CLAIMS, selection=lambda cfg: one_model(cfg.saliency),
     command=Command(

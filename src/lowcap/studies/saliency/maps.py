@@ -1,4 +1,4 @@
-"""Saliency maps for 784 → h → 1 MLPs (ReLU or tanh), batched over images and pixels.
+"""Saliency maps for 784 → h (→ h …) → 1 MLPs (ReLU or tanh), batched over images and pixels.
 
 - `finite_difference`: the paper's appendix C.2, |f(x + ε e_i) − f(x)| for every pixel i with
   f the sigmoid output. The first layer is linear, so all 784 perturbed pre-activations are
@@ -17,7 +17,7 @@ import torch
 from scipy.stats import rankdata
 
 from lowcap.models import forward as fw
-from lowcap.models.mlp import Activation, build_mlp
+from lowcap.models.mlp import Activation, build_mlp, layer_count
 
 Params = dict[str, torch.Tensor]
 
@@ -30,18 +30,26 @@ def finite_difference(params: Params, x: torch.Tensor, epsilon: float = 0.01,
     out = []
     for start in range(0, x.shape[0], chunk):
         z = fw.pre_activations(params, x[start:start + chunk])  # [n, h]
-        base = torch.sigmoid(fw.readout(params, fw.activate(z, activation)))  # [n]
+        base = torch.sigmoid(fw.logits_from_first(params, z, activation))  # [n]
         z_perturbed = z.unsqueeze(1) + epsilon * w1.T.unsqueeze(0)  # [n, 784, h]
-        moved = torch.sigmoid(fw.readout(params, fw.activate(z_perturbed, activation)))  # [n, 784]
+        moved = torch.sigmoid(fw.logits_from_first(params, z_perturbed, activation))  # [n, 784]
         out.append((moved - base.unsqueeze(1)).abs())
     return torch.cat(out)
 
 
 def _input_gradient(params: Params, x: torch.Tensor, activation: Activation) -> torch.Tensor:
-    """∂ sigmoid(f(x)) / ∂x [N, 784] in closed form."""
-    z = fw.pre_activations(params, x)
-    slope = fw.sigmoid_slope(fw.readout(params, fw.activate(z, activation)))
-    d_hidden = fw.activation_slope(z, activation) * params["w2"].reshape(-1)  # [N, h]
+    """∂ sigmoid(f(x)) / ∂x [N, 784] in closed form, for any depth: the readout's weights
+    carried back through every layer's activation slopes and weights."""
+    layers = layer_count(params)
+    pre = [fw.pre_activations(params, x)]
+    for k in range(2, layers):
+        pre.append(fw.activate(pre[-1], activation) @ params[f"w{k}"].T + params[f"b{k}"])
+    logits = fw.activate(pre[-1], activation) @ params[f"w{layers}"].reshape(-1) \
+        + params[f"b{layers}"]
+    slope = fw.sigmoid_slope(logits)
+    d_hidden = fw.activation_slope(pre[-1], activation) * params[f"w{layers}"].reshape(-1)
+    for k in range(layers - 1, 1, -1):  # back through hidden-to-hidden layer k
+        d_hidden = (d_hidden @ params[f"w{k}"]) * fw.activation_slope(pre[k - 2], activation)
     return slope.unsqueeze(1) * (d_hidden @ params["w1"])
 
 

@@ -9,7 +9,6 @@ from lowcap.studies.selection import at_pair_and_widths
 
 STUDY = Study(
     "saliency_shift", SaliencyShiftConfig, compute=compute, report=report, summary=summary,
-    one_hidden_layer=True,
     images=True,
     selection=lambda cfg: at_pair_and_widths(cfg.saliency_shift),
     command=Command(
