@@ -134,9 +134,9 @@ def _run_config(tmp_path, body: dict) -> str:
 
 
 def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli):
-    """Capacity and robustness read only logits, pruning prunes every layer, dead neurons and
-    unit information count every layer's units, sensitivity measures any depth: they run on
-    deeper models."""
+    """Every study runs on deeper models: capacity and robustness read logits, pruning and
+    tickets prune every layer, dead neurons, unit information and t-SNE count every layer's
+    units, the maps and the Jacobian go back through every layer."""
     out = tmp_path / "run"
     cfg = _run_config(tmp_path, {
         "protocols": {"corrected": {"seeds": [0], "depth": 2}},
@@ -151,7 +151,9 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         "saliency": {"pair": [4, 9], "hidden": 6, "max_images": 20},
         "faithfulness": {"pair": [4, 9], "widths": [6], "max_images": 10, "points": 5},
         "saliency_shift": {"pair": [4, 9], "widths": [6], "max_images": 10, "sigmas": [0.3],
-                           "methods": ["gradient"]}})
+                           "methods": ["gradient"]},
+        "tickets": {"pairs": [[4, 9]], "widths": [6], "seeds": 1, "rounds": 2,
+                    "train_size": 256}})
     code, _, err = run_cli("reproduce", "--config", cfg, "--out", str(out), "--quiet",
                            "--device", "cpu")
     assert code == 0, err
@@ -174,30 +176,23 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
         assert len(run.results("unit_information"))
         tsne = run.results("tsne")
         assert set(tsne[(tsne.metric == "units") & (tsne.level == 0.0)].value) == {12.0}
-        for analysis in ("saliency", "faithfulness", "saliency_shift"):
+        for analysis in ("saliency", "faithfulness", "saliency_shift", "tickets"):
             assert len(run.results(analysis)), analysis
         norms = run.results("sensitivity")
-        assert set(norms.model_id) == set(run.models(depth=2).model_id)
+        assert norms.model_id.nunique() and set(norms.model_id) <= set(run.models(depth=2).model_id)
         assert (norms[norms.metric == "jac_test"].value > 0).all()
 
 
 @pytest.mark.parametrize(("body", "named"), [
-    ({"protocols": {"corrected": {"seeds": [0], "depth": 2}}, "capacity": {},
-      "tickets": {"pairs": [[4, 9]], "widths": [6], "rounds": 1}},
-     "tickets: it reads the weights of one hidden layer"),
     ({"protocols": {"reference": {"seeds": [0], "depth": 2}}, "capacity": {}},
      "the public code's draws exist for one hidden layer only"),
     ({"protocols": {"corrected": {"seeds": [0], "depth": 0}}, "capacity": {}}, "depth"),
-    ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
-        "factors": {"depth": {"one": {"depth": 1}, "two": {"depth": 2}}},
-        "analyses": {"capacity": {}, "tickets": {}}}},
-     "ablation.factors.depth.two: tickets"),
     ({"protocols": {"corrected": {"seeds": [0]}}, "ablation": {
         "factors": {"data": {"mnist": {"dataset": "mnist"}, "digits": {"dataset": "digits"}}},
         "analyses": {"capacity": {}, "robustness": {"mnist_c_parity": []}}}},
      "ablation.factors.data.digits: robustness: it reads 28×28 images"),
 ])
-def test_depth_the_analyses_cannot_read_exits_2(tmp_path, run_cli, body, named):
+def test_bad_depth_and_dataset_input_exits_2(tmp_path, run_cli, body, named):
     out = tmp_path / "run"
     code, _, err = run_cli("reproduce", "--config", _run_config(tmp_path, body), "--out",
                            str(out), "--quiet", "--device", "cpu")
@@ -235,3 +230,23 @@ def test_saliency_maps_of_deep_models_equal_captum_and_brute_force(depth):
         (torch.sigmoid(module(x + eps * torch.eye(784, dtype=x.dtype)[i])).squeeze(1)
          - torch.sigmoid(module(x)).squeeze(1)).abs() for i in range(0, 784, 97)], dim=1)
     torch.testing.assert_close(maps.finite_difference(params, x, eps)[:, ::97], brute.detach())
+
+
+def test_masks_of_every_layer_hold_while_training(mnist, bank):
+    """A deep model's mask covers each matrix (hidden-to-hidden included): masked weights stay
+    exactly 0; a dense neighbour trains as if no model were masked."""
+    lanes = _lanes(mnist)
+    gen = torch.Generator().manual_seed(0)
+    shapes = {k: v.shape for k, v in init_params(3, 0, depth=3).items() if k.startswith("w")}
+    mask = {k: (torch.rand(shape, generator=gen) > 0.5).double() for k, shape in shapes.items()}
+    masked = Cohort(lanes, depth=3)
+    masked.set_masks([[mask] + [None] * 3, [None, None]])
+    dense = Cohort(lanes, depth=3)
+    train_cohort(masked, bank, 2, 64)
+    train_cohort(dense, bank, 2, 64)
+    params = masked.model_params(0, 0)
+    for name, m in mask.items():
+        assert torch.all(params[name][m == 0] == 0), name
+        assert torch.any(params[name][m == 1] != 0), name
+    for key, value in dense.model_params(0, 1).items():
+        torch.testing.assert_close(masked.model_params(0, 1)[key], value, rtol=0, atol=0)

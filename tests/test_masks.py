@@ -69,7 +69,7 @@ def test_masked_models_train_like_torch_prune_and_stay_sparse(mnist, bank, batch
     # shapes differ).
     for layer, value in dense.model_params(0, 0).items():
         assert (cohort.model_params(0, 2)[layer] - value).norm() <= 1e-5 * value.norm()
-    assert cohort.mask_w1[0, 28:].eq(1).all()  # its units (after 8 + 16 masked) are unmasked
+    assert cohort.masks["w1"][0, 28:].eq(1).all()  # its units (after 8 + 16 masked) are unmasked
 
 
 def test_masks_survive_a_snapshot(mnist):
@@ -79,7 +79,7 @@ def test_masks_survive_a_snapshot(mnist):
     other = Cohort([Lane(split, 0, (ModelSpec(4, 0.1, 0),))])
     other.set_masks([[None]])
     other.load_state(cohort.state())
-    assert torch.equal(other.mask_w1, cohort.mask_w1) and torch.equal(other.w1, cohort.w1)
+    assert torch.equal(other.masks["w1"], cohort.masks["w1"]) and torch.equal(other.w1, cohort.w1)
 
 
 def _torch_rounds(params, fraction, rounds, scope):

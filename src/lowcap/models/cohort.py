@@ -105,9 +105,9 @@ class Cohort:
         real = self.unit_model < m
         self.block = ((self.unit_model.unsqueeze(2) == self.unit_model.unsqueeze(1))
                       & real.unsqueeze(2) & real.unsqueeze(1)) if depth > 1 else None
-        # Binary weight masks (sparse subnetworks; `set_masks`), None while every model is dense.
-        self.mask_w1: torch.Tensor | None = None
-        self.mask_w2: torch.Tensor | None = None
+        # Binary weight masks by parameter name (sparse subnetworks; `set_masks`), None while
+        # every model is dense.
+        self.masks: dict[str, torch.Tensor] | None = None
         # Optimiser state, None while every model is plain SGD without weight decay.
         self.optimiser: CohortOptimiser | None = None
         if any(not spec.optimiser.plain for lane in lanes for spec in lane.models):
@@ -246,25 +246,30 @@ class Cohort:
 
     @torch.no_grad()
     def set_masks(self, masks: list[list[dict[str, torch.Tensor] | None]]) -> None:
-        """Fix a binary mask {w1 [h, d], w2 [1, h]} per model (`masks[lane][index]`; None
-        keeps a model dense). Masked weights become 0 now and stay exactly 0 while training
+        """Fix a binary mask per model (`masks[lane][index]`, one per weight matrix, named as
+        `model_params` names them: {w1 [h, d], w2 [1, h]} for one hidden layer; None keeps a
+        model dense). Masked weights become 0 now and stay exactly 0 while training
         (`apply_masks_` after every update), so masked and dense models share a cohort."""
-        self.mask_w1 = torch.ones_like(self.w1)
-        self.mask_w2 = torch.ones_like(self.w2)
+        out = self.depth + 1
+        self.masks = {name: torch.ones_like(w) for name, w in self.parameters().items()
+                      if name == "w1" or name == "w2" or name.startswith("hw")}
         for g, lane_masks in enumerate(masks):
             for i, mask in enumerate(lane_masks):
                 if mask is not None:
                     units = self.unit_slices[g][i]
-                    self.mask_w1[g, units] = mask["w1"].to(self.w1)
-                    self.mask_w2[g, units] = mask["w2"].reshape(-1).to(self.w2)
+                    self.masks["w1"][g, units] = mask["w1"].to(self.w1)
+                    self.masks["w2"][g, units] = mask[f"w{out}"].reshape(-1).to(self.w2)
+                    for k in range(self.depth - 1):
+                        self.masks[f"hw{k}"][g, units, units] = mask[f"w{k + 2}"].to(self.w1)
         self.apply_masks_()
 
     @torch.no_grad()
     def apply_masks_(self) -> None:
         """Zero every masked weight (nothing without masks)."""
-        if self.mask_w1 is not None and self.mask_w2 is not None:
-            self.w1.mul_(self.mask_w1)
-            self.w2.mul_(self.mask_w2)
+        if self.masks is not None:
+            params = self.parameters()
+            for name, mask in self.masks.items():
+                params[name].mul_(mask)
 
     # --- single models -------------------------------------------------------------------------
 
@@ -295,8 +300,7 @@ class Cohort:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The trainable state as plain tensors (for atomic snapshots)."""
-        masks = ({} if self.mask_w1 is None else
-                 {"mask_w1": self.mask_w1, "mask_w2": self.mask_w2})
+        masks = {} if self.masks is None else {f"mask_{k}": v for k, v in self.masks.items()}
         optimiser = {} if self.optimiser is None else self.optimiser.state()
         return {**self.parameters(), "model_lr": self.model_lr, "unit_lr": self.unit_lr,
                 **masks, **optimiser}

@@ -86,9 +86,6 @@ class Study:
     # Reads its inputs as 28×28 images (occluders, maps, convolutions): it runs only where
     # every protocol's dataset is 28×28 (mnist, fashion_mnist, kmnist).
     images: bool = False
-    # Reads the weights or units of one hidden layer ({w1, b1, w2, b2}): it runs only where
-    # every protocol trains one hidden layer (depth 1).
-    one_hidden_layer: bool = False
     # Which trained models an analysis reads, from the config (an empty one is refused).
     selection: Callable[[Any], Selection] | None = None
     # Fields the study adds to every protocol (name → (type, default)), and their values in
@@ -104,10 +101,6 @@ def refusal(study: Study, protocol: ProtocolConfig) -> str | None:
         return (f"{study.name}: it reads 28×28 images, and protocol {protocol.name} trains on "
                 f"{protocol.dataset} {shape}; remove the {study.name} section or use a 28×28 "
                 "dataset (mnist, fashion_mnist, kmnist)")
-    if study.one_hidden_layer and protocol.depth != 1:
-        return (f"{study.name}: it reads the weights of one hidden layer, and protocol "
-                f"{protocol.name} trains depth {protocol.depth}; remove the {study.name} "
-                "section or set depth: 1")
     return None
 
 

@@ -20,7 +20,6 @@ COMMAND = Command(
         "rewind_epoch": rewind_epoch})
 STUDY = Study(
     "tickets", TicketsConfig, compute=compute, report=report, summary=summary, claims=CLAIMS,
-    one_hidden_layer=True,
     command=COMMAND,
     trains=lambda cfg: [("tickets", plan) for protocol in cfg.protocols
                         for plan in dense_plans(cfg, protocol)])

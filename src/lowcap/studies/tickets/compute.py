@@ -54,13 +54,14 @@ def setting(spec: TicketsConfig, protocol: str) -> str:
 def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict[str, Params]:
     """Each model's weights after `epochs` epochs of dense training (0: its initialisation),
     recomputed by training a cohort that far: the stored dense models keep only their end."""
-    if epochs == 0:
-        return {p.model_id: init_params(p.hidden, p.seed, p.init_spec, pair=p.pair)
-                for p in plans}
     bank = ctx.bank_for(plans[0])
+    if epochs == 0:
+        return {p.model_id: init_params(p.hidden, p.seed, p.init_spec, bank.input_dim,
+                                        pair=p.pair, depth=p.depth) for p in plans}
     lanes, lane_plans = layout(plans, ctx.split)
     cohort = Cohort(lanes, activation=plans[0].activation,  # type: ignore[arg-type]
-                    device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim)
+                    device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim,
+                    depth=plans[0].depth)
     train_cohort(cohort, bank, epochs, plans[0].batch_size, precision=plans[0].matmul_precision,
                  budget=plans[0].budget_batch_size, evaluate_parts=())
     return {plan.model_id: cohort.model_params(g, i)

@@ -25,6 +25,7 @@ from lowcap.data.tasks import TaskSplit
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
 from lowcap.models.mlp import init_params
 from lowcap.run.plan import ModelPlan
+from lowcap.studies.pruning.methods import weight_names
 from lowcap.training import EvalSet, evaluate, train_cohort
 
 Params = dict[str, torch.Tensor]
@@ -33,7 +34,7 @@ METHODS = (*TRAINED, "oneshot")
 
 
 def kept_share(mask: Params) -> float:
-    """The share of w1 and w2 a mask keeps."""
+    """The share of the weights (every matrix) a mask keeps."""
     kept = sum(float(m.sum()) for m in mask.values())
     return kept / sum(m.numel() for m in mask.values())
 
@@ -52,8 +53,9 @@ def random_mask_like(mask: Params, seed: int) -> Params:
 
 def oneshot_mask(trained: Params, like: Params, scope: str) -> Params:
     """The trained dense model's magnitude mask keeping as many weights as `like` does: in
-    w1 and w2 together (`scope` global) or in each layer (layerwise)."""
-    groups = [("w1", "w2")] if scope == "global" else [("w1",), ("w2",)]
+    every weight matrix together (`scope` global) or in each one (layerwise)."""
+    names = weight_names(trained)
+    groups = [tuple(names)] if scope == "global" else [(k,) for k in names]
     out: Params = {}
     for layers in groups:
         scores = torch.cat([trained[k].reshape(-1).abs() for k in layers])
@@ -98,7 +100,7 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
         for member in group:
             plan, mask = member.plan, member.mask
             fresh = init_params(plan.hidden, plan.seed + reinit_offset, plan.init_spec,
-                                pair=plan.pair)
+                                bank.input_dim, pair=plan.pair, depth=plan.depth)
             chosen = {"imp": (member.rewind, mask), "reinit": (fresh, mask),
                       # Seeded per model: successive rounds' random masks are nested.
                       "random_mask": (member.rewind,
@@ -118,7 +120,8 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
         tags.append(lane_tags)
     plan = members[0].plan
     cohort = Cohort(lanes, activation=plan.activation,  # type: ignore[arg-type]
-                    device=bank.device, dtype=bank.images.dtype, params=params)
+                    device=bank.device, dtype=bank.images.dtype, params=params,
+                    input_dim=bank.input_dim, depth=plan.depth)
     cohort.set_masks(masks)
     before = evaluate(cohort, EvalSet.of(cohort, bank, "val"))["f1"]
     best = torch.full((cohort.n_lanes, cohort.max_models), -1.0, dtype=torch.float64)
