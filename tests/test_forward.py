@@ -11,7 +11,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from lowcap.models.forward import forward, hidden_activations
+from lowcap.models.forward import every_hidden_layer, forward
 from lowcap.models.mlp import build_mlp, init_params
 from lowcap.studies.dead_neurons.units import dead_units
 from lowcap.studies.saliency import maps
@@ -70,7 +70,7 @@ def test_dead_units_follow_the_activation():
     x = torch.rand(50, 784, generator=torch.Generator().manual_seed(1))
     relu, tanh = dead_units(params, x, "relu"), dead_units(params, x, "tanh")
     assert relu[1] and relu[2] and not tanh[1] and tanh[2]
-    assert (hidden_activations(params, x, "tanh")[:, 1] < 0).all()
+    assert (every_hidden_layer(params, x, "tanh")[0][:, 1] < 0).all()
 
 
 @pytest.mark.slow

@@ -214,10 +214,10 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
              train: bool = True, analyses: tuple[str, ...] | None = None,
              ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
     from lowcap.report.build import build_report
+    from lowcap.run.plan import datasets_of
     from lowcap.run.rundir import check_run, open_run, resolve_device
     from lowcap.studies.schedule import (
         check_selections,
-        datasets_used,
         every_training_group,
         run_analyses,
         run_training,
@@ -229,7 +229,8 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
     dev = resolve_device(device)
     # Before a Ray cluster is joined or anything is written.
     check_selections(cfg, analyses)
-    check_run(out, list(every_training_group(cfg)), dev, fresh)
+    groups = list(every_training_group(cfg))
+    check_run(out, groups, dev, fresh)
     remote = None
     if executor == "ray":
         from lowcap.run.distributed import RayExecutor
@@ -237,7 +238,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
         remote = RayExecutor(ray_address, gpus=int(dev.type == "cuda"), timeout=ray_timeout)
     try:  # analyses use the executor too (RunContext.map): shut it down after them
         ctx = open_run(out, cfg, dev, fresh, quiet, repair=train,
-                       datasets=datasets_used(cfg))
+                       datasets=datasets_of(plan for _, _, plans in groups for plan in plans))
         try:
             ctx.executor = remote
             seconds = run_training(ctx, cfg) if train else {}

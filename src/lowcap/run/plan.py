@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import MISSING, Field, asdict, dataclass, fields
 from functools import cached_property
 from itertools import product
@@ -99,6 +100,12 @@ class ModelPlan:
     def torch_dtype(self) -> torch.dtype:
         """The float type the model trains in."""
         return getattr(torch, self.dtype)
+
+
+def datasets_of(plans: Iterable[ModelPlan]) -> set[str]:
+    """The datasets these plans train on (MNIST where there are none: the paper's analyses
+    and companion studies read it)."""
+    return {plan.dataset for plan in plans} or {"mnist"}
 
 
 def _default(f: Field) -> Any:

@@ -35,11 +35,6 @@ def every_training_group(cfg: RunConfig) -> Iterator[tuple[str, str, list[ModelP
             yield study.name, plans[0].protocol, plans
 
 
-def datasets_used(cfg: RunConfig) -> set[str]:
-    """The datasets of every model the config trains."""
-    return {plan.dataset for _, _, group in every_training_group(cfg) for plan in group} or {
-        "mnist"}
-
 
 def check_selections(cfg: RunConfig, only: tuple[str, ...] | None = None) -> None:
     """UserInputError naming the study and its selection when an analysis the config runs

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lowcap.data.bank import ImageBank
-from lowcap.models.cohort import Cohort
+from lowcap.models.cohort import Cohort, finite_or_zero
 from lowcap.training.augment import augment, draws, thetas
 from lowcap.training.batches import Budget, epoch_order
 from lowcap.training.evaluation import EvalSet
@@ -135,11 +135,10 @@ def _backward_chunk(cohort: Cohort, x: torch.Tensor, y: torch.Tensor, weight: to
     # Hidden-to-hidden layers, last first; a weight off its model's block gets no gradient.
     for k in range(cohort.depth - 2, -1, -1):
         below = layers[k]
-        grads[f"hw{k}"] = torch.where(cohort.block, torch.bmm(
-            d_z.transpose(1, 2), torch.nan_to_num(below, nan=0.0, posinf=0.0, neginf=0.0)), 0.0)
+        grads[f"hw{k}"] = torch.where(
+            cohort.block, torch.bmm(d_z.transpose(1, 2), finite_or_zero(below)), 0.0)
         grads[f"hb{k}"] = d_z.sum(1)
-        safe = torch.nan_to_num(d_z, nan=0.0, posinf=0.0, neginf=0.0)
-        d_z = cohort.backprop_act(torch.bmm(safe, cohort.deep_w[k]), below)
+        d_z = cohort.backprop_act(torch.bmm(finite_or_zero(d_z), cohort.deep_w[k]), below)
     w1_target.baddbmm_(d_z.transpose(1, 2), x, alpha=alpha)
     grads["b1"] = d_z.sum(1)
     return logits, grads

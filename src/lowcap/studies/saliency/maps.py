@@ -41,12 +41,8 @@ def _input_gradient(params: Params, x: torch.Tensor, activation: Activation) -> 
     """∂ sigmoid(f(x)) / ∂x [N, 784] in closed form, for any depth: the readout's weights
     carried back through every layer's activation slopes and weights."""
     layers = layer_count(params)
-    pre = [fw.pre_activations(params, x)]
-    for k in range(2, layers):
-        pre.append(fw.activate(pre[-1], activation) @ params[f"w{k}"].T + params[f"b{k}"])
-    logits = fw.activate(pre[-1], activation) @ params[f"w{layers}"].reshape(-1) \
-        + params[f"b{layers}"]
-    slope = fw.sigmoid_slope(logits)
+    pre, post = fw.hidden_layers(params, fw.pre_activations(params, x), activation)
+    slope = fw.sigmoid_slope(fw.readout(params, post[-1]))
     d_hidden = fw.activation_slope(pre[-1], activation) * params[f"w{layers}"].reshape(-1)
     for k in range(layers - 1, 1, -1):  # back through hidden-to-hidden layer k
         d_hidden = (d_hidden @ params[f"w{k}"]) * fw.activation_slope(pre[k - 2], activation)

@@ -76,7 +76,7 @@ class Probes:
         return cls(data, take, noise, ellipses)
 
 
-def measure_stack(stack: sens.ModelStack | DeepStack, probes: Probes) -> list[dict[str, float]]:
+def _measure_stack(stack: sens.ModelStack | DeepStack, probes: Probes) -> list[dict[str, float]]:
     """Every measurement of every model of one stack: one tensor program per probe set."""
     out: dict[str, torch.Tensor] = {}
     for part, (x, y) in probes.data.items():
@@ -113,7 +113,7 @@ def measure_stack(stack: sens.ModelStack | DeepStack, probes: Probes) -> list[di
     return [{key: values[m] for key, values in host.items()} for m in range(stack.n_models)]
 
 
-def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], probes: Probes
+def measure_split(params: list[dict[str, torch.Tensor]], activations: list[str], probes: Probes
                  ) -> list[dict[str, float]]:
     """The measurements of models of one split, in order: one stack per activation and depth
     (one hidden layer: `ModelStack`, whose numbers the stored runs hold; deeper: `DeepStack`)."""
@@ -124,7 +124,7 @@ def _measure_all(params: list[dict[str, torch.Tensor]], activations: list[str], 
                 if act == activation and layer_count(p) == layers]
         kind = sens.ModelStack if layers == 2 else DeepStack
         stack = kind.of([params[i] for i in rows], activation)  # type: ignore[arg-type]
-        for i, values in zip(rows, measure_stack(stack, probes), strict=True):
+        for i, values in zip(rows, _measure_stack(stack, probes), strict=True):
             measured[i] = values
     return measured
 
@@ -151,7 +151,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         items = [([ctx.load_params(p.model_id) for _, p in group], [p.activation for _, p in group],
                   Probes.draw(ctx, group[0][1], spec)) for group in by_split.values()]
         rows = []
-        for group, measured in zip(by_split.values(), ctx.map(_measure_all, items), strict=True):
+        for group, measured in zip(by_split.values(), ctx.map(measure_split, items), strict=True):
             for (variant, plan), values in zip(group, measured, strict=True):
                 rows += [(plan.model_id, {"variant": variant}, metric, value)
                          for metric, value in values.items()]

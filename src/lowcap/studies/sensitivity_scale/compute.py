@@ -1,5 +1,6 @@
 """The Novak-scale study as a phase: train the factor grid (cohorts, resumable), then measure
-every model's gap, Jacobian norms and transitions, one stack per (split, depth)."""
+every model's gap, Jacobian norms and transitions with the sensitivity study's
+`measure_split`: one stack per (split, depth)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,10 @@ from itertools import product
 from lowcap.run.config import PROTOCOL_PRESETS, ProtocolConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
-from lowcap.studies.sensitivity.compute import Probes, measure_stack
-from lowcap.studies.sensitivity.deep_stack import DeepStack
+from lowcap.studies.sensitivity.compute import Probes, measure_split
 from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
 
 PROTOCOL = "sensitivity_scale"  # the models' protocol name in the store
-# The factors a model varies in, as the report names them (plan field → factor).
-FACTORS = {"dataset": "dataset", "depth": "depth", "hidden": "width", "optimiser": "optimiser",
-           "batch_size": "batch_size", "augment": "augment", "labels": "labels"}
 
 
 def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
@@ -39,11 +36,6 @@ def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
     return plans
 
 
-def _measure_group(params: list[dict], activation: str, probes: Probes) -> list[dict]:
-    """Every measurement of models of one split and depth."""
-    return measure_stack(DeepStack.of(params, activation), probes)  # type: ignore[arg-type]
-
-
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Train and measure the grid once per run (under the run's first protocol)."""
     spec: SensitivityScaleConfig = cfg.sensitivity_scale
@@ -54,18 +46,15 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     stored = {m.model_id: m for m in trained_models(ctx.store, plans) if not m.diverged}
 
     def measure():
+        # One work item per split: its models share the probes (one stack per depth).
         groups: dict[tuple, list[ModelPlan]] = defaultdict(list)
         for plan in plans:
             if plan.model_id in stored:
-                groups[(plan.lane_key(), plan.depth)].append(plan)
-        probes: dict[tuple, Probes] = {}
-        items = []
-        for (lane, _), members in groups.items():
-            if lane not in probes:
-                probes[lane] = Probes.draw(ctx, members[0], spec)
-            items.append(([ctx.load_params(p.model_id) for p in members], "relu", probes[lane]))
+                groups[plan.lane_key()].append(plan)
+        items = [([ctx.load_params(p.model_id) for p in members], ["relu"] * len(members),
+                  Probes.draw(ctx, members[0], spec)) for members in groups.values()]
         rows = []
-        for members, measured in zip(groups.values(), ctx.map(_measure_group, items),
+        for members, measured in zip(groups.values(), ctx.map(measure_split, items),
                                      strict=True):
             for plan, values in zip(members, measured, strict=True):
                 rows += [(plan.model_id, {}, metric, value) for metric, value in values.items()]

@@ -37,9 +37,9 @@ def measured_models(store: Store) -> list[dict]:
     return out
 
 
-def summary(store: Store, spec: SensitivityScaleConfig) -> dict:
-    """The summary key `sensitivity_scale` (empty before the study has run)."""
-    models = measured_models(store)
+def summary(models: list[dict], spec: SensitivityScaleConfig) -> dict:
+    """The summary key `sensitivity_scale` of the `measured_models` (empty before the study
+    has run)."""
     if len(models) < 3:
         return {}
     return {"models": len(models),
@@ -55,11 +55,8 @@ def summary(store: Store, spec: SensitivityScaleConfig) -> dict:
             "measures": scale_statistics(models, spec.bootstrap, spec.seed)}
 
 
-def figure(store: Store, folder: Path) -> Path | None:
+def figure(models: list[dict], folder: Path) -> Path:
     """Fig N1: the gap against each measure, one colour per depth."""
-    models = measured_models(store)
-    if not models:
-        return None
     fig, axes = new_figure(ncols=len(MEASURES))
     for ax, (measure, title) in zip(axes, MEASURES.items(), strict=True):
         for depth in sorted({m["factors"]["depth"] for m in models}):
@@ -106,8 +103,8 @@ def _html(s: dict) -> str:
 
 def run_report(inp: ReportInput) -> Section:
     """Summary key `sensitivity_scale`, its tables and Fig N1."""
-    s = summary(inp.store, inp.cfg.sensitivity_scale)
+    models = measured_models(inp.store)
+    s = summary(models, inp.cfg.sensitivity_scale)
     if not s:
         return Section({"sensitivity_scale": {}})
-    fig = figure(inp.store, inp.figures)
-    return Section({"sensitivity_scale": s}, [fig] if fig else [], _html(s))
+    return Section({"sensitivity_scale": s}, [figure(models, inp.figures)], _html(s))
