@@ -64,25 +64,3 @@ def run_copy(smoke_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(smoke_run, copy)
     return copy
-
-
-def flat_numbers(section, path: str = "") -> dict:
-    """A summary section flattened to {path: number}."""
-    if isinstance(section, dict):
-        return {k: v for key, value in section.items()
-                for k, v in flat_numbers(value, f"{path}/{key}").items()}
-    if isinstance(section, list):
-        return {k: v for i, value in enumerate(section)
-                for k, v in flat_numbers(value, f"{path}[{i}]").items()}
-    return {path: section} if isinstance(section, int | float) else {}
-
-
-def flat_others(section, path: str = "") -> dict:
-    """Everything in a summary section that is not a number (texts, verdicts, keys)."""
-    if isinstance(section, dict):
-        return {k: v for key, value in section.items()
-                for k, v in flat_others(value, f"{path}/{key}").items()} | {path: sorted(section)}
-    if isinstance(section, list):
-        return {k: v for i, value in enumerate(section)
-                for k, v in flat_others(value, f"{path}[{i}]").items()}
-    return {} if isinstance(section, int | float) else {path: section}

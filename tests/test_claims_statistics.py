@@ -58,16 +58,69 @@ def test_signed_rank_needs_six_nonzero_values_and_detects_a_shift():
 
 
 def test_verdict_helpers():
-    assert st.above((0.1, 0.2), 0) == "holds"
-    assert st.above((-0.2, -0.1), 0) == "does not hold"
-    assert st.above((-0.1, 0.1), 0) == "inconclusive"
-    assert st.below((-0.2, -0.1), 0) == "holds"
-    assert st.below((0.1, 0.2), 0) == "does not hold"
-    assert st.inside((3, 5), 2, 6) == "holds"
-    assert st.inside((7, 9), 2, 6) == "does not hold"
-    assert st.inside((5, 9), 2, 6) == "inconclusive"
-    assert st.all_of(["holds", "inconclusive"]) == "inconclusive"
-    assert st.all_of(["holds", "does not hold"]) == "does not hold"
+    assert st.above((0.1, 0.2), 0).verdict == "holds"
+    assert st.above((-0.2, -0.1), 0).verdict == "does not hold"
+    assert st.above((-0.1, 0.1), 0).verdict == "inconclusive"
+    assert st.below((-0.2, -0.1), 0).verdict == "holds"
+    assert st.below((0.1, 0.2), 0).verdict == "does not hold"
+    assert st.inside((3, 5), 2, 6).verdict == "holds"
+    assert st.inside((7, 9), 2, 6).verdict == "does not hold"
+    assert st.inside((5, 9), 2, 6).verdict == "inconclusive"
+    assert st.all_of([st.above((0.1, 0.2), 0), st.above((-0.1, 0.1), 0)]).verdict \
+        == "inconclusive"
+    assert st.all_of([st.above((0.1, 0.2), 0), st.above((-0.2, -0.1), 0)]).verdict \
+        == "does not hold"
+
+
+def test_margins_are_the_distance_of_the_deciding_end_to_the_threshold():
+    assert st.above((0.1, 0.2), 0).margin == pytest.approx(0.1)  # lower end decides
+    assert st.above((-0.2, -0.1), 0).margin == pytest.approx(0.1)  # upper end decides
+    assert st.above((-0.03, 0.1), 0).margin == pytest.approx(0.03)  # nearest end
+    assert st.below((-0.2, -0.05), 0).margin == pytest.approx(0.05)
+    assert st.below((-0.2, -0.05), 0).interval == (-0.2, -0.05)
+    assert st.inside((3, 5), 2, 6).margin == pytest.approx(1)
+    assert st.inside((7, 9), 2, 6).margin == pytest.approx(1)
+    assert st.inside((5.5, 9), 2, 6).margin == pytest.approx(0.5)
+    # A failing compound claim flips only if every failing part does: its most robust one.
+    failing = st.all_of([st.above((-0.2, -0.1), 0), st.above((-0.2, -0.01), 0),
+                         st.above((0.5, 0.6), 0)])
+    assert failing.margin == pytest.approx(0.1) and failing.interval == (-0.2, -0.1)
+    holding = st.all_of([st.above((0.3, 0.4), 0), st.above((0.02, 0.4), 0)])
+    assert holding.margin == pytest.approx(0.02)
+    assert np.isnan(st.above((np.nan, 1.0), 0).margin)
+    assert not st.above((np.nan, 1.0), 0).near_threshold
+
+
+def test_near_threshold_is_a_margin_within_the_numerical_spread():
+    wide = st.above((0.01, 0.41), 0)  # spread NUMERICAL_SPREAD × 0.4
+    assert wide.spread == pytest.approx(st.NUMERICAL_SPREAD * 0.4)
+    assert wide.verdict == "holds" and wide.near_threshold
+    assert not st.above((0.2, 0.41), 0).near_threshold
+    assert st.probability_at_least(0.96, 0.0).near_threshold
+    assert not st.probability_at_least(1.0, 0.0).near_threshold
+    assert st.probability_at_least(0.5, 0.5).verdict == "inconclusive"
+    assert st.p_value_below(0.04, "holds").near_threshold
+    assert not st.p_value_below(1e-6, "holds").near_threshold
+
+
+def test_two_way_bootstrap_carries_the_runs_randomness():
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 1, 2000)
+    shifts = np.array([-0.3, -0.1, 0.0, 0.1, 0.3])[:, None]  # each run moves every point
+    values = points + shifts
+    lo, hi = st.bootstrap_two_way_ci(values)
+    one_run = st.bootstrap_mean_ci(values.mean(axis=0))
+    assert lo < one_run[0] and hi > one_run[1]  # wider: the runs are a sample too
+    assert lo < values.mean() < hi
+    # One run: the points alone, as the one-way bootstrap draws them.
+    assert st.bootstrap_two_way_ci(values[:1]) == pytest.approx(st.bootstrap_mean_ci(values[0]))
+    # Brute force on a small case: the same resamples drawn index by index.
+    small = rng.normal(0, 1, (3, 7))
+    gen = np.random.default_rng(st.SEED)
+    pick_points, pick_runs = gen.integers(0, 7, (50, 7)), gen.integers(0, 3, (50, 3))
+    means = [small[np.ix_(r, p)].mean() for r, p in zip(pick_runs, pick_points, strict=True)]
+    assert st.bootstrap_two_way_ci(small, n=50) == pytest.approx(
+        (np.percentile(means, 2.5), np.percentile(means, 97.5)))
 
 
 def test_min_capacity_distribution_known_cases():

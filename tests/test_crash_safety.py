@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import flat_numbers, flat_others
+
+from lowcap.report.compare import flat_numbers, flat_others
 
 SMOKE = [sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke", "--quiet",
          "--device", "cpu", "--out"]

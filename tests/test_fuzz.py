@@ -1,5 +1,6 @@
-"""Fuzzing the promise of the command line: random configs and random arguments end in exit 0
-or exit 2 (one line naming the value, nothing written), never in a traceback.
+"""Fuzzing the promise of the command line: random configs, config files of random shapes
+(nesting, aliases, merge keys, size) and random arguments end in exit 0 or exit 2 (one line
+naming the value, nothing written), never in a traceback.
 
 Hypothesis draws changes to a tiny valid config (every section present, so a valid draw runs
 every phase and the report) and argument lists for every command. The number of draws is
@@ -112,6 +113,46 @@ def test_random_configs_exit_0_or_2_without_a_traceback(run_cli, changes):
         code, _, err = run_cli("sweep", str(config), "--out", str(out), "--quiet",
                                "--device", "cpu")
         _check(code, err, out)
+    finally:
+        shutil.rmtree(folder)
+
+
+def _shaped_yaml(depth: int, alias_levels: int, padding: int, merge: bool) -> str:
+    """A config text of a drawn shape: the tiny valid config, plus a value nested `depth`
+    levels deep, `alias_levels` of aliases each repeating the previous ten times, `padding`
+    bytes of comments, and a merge key."""
+    text = yaml.safe_dump(BASE)
+    if depth:
+        text += "deep: " + "[" * depth + "]" * depth + "\n"
+    if alias_levels:
+        text += "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+            f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n"
+            for i in range(1, alias_levels + 1))
+    if merge:
+        text = text.replace("corrected:\n", "corrected: &c\n", 1) + (
+            "extra: {<<: *c}\n")
+    return text + "# pad\n" * (padding // 6)
+
+
+@fuzz(12)
+@given(depth=st.sampled_from([0, 0, 1, 31, 40, 900, 5000, 20000]),
+       alias_levels=st.sampled_from([0, 0, 1, 4, 5, 9, 12]),
+       padding=st.sampled_from([0, 0, 10_000, 999_000, 2_000_000, 36_000_000]),
+       merge=st.booleans())
+def test_config_files_of_any_shape_exit_0_or_2_quickly(run_cli, depth, alias_levels, padding,
+                                                       merge):
+    """Nesting, YAML aliases (a bomb at 9 levels and more), merge keys and large files: exit 0
+    or 2 with one line, within seconds, whatever their shape."""
+    import time
+
+    folder = Path(tempfile.mkdtemp(prefix="lowcap-fuzz-"))
+    try:
+        config = folder / "config.yaml"
+        config.write_text(_shaped_yaml(depth, alias_levels, padding, merge))
+        started = time.perf_counter()
+        code, _, err = run_cli("config", str(config))
+        _check(code, err, folder / "never")
+        assert time.perf_counter() - started < 30
     finally:
         shutil.rmtree(folder)
 

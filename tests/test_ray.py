@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import flat_numbers
+
+from lowcap.report.compare import flat_numbers
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,14 @@
 """t-SNE embedding and its scores on inputs with known structure."""
 
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
 import numpy as np
+import pytest
+from safetensors.torch import load_file
 
 from lowcap.studies.tsne.embedding import embed, neighbour_agreement
 
@@ -32,8 +40,8 @@ def test_constant_features_give_nan_scores():
 
 
 def test_embeddings_run_side_by_side_give_the_serial_result():
-    """The study embeds its three views concurrently where the cores allow: with the thread
-    count fixed per embedding, the result does not depend on that."""
+    """The study embeds its views and runs concurrently where the cores allow: with exact
+    neighbours and one thread per embedding, the result does not depend on that."""
     from concurrent.futures import ThreadPoolExecutor
 
     views = [two_clusters(80, columns)[0] for columns in (2, 3, 5)]
@@ -43,3 +51,33 @@ def test_embeddings_run_side_by_side_give_the_serial_result():
         together = list(pool.map(lambda v: embed(v, labels, perplexity=10).embedding, views))
     for a, b in zip(serial, together, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_tsne_numbers_are_identical_with_1_2_and_4_threads(run_copy, tmp_path):
+    """The whole analysis (hidden features, exact affinities, the runs side by side) under
+    1, 2 and 4 threads of every kind, the three at once so that each runs on a loaded machine:
+    the stored numbers and embeddings agree bit for bit."""
+    procs = {}
+    for threads in ("1", "2", "4"):
+        copy = tmp_path / f"run{threads}"
+        shutil.copytree(run_copy, copy)
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads}
+        procs[copy] = subprocess.Popen(
+            [sys.executable, "-m", "lowcap.cli", "tsne", str(copy), "--quiet", "--device",
+             "cpu", "--max-points", "120", "--embeddings", "3", "--select-protocols",
+             "corrected"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+    results = []
+    for copy, proc in procs.items():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        db = sqlite3.connect(copy / "store" / "results.sqlite")
+        rows = db.execute("SELECT model_id, params, metric, value FROM results WHERE analysis "
+                          "= 'tsne' ORDER BY model_id, params, metric").fetchall()
+        db.close()
+        arrays = load_file(copy / "store" / "tsne-corrected.safetensors")
+        assert arrays["agreement_0.0"].shape == (3, 120)
+        results.append((rows, {k: v.numpy().tobytes() for k, v in arrays.items()}))
+    assert results[0] == results[1] == results[2]

@@ -10,7 +10,18 @@ Packages, one per concern (docs/architecture.md):
   cli          the `lowcap` command
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# Intel's MKL may round one GEMM differently from one call to the next: some of its kernels
+# depend on the data's memory alignment, and with MKL_DYNAMIC it picks a thread count at run
+# time. Strict conditional numerical reproducibility (on the CPU's own, fastest code path) and
+# a fixed thread count make a run's numbers a function of its inputs, so a resumed run ends
+# bit for bit where an uninterrupted one does. MKL reads both when it first computes; a
+# user's own setting wins.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
 
 
 def __getattr__(name: str):

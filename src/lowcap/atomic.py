@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lowcap.errors import WriteError
+from lowcap.errors import UserInputError, WriteError
 
 
 @contextlib.contextmanager
@@ -16,8 +16,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
 
     On any exception the temporary file is removed and `path` is left untouched; a failed write
-    (disk full, quota, permissions) becomes a `WriteError` naming `path`.
+    (disk full, quota, permissions) becomes a `WriteError` naming `path`. A `path` that is a
+    symbolic link is refused (UserInputError): replacing it would delete someone's link.
     """
+    if path.is_symlink():
+        raise UserInputError(f"{path}: a symbolic link where lowcap writes its own file; "
+                             "lowcap does not replace links: remove it and run the command "
+                             "again")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 
 from lowcap import __version__
 from lowcap.errors import LowcapError, UserInputError
+from lowcap.parsing import Number
 from lowcap.training.malloc import keep_freed_memory
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
@@ -42,16 +44,46 @@ def _common_run_options(func):
 
 
 def _run_config(directory: Path):
-    """The config of the run in `directory`, which must be a run folder holding a store."""
+    """The config of the run in `directory` (a run folder holding a store), as its store holds
+    it; its config.yaml must still say the same (an edit there would silently change which
+    models the report shows)."""
     from lowcap.run.run_folder import STORE_FILE, require_run_folder
-    from lowcap.studies.registry import load_config
+    from lowcap.run.store import Store
+    from lowcap.studies.registry import load_config, stored_config
 
     require_run_folder(directory)
     if not (directory / STORE_FILE).is_file():
         raise UserInputError(f"{directory}: the run has no results store yet; run "
                              f"`lowcap reproduce --config {directory / 'config.yaml'} --out "
                              f"{directory}` first")
-    return load_config(directory / "config.yaml")
+    store = Store(directory / STORE_FILE, read_only=True)
+    try:
+        cfg = stored_config(store)
+    finally:
+        store.close()
+    path = directory / "config.yaml"
+    edited = _first_difference(load_config(path).model_dump(mode="json"),
+                               cfg.model_dump(mode="json"))
+    if edited is not None:
+        raise UserInputError(
+            f"{path}: edited since the run wrote it ({edited}); analysis commands work on the "
+            "protocol the run holds: put the file back, or apply the change with `lowcap "
+            f"reproduce --config {path} --out {directory}` (finished models are reused)")
+    return cfg
+
+
+def _first_difference(a, b, path: str = "") -> str | None:
+    """The first place where two config dumps differ, as 'key.sub: a (run: b)'; None if equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            found = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next((found for i, (x, y) in enumerate(zip(a, b, strict=True))
+                     if (found := _first_difference(x, y, f"{path}[{i}]")) is not None), None)
+    return None if a == b else f"{path}: {a!r} (run: {b!r})"
 
 
 def _with_section(cfg, section: str, overrides: dict):
@@ -164,7 +196,8 @@ def cli() -> None:
 @click.option("--idx-dir", type=PATH, default=None,
               help="A folder with the four IDX files (MNIST: .gz or not; fashion_mnist, "
                    "kmnist: the published .gz files).")
-@click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
+@click.option("--no-download", is_flag=True,
+              help="Use only the cache and --idx-dir: no download mirrors, no package registry.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--dataset", default="mnist", show_default=True,
               help="Which dataset: mnist, fashion_mnist, kmnist, digits or mnist1d.")
@@ -186,7 +219,8 @@ def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet:
         return
 
     loaded = load_mnist(cache_dir=cache_dir, idx_dir=idx_dir,
-                        mirrors=[] if no_download else None, progress=not quiet)
+                        mirrors=[] if no_download else None, use_registry=not no_download,
+                        progress=not quiet)
     m = loaded.mnist
     click.echo(f"source: {loaded.source}")
     click.echo(f"cache: {loaded.cache_file}")
@@ -214,7 +248,6 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
              train: bool = True, analyses: tuple[str, ...] | None = None,
              ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
     from lowcap.report.build import build_report
-    from lowcap.run.plan import datasets_of
     from lowcap.run.rundir import check_run, open_run, resolve_device
     from lowcap.studies.schedule import (
         check_selections,
@@ -236,9 +269,10 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
         from lowcap.run.distributed import RayExecutor
 
         remote = RayExecutor(ray_address, gpus=int(dev.type == "cuda"), timeout=ray_timeout)
+        on_signals()  # ray.init installs its own handlers
     try:  # analyses use the executor too (RunContext.map): shut it down after them
         ctx = open_run(out, cfg, dev, fresh, quiet, repair=train,
-                       datasets=datasets_of(plan for _, _, plans in groups for plan in plans))
+                       plans=[plan for _, _, plans in groups for plan in plans])
         try:
             ctx.executor = remote
             seconds = run_training(ctx, cfg) if train else {}
@@ -267,7 +301,7 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
               show_default=True, help="Where training units run: here, or on a Ray cluster.")
 @click.option("--ray-address", default=None,
               help="Address of a running Ray cluster (default: start a local Ray).")
-@click.option("--ray-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+@click.option("--ray-timeout", type=Number(float, minimum=1), default=30.0, show_default=True,
               help="Seconds to wait for the Ray cluster at --ray-address to answer.")
 @_common_run_options
 def reproduce(profile: str, config: Path | None, out: Path | None, executor: str,
@@ -304,8 +338,14 @@ def config(source: str | None, schema: bool) -> None:
 def report(directory: Path) -> None:
     """Rebuild report.html and summary.json from the store in DIRECTORY alone."""
     from lowcap.report.build import build_report
+    from lowcap.run.run_folder import RunLock, require_run_folder
 
-    build_report(directory, parallel=True)
+    require_run_folder(directory)
+    lock = RunLock(directory)  # it writes the report: one writer at a time
+    try:
+        build_report(directory, parallel=True)
+    finally:
+        lock.release()
     click.echo(f"report: {directory / 'report.html'}")
 
 
@@ -333,16 +373,47 @@ def _crash_log(exc: BaseException) -> str:
     return f"details in {path}"
 
 
+class Signalled(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread so that the run unwinds (locks
+    released, nothing half-written) and exits with one line and 128 + the signal's number.
+    Not a KeyboardInterrupt: click would print a blank line and turn that into an abort."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise Signalled(signum)
+
+
+def on_signals() -> None:
+    """Make Ctrl-C and SIGTERM end the command with one line (exit 130 and 143). Called at
+    start-up and again after anything that installs its own handlers (Ray's driver does)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_signalled)
+
+
 def main() -> None:
     """Entry point: map lowcap's errors to exit codes with a one-line reason (0 success, 2 bad
-    input, 1 internal failure with the path of a log holding the details)."""
+    input, 1 internal failure with the path of a log holding the details, 130 on Ctrl-C and
+    143 on SIGTERM, both with the same advice: run the same command again to resume)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # Where the home folder is not writable, matplotlib makes a temporary cache and warns on
+    # every start; the warning says nothing about lowcap's work.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     keep_freed_memory()
+    on_signals()
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        cli.main(standalone_mode=False, prog_name="lowcap")
+    except (Signalled, click.exceptions.Abort, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Signalled) else signal.SIGINT
+        word = "terminated" if signum == signal.SIGTERM else "interrupted"
+        click.echo(f"{word}: run the same command again to resume", err=True)
+        sys.exit(128 + signum)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `lowcap`: the help, as written
+        click.echo(exc.ctx.get_help(), err=True)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:  # one line, like every other bad input
         where = exc.ctx.command_path if exc.ctx is not None else "lowcap"
         click.echo(f"error: {_one_line(exc.format_message())} (see `{where} --help`)",
@@ -359,9 +430,6 @@ def main() -> None:
     except LowcapError as exc:
         click.echo(f"error: {_one_line(exc)} ({_crash_log(exc)})", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted: run the same command again to resume", err=True)
-        sys.exit(130)
     except Exception as exc:  # a bug: one line here, the traceback in the log
         first = (str(exc).strip().split("\n") or [""])[0]
         click.echo(f"error: internal failure ({type(exc).__name__}: {_one_line(first)}); "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lowcap.data import sources
 from lowcap.data.mnist import MNIST, verify
-from lowcap.errors import DataError
+from lowcap.errors import DataError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ class LoadedMNIST:
 Source = Callable[[], MNIST]
 
 
+def _check_cache_dir(cache_dir: Path) -> None:
+    """UserInputError, before any source is tried, if the cache folder is a file or cannot be
+    made (a file where a parent folder should be)."""
+    existing = next((p for p in (cache_dir, *cache_dir.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == cache_dir else f"cannot be made ({existing} is a file)"
+        raise UserInputError(f"--cache-dir {cache_dir}: {where}; name a folder for the cache")
+
+
 def load_mnist(
     cache_dir: Path | None = None,
     idx_dir: Path | None = None,
@@ -48,6 +57,7 @@ def load_mnist(
     reported and rebuilt, never used.
     """
     cache_dir = cache_dir or default_cache_dir()
+    _check_cache_dir(cache_dir)
     cache_file = sources.cache_path(cache_dir)
     if cache_file.exists():
         try:

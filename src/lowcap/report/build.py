@@ -11,7 +11,6 @@ from pathlib import Path
 
 from lowcap import __version__
 from lowcap.atomic import atomic_write_text
-from lowcap.errors import StoreError
 from lowcap.report.claims import check_claims
 from lowcap.report.html import render_report
 from lowcap.report.plotting import figure_workers
@@ -21,7 +20,7 @@ from lowcap.run.run_folder import STORE_FILE, check_writable, require_run_folder
 from lowcap.run.rundir import damaged_checkpoints
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput
-from lowcap.studies.registry import configured, parse_config
+from lowcap.studies.registry import configured, stored_config
 
 DEFAULT_PROTOCOL = "corrected"
 log = logging.getLogger(__name__)
@@ -35,11 +34,7 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
     require_run_folder(out)
     check_writable(out)
     store = store or Store(out / STORE_FILE, read_only=True)
-    stored = store.get_meta("config")
-    if stored is None:
-        raise StoreError(f"{store.path}: the store holds no run yet (killed before its first "
-                         "commit?); run `lowcap reproduce --out DIR` to start it again")
-    cfg = parse_config(stored, f"{store.path} (the run's config)")
+    cfg = stored_config(store)
     damaged = damaged_checkpoints(store, out)
     for reason in damaged.values():
         log.warning("checkpoint %s; %s", reason, RETRAIN)

@@ -10,13 +10,14 @@ seed-bootstrap probability, or a one-sided Wilcoxon test with Holm's correction;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from lowcap.report.statistics import BOOTSTRAP
+from lowcap.report.statistics import BOOTSTRAP, Decision
 from lowcap.report.tables import map_leaves
 
-Verdict = tuple[str, str]  # (verdict, measured)
+Verdict = tuple[Decision, str]  # (the decision, the measured numbers in words)
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"  # how rules name their interval
 
 
@@ -50,10 +51,37 @@ def check_claims(protocol: str, result: dict, claims: Iterable[Claim]) -> list[d
     """`claims` evaluated on one protocol's summary section (missing numbers, null in the
     summary, count as NaN: a rule never decides on them)."""
     result = map_leaves(result, lambda v: float("nan") if v is None else v)
-    out = []
-    for claim in claims:
-        verdict, measured = claim.check(result)
-        out.append({"id": claim.id, "protocol": protocol, "paper_says": claim.paper_says,
-                    "rule": claim.rule, "measured": measured, "verdict": verdict,
-                    "holds": verdict == "holds"})
-    return out
+    return [claim_record(claim.id, protocol, claim.paper_says, claim.rule, *claim.check(result))
+            for claim in claims]
+
+
+def claim_record(claim_id: str, protocol: str, paper_says: str, rule: str,
+                 decision: Decision, measured: str) -> dict:
+    """A checked claim as summary.json holds it: the verdict, the deciding interval and
+    threshold, the margin to it and the numerical spread (both in the statistic's unit), and
+    whether the margin is within the spread (`near_threshold`: another machine may say
+    otherwise)."""
+    return {"id": claim_id, "protocol": protocol, "paper_says": paper_says, "rule": rule,
+            "measured": measured, "verdict": decision.verdict,
+            "holds": decision.verdict == "holds",
+            "near_threshold": decision.near_threshold,
+            "margin": decision.margin, "spread": decision.spread,
+            "interval": None if decision.interval is None else list(decision.interval),
+            "threshold": list(decision.threshold)}
+
+
+def margin_text(claim: dict) -> str:
+    """A checked claim's margin in words: 'margin 0.0021 to −0.02', or 'near threshold:
+    margin 0.0011 ≤ spread 0.0057' where the margin lies within the numerical spread; '' for
+    a verdict reached without a statistic."""
+    margin, spread = claim.get("margin"), claim.get("spread")
+    if margin is None or not math.isfinite(margin):
+        return ""
+    bounds = " and ".join(_number(t) for t in claim["threshold"])
+    if claim.get("near_threshold"):
+        return f"near threshold: margin {_number(margin)} to {bounds} ≤ spread {_number(spread)}"
+    return f"margin {_number(margin)} to {bounds}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}".replace("-", "−")

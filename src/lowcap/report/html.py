@@ -6,13 +6,14 @@ import base64
 import html
 from pathlib import Path
 
+from lowcap.report.claims import margin_text
 from lowcap.run.config import RunConfig
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;
 padding:.3em .6em;text-align:right}th{background:#f3f3f3}img{max-width:100%;display:block;
 margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}.proto{border-left:4px solid #369;
-padding-left:1em;margin:2em 0}"""
+padding-left:1em;margin:2em 0}.near{color:#8a5300}"""
 
 
 def image(path: Path) -> str:
@@ -59,7 +60,6 @@ def _claims_section(claims: list[dict]) -> str:
     by_claim: dict[str, dict] = {}
     for claim in claims:
         by_claim.setdefault(claim["id"], {"claim": claim})[claim["protocol"]] = claim
-    """An HTML table (floats to four decimals, everything escaped)."""
     head = "".join(f"<th>{html.escape(p)}</th>" for p in protocols)
     rows = []
     for entry in by_claim.values():
@@ -71,15 +71,23 @@ def _claims_section(claims: list[dict]) -> str:
                 cells.append("<td>—</td>")
                 continue
             colour = VERDICT_COLOURS[c["verdict"]]
+            near = ("<br><b class='near'>near threshold</b>" if c.get("near_threshold")
+                    else "")
             cells.append(f"<td style='background:{colour};text-align:left'><b>"
-                         f"{html.escape(c['verdict'])}</b><br><small>"
+                         f"{html.escape(c['verdict'])}</b>{near}<br><small>"
+                         f"{html.escape(margin_text(c))}</small><br><small>"
                          f"{html.escape(c['measured'])}</small></td>")
         rows.append(f"<tr><td style='text-align:left'><b>{html.escape(first['id'])}</b><br>"
                     f"{html.escape(first['paper_says'])}<br><small>rule: "
                     f"{html.escape(first['rule'])}</small></td>{''.join(cells)}</tr>")
     return ("<h2>Claims check</h2><p>Each finding of the paper as a rule, evaluated under both "
             "protocols: <code>reference</code> (what the paper's public code does) and "
-            "<code>corrected</code> (what its text implies).</p>"
+            "<code>corrected</code> (what its text implies). Each verdict gives its margin: "
+            "how far the end of its deciding interval lies from the threshold, in the "
+            "statistic's unit. Where the margin is within the statistic's numerical spread "
+            "(how far it moves between CPUs, instruction sets and thread counts), the verdict "
+            "is marked <b class='near'>near threshold</b>: another machine may say otherwise."
+            "</p>"
             f"<table id='claims'><tr><th>claim</th>{head}</tr>{''.join(rows)}</table>")
 
 

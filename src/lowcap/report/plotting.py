@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lowcap.atomic import atomic_path
+from lowcap.concurrency import die_with_parent
 
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: int = 1):
@@ -37,10 +38,12 @@ _pending: list[Future] = []
 def figure_workers(processes: int | None = None) -> Iterator[None]:
     """Inside the block, `save_figure` hands figures to worker processes (one per CPU, at most
     4), so rendering overlaps the building of the next figure; on exit it waits for every
-    write and re-raises the first failure (e.g. a WriteError)."""
+    write and re-raises the first failure (e.g. a WriteError). The workers die with this
+    process, however it ends (kill -9 included)."""
     global _pool
     processes = processes or min(4, os.cpu_count() or 1)
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         _pool = pool
         try:
             yield

@@ -4,6 +4,7 @@ checked against the size and sha256 recorded in the store when they were written
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,13 @@ def load_tensors(path: Path, device: str | torch.device = "cpu",
                  record: FileRecord | None = None) -> dict[str, torch.Tensor]:
     """Read a safetensors file, checked against `record` when given; StoreError naming the
     file if it is missing or damaged."""
+    return load_tensors_and_header(path, device, record)[0]
+
+
+def load_tensors_and_header(path: Path, device: str | torch.device = "cpu",
+                            record: FileRecord | None = None
+                            ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """`load_tensors`, and the text metadata written in the file's header ({} if none)."""
     try:
         blob = path.read_bytes()
     except FileNotFoundError as exc:
@@ -70,6 +78,8 @@ def load_tensors(path: Path, device: str | torch.device = "cpu",
                          f"{RETRAIN}")
     try:
         tensors = load(blob)
-    except (SafetensorError, ValueError) as exc:
+        size = int.from_bytes(blob[:8], "little")  # safetensors: header length, then JSON
+        header = json.loads(blob[8:8 + size]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, AttributeError) as exc:
         raise StoreError(f"checkpoint {path} is corrupted ({exc}); {RETRAIN}") from exc
-    return {k: v.to(device) for k, v in tensors.items()}
+    return {k: v.to(device) for k, v in tensors.items()}, header

@@ -9,6 +9,7 @@ the README ("Two protocols, one switch") for where each default comes from.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -300,11 +301,14 @@ def parse_config(schema: type[C], data: Any, origin: str) -> C:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in a mapping is an error (plain
-    YAML keeps the last one silently)."""
+    YAML keeps the last one silently). Merge keys (`<<: *base`) work as in YAML: keys written
+    beside them override the merged ones."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # flattened by the base class
             key = self.construct_object(key_node, deep=deep)
             try:
                 duplicate = key in seen
@@ -318,11 +322,57 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# A config is a page of settings: these bounds refuse a file that is something else (a data
+# dump, a YAML alias bomb that expands to billions of values) before it costs time or memory.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_shape(data: Any, origin: str) -> None:
+    """UserInputError if `data` nests deeper than MAX_CONFIG_DEPTH or holds more than
+    MAX_CONFIG_VALUES values once its aliases are expanded (counted up to the limit only)."""
+    count = 0
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise UserInputError(f"{origin}: holds more than {MAX_CONFIG_VALUES:,} values once "
+                                 "its YAML aliases are expanded; a config is a page of settings")
+        if depth > MAX_CONFIG_DEPTH:
+            raise UserInputError(f"{origin}: nested more than {MAX_CONFIG_DEPTH} levels deep; "
+                                 "a config is a page of settings")
+        children = (value.values() if isinstance(value, dict)
+                    else value if isinstance(value, list) else ())
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _config_text(path: Path) -> str:
+    """A config file's text: a regular file (not a FIFO or device, whose reading could block
+    for ever) of at most MAX_CONFIG_BYTES."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except ValueError as exc:  # e.g. a NUL in the path
+        raise UserInputError(f"{path!s}: cannot read config ({exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UserInputError(f"{path}: not a regular file (a folder, pipe or device); name a "
+                             "YAML file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise UserInputError(f"{path}: {info.st_size:,} bytes; a config is at most "
+                             f"{MAX_CONFIG_BYTES:,} bytes of settings")
+    return path.read_text(encoding="utf-8")
+
+
 def load_config(schema: type[C], path: Path) -> C:
     """Read a YAML config file and validate it against `schema`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _config_text(path)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError as exc:  # PyYAML's parser recurses once per level
+        raise UserInputError(f"{path}: nested too deeply to be a config") from exc
     except OSError as exc:
         raise UserInputError(f"{path}: cannot read config ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
@@ -332,6 +382,7 @@ def load_config(schema: type[C], path: Path) -> C:
         raise UserInputError(f"{path!s}: cannot read config ({exc})") from exc
     except yaml.YAMLError as exc:
         raise UserInputError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from exc
+    _check_shape(data, str(path))
     return parse_config(schema, data, str(path))
 
 

@@ -21,7 +21,7 @@ import torch
 
 from lowcap.data.bank import ImageBank
 from lowcap.data.datasets import Dataset
-from lowcap.errors import UserInputError
+from lowcap.errors import LowcapError, UserInputError
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import (
     RunContext,
@@ -35,14 +35,16 @@ from lowcap.run.runner import (
 
 def train_remote(data: Dataset, plans: list[ModelPlan], device: str, threads: int
                  ) -> dict[str, Any]:
-    """Train one unit anywhere (no store access) with the one unit trainer: epoch rows, and
-    each model's final weights (CPU tensors) and divergence epoch. `threads` matches the
-    driver's, so CPU results are bit-for-bit those of local training (GEMM reductions depend
-    on the thread count)."""
+    """Train one unit anywhere (no store access) with the one unit trainer: epoch rows, each
+    model's final weights (CPU tensors) and divergence epoch, and the Ray node it ran on.
+    `threads` matches the driver's, so CPU results are bit-for-bit those of local training
+    (GEMM reductions depend on the thread count)."""
+    import ray
+
     torch.set_num_threads(threads)
     bank = ImageBank.from_dataset(data, device=device, dtype=plans[0].torch_dtype)
     models, rows = train_unit(plans, bank, lambda plan: plan_split(data, plan))
-    return {"rows": rows,
+    return {"rows": rows, "node": ray.get_runtime_context().get_node_id(),
             "models": [(plan, {k: v.cpu() for k, v in params.items()}, diverged)
                        for plan, params, diverged in models]}
 
@@ -51,6 +53,9 @@ def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
     torch.set_num_threads(threads)  # as the driver: same reductions, same results
     return fn(*args)
 
+
+# Times Ray runs a task again after its worker or node died (Ray's default, stated).
+RETRIES = 3
 
 _PROBE = """
 import sys, ray
@@ -109,10 +114,13 @@ class RayExecutor:
                                      f"there ({exc})") from exc
         self.threads = torch.get_num_threads()
         self.resources = {"num_cpus": self.threads, "num_gpus": gpus}
-        self._task = ray.remote(**self.resources)(train_remote)
+        self._task = ray.remote(**self.resources, max_retries=RETRIES)(train_remote)
 
     def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
-        """Train every group, one task per lane, committing each unit as it finishes."""
+        """Train every group, one task per lane, committing each unit as it finishes (and, in
+        the store's meta `ray_nodes`, the node each unit ran on). A task whose node dies is
+        retried on another by Ray (up to `RETRIES` times); if it still fails, the units already
+        committed stay and a rerun trains only the rest."""
         units = []
         for group in groups:
             _, lane_plans = layout(group, ctx.split)
@@ -122,16 +130,33 @@ class RayExecutor:
         device = ctx.device.type
         pending = {self._task.remote(data[plans[0].dataset], plans, device, self.threads): plans
                    for plans in units}
+        nodes = dict(ctx.store.get_meta("ray_nodes") or {})
         while pending:
             ready, _ = self.ray.wait(list(pending), num_returns=1)
             plans = pending.pop(ready[0])
-            result = self.ray.get(ready[0])
-            store_trained(ctx, unit_id(plans), result["models"], result["rows"])
+            result = self._get(ready[0])
+            uid = unit_id(plans)
+            store_trained(ctx, uid, result["models"], result["rows"])
+            nodes[uid] = result["node"]
+            ctx.store.set_meta("ray_nodes", nodes)
+
+    def _get(self, ref: Any) -> Any:
+        """A task's result; a task that failed on the cluster (after Ray's retries) becomes a
+        lowcap error that says what was kept and how to go on."""
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise LowcapError(f"a Ray task failed on the cluster after {RETRIES} retries "
+                              f"({type(exc).__name__}: {first}); the units finished before it "
+                              "are in the store: run the same command again to train the "
+                              "rest") from exc
 
     def map(self, fn: Callable[..., Any], items: list[tuple]) -> list[Any]:
         """[fn(*item) for item in items], one Ray task per item, results in order."""
-        task = self.ray.remote(**self.resources)(_call_with_threads)
-        return self.ray.get([task.remote(fn, self.threads, *item) for item in items])
+        task = self.ray.remote(**self.resources, max_retries=RETRIES)(_call_with_threads)
+        return [self._get(ref) for ref in [task.remote(fn, self.threads, *item)
+                                           for item in items]]
 
     def shutdown(self) -> None:
         self.ray.shutdown()

@@ -6,9 +6,10 @@ folder is first opened for a run (folders made before the marker existed are rec
 empty or a run folder, and deletes only files it recognises as its own by name and place:
 `--fresh` and the clean-up of a killed run's temporaries never touch a file a user put there.
 
-The marker doubles as the run lock: a process that writes to the run holds an exclusive
-`flock` on it (and writes its pid into it), so a second writer is refused at once. Readers
-(`lowcap report`, `lowcap.open_run`) never take the lock and never wait for it.
+The marker doubles as the run lock: a process that writes to the run (training, an analysis,
+`lowcap report`, which rewrites the report) holds an exclusive `flock` on it (and writes its
+pid into it), so a second writer is refused at once. Readers (`lowcap.open_run`) never take
+the lock, never wait for it and create no file.
 """
 
 from __future__ import annotations
@@ -92,9 +93,35 @@ def _legacy_run(out: Path) -> bool:
     return (out / "config.yaml").is_file() and store.is_file() and Store.is_lowcap_store(store)
 
 
+def _regular_file(path: Path) -> bool:
+    """A file, not a symbolic link (to one or to anything else)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def is_run_folder(out: Path) -> bool:
-    """Whether lowcap made `out` (its marker, or a store and config of an older lowcap)."""
-    return out.is_dir() and ((out / MARKER).is_file() or _legacy_run(out))
+    """Whether lowcap made `out` (its marker, or a store and config of an older lowcap); a
+    marker that is a symbolic link is not lowcap's."""
+    return out.is_dir() and (_regular_file(out / MARKER) or _legacy_run(out))
+
+
+def refuse_links(out: Path) -> None:
+    """UserInputError if a place inside the run folder `out` where lowcap writes (its marker,
+    store, checkpoints and figures folders, and the files it owns in them) is a symbolic link:
+    writing through it would land among someone else's files. Checked before a writer starts;
+    `atomic_path` also refuses to replace a link."""
+    places = [out / MARKER, *(out / folder for folder in OWNED if folder != ".")]
+    for folder, patterns in OWNED.items():
+        directory = out / folder
+        if directory.is_dir() and not directory.is_symlink():
+            places += [path for path in directory.iterdir()
+                       if any(fnmatch(path.name, pattern) for pattern in patterns)]
+    for path in places:
+        if path.is_symlink():
+            raise UserInputError(
+                f"{path}: a symbolic link where lowcap keeps its own "
+                f"{'folder' if path.parent == out and path.name in OWNED else 'file'}; lowcap "
+                "never writes through links inside a run folder: remove the link (or copy what "
+                "it points to in its place) and run the command again")
 
 
 def require_run_folder(out: Path) -> None:
@@ -168,9 +195,12 @@ class RunLock:
     the folder (if new) and the marker; `release()` (or process exit) frees it."""
 
     def __init__(self, out: Path):
+        refuse_links(out)
         try:
             out.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(out / MARKER, os.O_RDWR | os.O_CREAT, 0o644)
+            # O_NOFOLLOW: a marker planted as a link is never opened through (refuse_links
+            # checked it; this closes the window between the check and the open).
+            self._fd = os.open(out / MARKER, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
             raise UserInputError(f"--out {out}: cannot create the run folder "
                                  f"({exc.strerror})") from exc

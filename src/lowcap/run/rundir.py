@@ -20,7 +20,7 @@ from lowcap.errors import UserInputError
 from lowcap.run.checkpoints import damage
 from lowcap.run.config import RunConfig
 from lowcap.run.memory import check_memory
-from lowcap.run.plan import ModelPlan
+from lowcap.run.plan import ModelPlan, datasets_of
 from lowcap.run.run_folder import (
     STORE_FILE,
     RunLock,
@@ -30,7 +30,7 @@ from lowcap.run.run_folder import (
     owned_path,
     remove_stale_temporaries,
 )
-from lowcap.run.runner import RunContext
+from lowcap.run.runner import RunContext, plan_split
 from lowcap.run.store import Store
 from lowcap.training import matmul_description
 
@@ -70,16 +70,20 @@ def check_run(out: Path, groups: Iterable[tuple[str, str, list[ModelPlan]]],
 
 
 def open_run(out: Path, cfg: RunConfig, device: torch.device, fresh: bool, quiet: bool,
-             repair: bool = True, datasets: Iterable[str] = ("mnist",)) -> RunContext:
+             repair: bool = True, plans: Iterable[ModelPlan] = ()) -> RunContext:
     """Prepare `out` for `cfg` (resuming what it holds) and load the data onto the device.
 
     Call `check_run` first: what it checks (output folder, memory) and the data are checked
     before the folder is created or changed; then this process holds the run lock until the
     context is closed. With `repair` (a run that trains), models whose checkpoint is damaged
     are dropped from the store so that training makes them again; without it, reading one
-    fails naming it. The `datasets` the run uses are loaded and verified first."""
+    fails naming it. The datasets the `plans` use are loaded and verified first, and every
+    plan's split is drawn: a setting that leaves a split without images of a class is refused
+    before the folder is touched."""
+    plans = list(plans)
     data = Datasets(device, cfg.data_dirs, progress=not quiet)
-    data.load(datasets)
+    data.load(datasets_of(plans) if plans else ("mnist",))
+    splits = {plan.lane_key(): plan_split(data.get(plan.dataset), plan) for plan in plans}
     lock = RunLock(out)
     try:
         if fresh:
@@ -102,4 +106,5 @@ def open_run(out: Path, cfg: RunConfig, device: torch.device, fresh: bool, quiet
     except BaseException:
         lock.release()
         raise
-    return RunContext(out=out, store=store, datasets=data, quiet=quiet, lock=lock)
+    return RunContext(out=out, store=store, datasets=data, quiet=quiet, lock=lock,
+                      _splits=splits)

@@ -28,10 +28,15 @@ from lowcap.data.catalog import Datasets
 from lowcap.data.datasets import Dataset
 from lowcap.data.mnist import MNIST
 from lowcap.data.tasks import TaskSplit, make_split
-from lowcap.errors import StoreError
+from lowcap.errors import StoreError, UserInputError
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
 from lowcap.progress import progress
-from lowcap.run.checkpoints import load_tensors, save_tensors
+from lowcap.run.checkpoints import (
+    RETRAIN,
+    load_tensors,
+    load_tensors_and_header,
+    save_tensors,
+)
 from lowcap.run.plan import ModelPlan
 from lowcap.run.run_folder import RunLock, owned_path
 from lowcap.run.store import Store
@@ -107,14 +112,30 @@ class RunContext:
 def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
     """The split a plan trains and evaluates on (`train_size`: a stratified draw of that many
     training images; random labels: training labels shuffled; validation and test are whole
-    and keep the truth)."""
-    split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
-                       balance=plan.balance, val_fraction=plan.val_fraction, draws=plan.draws)
-    if plan.train_size is not None and plan.train_size < len(split.train_idx):
-        train_idx, _, train_y, _ = train_test_split(
-            split.train_idx, split.train_y, train_size=plan.train_size,
-            stratify=split.train_y, random_state=plan.seed)
-        split = replace(split, train_idx=train_idx, train_y=train_y)
+    and keep the truth). UserInputError when `val_fraction` or `train_size` leaves a part
+    of the split without two images of each class."""
+    try:
+        split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
+                           balance=plan.balance, val_fraction=plan.val_fraction,
+                           draws=plan.draws)
+        if plan.train_size is not None and plan.train_size < len(split.train_idx):
+            train_idx, _, train_y, _ = train_test_split(
+                split.train_idx, split.train_y, train_size=plan.train_size,
+                stratify=split.train_y, random_state=plan.seed)
+            split = replace(split, train_idx=train_idx, train_y=train_y)
+    except ValueError as exc:  # scikit-learn: a part too small for a stratified split
+        raise UserInputError(
+            f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: pair "
+            f"{plan.pair_key} of {plan.dataset} (seed {plan.seed}) cannot be split so that "
+            f"training and validation each hold images of both classes ({exc}); choose a "
+            "val_fraction nearer 0.2 or a larger train_size") from exc
+    for part, labels in (("training", split.train_y), ("validation", split.val_y)):
+        if min(int((labels == 0).sum()), int((labels == 1).sum())) < 1:
+            raise UserInputError(
+                f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: the "
+                f"{part} part of pair {plan.pair_key} of {plan.dataset} (seed {plan.seed}) "
+                "holds images of one class only; choose a val_fraction nearer 0.2 or a larger "
+                "train_size")
     if plan.labels == "random":
         rng = np.random.default_rng([plan.seed, 1])
         split = replace(split, train_y=rng.permutation(split.train_y))
@@ -180,8 +201,11 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
                     depth=first.depth)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     if resume is not None:
-        cohort.load_state(resume)
-        diverged_epoch = resume["diverged_epoch"].cpu().numpy()
+        try:
+            cohort.load_state(resume)
+            diverged_epoch = resume["diverged_epoch"].cpu().numpy()
+        except (KeyError, ValueError) as exc:  # before any epoch ran
+            raise SnapshotError(f"the snapshot does not fit the unit ({exc})") from exc
     rows: list[tuple] = []
 
     def on_epoch(cohort: Cohort, result: EpochResult) -> None:
@@ -204,27 +228,36 @@ def _train_here(ctx: RunContext, study: str, plans: list[ModelPlan],
     uid = unit_id(plans)
     first = plans[0]
     bank = ctx.bank_for(first)
-    resume, start = None, 0
     unit = ctx.store.unit(uid)
+    resume = None
     if unit is not None and unit["snapshot"]:
         try:
-            resume = load_tensors(owned_path(ctx.out, unit["snapshot"]), bank.device)
-            start = unit["epoch_done"]
+            resume = load_snapshot(ctx, uid, unit)
         except StoreError as exc:  # the unit starts over; its epoch rows are rewritten
             log.warning("%s; training %d models of %s from the start", exc, len(plans), study)
-    bar = progress(first.epochs, f"{study} {first.protocol} ({len(plans)} models)", ctx.quiet,
-                   unit="epochs", initial=start)
 
-    def after_epoch(cohort: Cohort, diverged_epoch: np.ndarray, rows: list[tuple],
-                    epoch_done: int) -> bool:
-        commit = epoch_done % snapshot_every == 0 or epoch_done == first.epochs
-        if commit:
-            _commit_snapshot(ctx, uid, cohort, diverged_epoch, epoch_done, rows)
-        bar.update(1)
-        return commit
+    def attempt(resume: dict | None, start: int) -> TrainedParams:
+        bar = progress(first.epochs, f"{study} {first.protocol} ({len(plans)} models)",
+                       ctx.quiet, unit="epochs", initial=start)
 
-    models, _ = train_unit(plans, bank, ctx.split, resume, start, after_epoch)
-    bar.close()
+        def after_epoch(cohort: Cohort, diverged_epoch: np.ndarray, rows: list[tuple],
+                        epoch_done: int) -> bool:
+            commit = epoch_done % snapshot_every == 0 or epoch_done == first.epochs
+            if commit:
+                _commit_snapshot(ctx, uid, cohort, diverged_epoch, epoch_done, rows)
+            bar.update(1)
+            return commit
+
+        try:
+            return train_unit(plans, bank, ctx.split, resume, start, after_epoch)[0]
+        finally:
+            bar.close()
+
+    try:
+        models = attempt(resume, unit["epoch_done"] if resume is not None else 0)
+    except SnapshotError as exc:  # raised before any epoch ran
+        log.warning("%s; training %d models of %s from the start", exc, len(plans), study)
+        models = attempt(None, 0)
     store_trained(ctx, uid, models)
 
 
@@ -242,13 +275,34 @@ def _sql_float(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
+def load_snapshot(ctx: RunContext, uid: str, unit: dict) -> dict[str, torch.Tensor]:
+    """The unit's last committed snapshot, verified before it resumes anything: the file the
+    store recorded (size and sha256: a file copied over it is refused) and written for this
+    unit at this epoch (its header says so; a snapshot of older lowcaps has no header and is
+    checked by its record alone). StoreError naming the file otherwise."""
+    path = owned_path(ctx.out, unit["snapshot"])
+    record = ctx.store.file_records().get(unit["snapshot"])
+    tensors, header = load_tensors_and_header(path, ctx.device, record)
+    wrote = {"unit": uid, "epoch": str(unit["epoch_done"])}
+    if header and {k: header.get(k) for k in wrote} != wrote:
+        raise SnapshotError(f"snapshot {path} was not written for this unit at epoch "
+                            f"{unit['epoch_done']} (its header says {header}); {RETRAIN}")
+    return tensors
+
+
+class SnapshotError(StoreError):
+    """A snapshot that cannot resume its unit (another unit's, another epoch's, another
+    shape): the unit is trained from the start instead."""
+
+
 def _commit_snapshot(ctx: RunContext, uid: str, cohort: Cohort, diverged_epoch: np.ndarray,
                      epoch_done: int, rows: list[tuple]) -> None:
     name = f"checkpoints/unit-{uid}-e{epoch_done:04d}.safetensors"
-    save_tensors(ctx.out / name, {**cohort.state(),
-                                  "diverged_epoch": torch.from_numpy(diverged_epoch)})
+    record = save_tensors(ctx.out / name, {**cohort.state(),
+                                           "diverged_epoch": torch.from_numpy(diverged_epoch)},
+                          {"unit": uid, "epoch": str(epoch_done)})
     previous = ctx.store.unit(uid)
-    ctx.store.commit_epochs(rows, uid, epoch_done, name)
+    ctx.store.commit_epochs(rows, uid, epoch_done, name, record)
     if previous and previous["snapshot"] and previous["snapshot"] != name:
         owned_path(ctx.out, previous["snapshot"]).unlink(missing_ok=True)
 

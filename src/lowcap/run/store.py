@@ -49,8 +49,14 @@ _DAMAGE_CODES = {11, 26}  # CORRUPT, NOTADB
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection; in a folder nobody may write to (no WAL index can be made
-    there), the database is read as immutable, which is safe since no writer can exist."""
+    """A read-only connection that creates no file. A writer in WAL mode keeps the `-wal` and
+    `-shm` files beside the database while it is connected; where neither exists no writer
+    is, and the database is read as immutable (an ordinary read-only connection would make
+    its WAL index there). Where they exist, the reader shares them. In a folder nobody may
+    write to, the database is read as immutable too, which is safe since no writer can
+    exist."""
+    if not any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+        return sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -104,7 +110,7 @@ class Store:
     def is_lowcap_store(path: Path) -> bool:
         """Whether `path` is a SQLite database with lowcap's schema marker (read-only look)."""
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            db = _connect_read_only(path)
             try:
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'"
                                  ).fetchone()
@@ -285,11 +291,19 @@ class Store:
         return self.path.parent / f"{name}.safetensors"
 
     def commit_epochs(self, rows: list[tuple], unit_id: str, epoch_done: int,
-                      snapshot: str) -> None:
-        """Epoch metric rows and a training unit's progress (its snapshot file), together."""
+                      snapshot: str, record: FileRecord) -> None:
+        """Epoch metric rows and a training unit's progress (its snapshot file and that file's
+        record, against which a resume checks it), together; the previous snapshot's record
+        goes."""
         marks = ",".join("?" * (2 + len(METRIC_NAMES)))
         with self.transaction() as db:
+            previous = db.execute("SELECT snapshot FROM units WHERE unit_id = ?",
+                                  (unit_id,)).fetchone()
+            if previous is not None and previous[0] and previous[0] != snapshot:
+                db.execute("DELETE FROM files WHERE path = ?", (previous[0],))
             db.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({marks})", rows)
+            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                       (snapshot, record.bytes, record.sha256))
             db.execute("INSERT OR REPLACE INTO units VALUES (?, ?, ?, 0)",
                        (unit_id, epoch_done, snapshot))
 
@@ -303,6 +317,8 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            models)
             db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", files)
+            db.execute("DELETE FROM files WHERE path = (SELECT snapshot FROM units WHERE "
+                       "unit_id = ?)", (unit_id,))
             db.execute("INSERT OR REPLACE INTO units VALUES (?, -1, NULL, 1)", (unit_id,))
 
     def commit_results(self, analysis: str, unit_id: str, rows: list[tuple]) -> None:

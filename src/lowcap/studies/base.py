@@ -13,6 +13,7 @@ import click
 
 from lowcap.data.datasets import facts
 from lowcap.errors import UserInputError
+from lowcap.parsing import Number, parse_number
 from lowcap.report.claims import Claim
 from lowcap.run.config import ConfigSection, ProtocolConfig, RunConfig
 from lowcap.run.plan import ModelPlan
@@ -110,15 +111,17 @@ def names(text: str | None) -> list[str] | None:
 
 
 def comma(text: str | None, kind: type = float) -> list | None:
-    """Comma-separated values of `kind` (None when not given); UserInputError naming the text
-    when one is not a `kind`."""
+    """Comma-separated values (None when not given): numbers parsed by `parse_number`, or
+    names (`kind=str`); UserInputError naming the text when one is not a `kind`."""
     if text is None:
         return None
+    if kind is str:
+        return text.split(",")
     try:
-        return [kind(v) for v in text.split(",")]
-    except ValueError as exc:
-        what = "numbers" if kind is float else f"{kind.__name__} values"
-        raise UserInputError(f"{text!r}: expected comma-separated {what}") from exc
+        return [parse_number(v, kind) for v in text.split(",")]
+    except UserInputError as exc:
+        raise UserInputError(f"{text!r}: {exc}; expected comma-separated "
+                             f"{'whole numbers' if kind is int else 'numbers'}") from None
 
 
 def floats(text: str | None) -> list[float] | None:
@@ -127,11 +130,12 @@ def floats(text: str | None) -> list[float] | None:
 
 
 def ints(text: str | None) -> list[int] | None:
-    """Comma-separated integers (None when not given)."""
-    values = floats(text)
-    return [int(v) for v in values] if values else None
+    """Comma-separated whole numbers (None when not given)."""
+    return comma(text, int)
 
 
 def option(name: str, help: str, kind: type = str) -> Callable:
-    """A study command's option: None unless given, so the config's value stays."""
-    return click.option(name, type=kind, default=None, help=help)
+    """A study command's option: None unless given, so the config's value stays; numbers are
+    read strictly (`Number`)."""
+    return click.option(name, type=Number(kind) if kind in (int, float) else kind,
+                        default=None, help=help)

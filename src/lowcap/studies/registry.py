@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import Field, create_model
 
+from lowcap.errors import StoreError, UserInputError
 from lowcap.run import config as core
+from lowcap.run.store import Store
 from lowcap.studies import (
     ablation,
     capacity,
@@ -116,3 +118,19 @@ def parse_config(data: Any, origin: str) -> core.RunConfig:
 def load_config(path: Path) -> core.RunConfig:
     """Read and validate a YAML config file against the full schema."""
     return core.load_config(schema(), path)
+
+
+def stored_config(store: Store) -> core.RunConfig:
+    """The config a run's store holds (what the run last ran): the run's truth, whatever its
+    config.yaml now says. StoreError when it holds none or one this lowcap cannot read (a
+    damaged store: not the user's input)."""
+    stored = store.get_meta("config")
+    if stored is None:
+        raise StoreError(f"{store.path}: the store holds no run yet (killed before its first "
+                         "commit?); run `lowcap reproduce --out DIR` to start it again")
+    try:
+        return parse_config(stored, f"{store.path} (the run's config)")
+    except UserInputError as exc:
+        raise StoreError(f"{store.path}: the config the store holds is damaged ({exc}); "
+                         "restore the run folder from a copy, or start the run again with "
+                         "--fresh") from exc

@@ -8,11 +8,11 @@ from lowcap.report.claims import Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
     BOOTSTRAP,
     FAILS,
-    HOLDS,
-    INCONCLUSIVE,
     SEED,
     all_of,
     inside,
+    probability_at_least,
+    undecided,
 )
 from lowcap.studies.capacity.statistics import min_capacity_samples
 
@@ -46,19 +46,19 @@ def _capacity_scales(r: dict) -> Verdict:
     cap = r.get("capacity", {})
     pairs = [p for p in DIFFICULTY if p in cap]
     if len(pairs) < 2 or not _with_distribution(cap, pairs):
-        return INCONCLUSIVE, "fewer than two of the paper's pairs were run (with seeds stored)"
+        return undecided(), "fewer than two of the paper's pairs were run (with seeds stored)"
     easy, hard = pairs[0], pairs[-1]
     # Independent resamples per pair: the pairs are different tasks.
     a, b = _samples(cap[easy], SEED), _samples(cap[hard], SEED + 1)
     p_greater = float(np.mean(b > a))
     # A resample where neither pair meets the rule says nothing about their order.
     p_not = float(np.mean((b < a) | ((b == a) & np.isfinite(a))))
-    verdict = HOLDS if p_greater >= 0.95 else FAILS if p_not >= 0.95 else INCONCLUSIVE
+    decision = probability_at_least(p_greater, p_not, 0.95)
     smallest = {p: cap[p]["f1_mean"][min(cap[p]["f1_mean"], key=int)] for p in pairs}
     rho = (float(np.corrcoef(range(len(pairs)), list(smallest.values()))[0, 1])
            if np.isfinite(list(smallest.values())).all() else float("nan"))
     mins = {p: _shown_min(cap[p]["min_hidden"]) for p in pairs}
-    return verdict, (f"P(min capacity of {hard} > of {easy}) = {p_greater:.3f}, P(≤, both "
+    return decision, (f"P(min capacity of {hard} > of {easy}) = {p_greater:.3f}, P(≤, both "
                      f"met) = {p_not:.3f} over {BOOTSTRAP} seed-bootstrap resamples of each; "
                      f"min capacity {listing(mins)}; correlation of difficulty rank with F1 at the "
                      f"smallest width {rho:.2f}")
@@ -68,11 +68,11 @@ def _min_capacities(r: dict) -> Verdict:
     cap = r.get("capacity", {})
     checked = [p for p in PAPER_MIN if p in cap]
     if not checked or not _with_distribution(cap, checked):
-        return INCONCLUSIVE, "none of the paper's pairs were run (with seeds stored)"
+        return undecided(), "none of the paper's pairs were run (with seeds stored)"
     parts, shown = [], {}
     for pair in checked:
         lo, hi = cap[pair]["min_hidden_ci"]  # NaN here: no width meets the rule
-        parts.append(inside((lo, hi), *PAPER_MIN[pair]) if np.isfinite(lo) else FAILS)
+        parts.append(inside((lo, hi), *PAPER_MIN[pair]) if np.isfinite(lo) else undecided(FAILS))
         shown[pair] = (f"{_shown_min(cap[pair]['min_hidden'])} "
                        f"[{_shown_min(lo)}, {_shown_min(hi)}]")
     ranges = {p: f"{lo}–{hi}" for p, (lo, hi) in PAPER_MIN.items() if p in checked}

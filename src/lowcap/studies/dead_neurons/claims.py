@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from lowcap.report.claims import Claim, SeedValues, Verdict, listing
-from lowcap.report.statistics import (
-    FAILS,
-    HOLDS,
-    INCONCLUSIVE,
-)
+from lowcap.report.statistics import FAILS, HOLDS, undecided
 
 
 def _dead_neurons(r: dict) -> Verdict:
     rows = r.get("dead_neurons", [])
     if not rows:
-        return INCONCLUSIVE, "no dead-neuron results"
+        return undecided(), "no dead-neuron results"
     name = {id(x): f"{x['pair']} h={x['hidden']} seed {x['seed']}" for x in rows}
     dead = {name[id(x)]: f"{x['before']} before, {x['after_95']} after" for x in rows
             if x["before"] or x["after_95"]}
-    verdict = HOLDS if not dead else FAILS
+    verdict = undecided(HOLDS if not dead else FAILS)  # an exact count: no numerical spread
     cut = {name[id(x)]: x.get("disconnected_after") for x in rows}
     extra = (f"; disconnected units after pruning: {listing(cut)}"
              if all(c is not None for c in cut.values()) else "")

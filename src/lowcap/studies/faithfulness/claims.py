@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowcap.report.claims import CI, Claim, Verdict
-from lowcap.report.statistics import INCONCLUSIVE, above, all_of, below, bootstrap_mean_ci, ci_text
+from lowcap.report.statistics import above, all_of, below, bootstrap_mean_ci, ci_text, undecided
 
 METHOD = "finite_difference"  # the paper's saliency (appendix C.2)
 UNRELATED = 0.5  # a randomisation Spearman below this: the map is not the architecture's alone
@@ -22,7 +22,7 @@ def _faithful(r: dict) -> Verdict:
                 verdicts.append(above(ci, 0.0))
                 parts.append(f"{state} {curve} {np.mean(values):+.3f} {ci_text(ci)}")
     if not verdicts:
-        return INCONCLUSIVE, f"no {METHOD} and random deletion/insertion curves stored"
+        return undecided(), f"no {METHOD} and random deletion/insertion curves stored"
     return all_of(verdicts), (
         f"gain of the {METHOD} map over a random pixel ranking, per model "
         f"({r['faithfulness']['models']} models): " + "; ".join(parts))
@@ -32,7 +32,7 @@ def _randomisation(r: dict) -> Verdict:
     values = r.get("faithfulness", {}).get("randomisation_spearman", {}).get(
         METHOD, {}).get("models", [])
     if not values:
-        return INCONCLUSIVE, f"no {METHOD} randomisation check stored"
+        return undecided(), f"no {METHOD} randomisation check stored"
     ci = bootstrap_mean_ci(np.array(values))
     return below(ci, UNRELATED), (
         f"Spearman(trained model's {METHOD} maps, re-initialised model's), mean over "

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
+from lowcap.concurrency import side_by_side
 from lowcap.run.config import ProtocolConfig
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import Rows, RunContext, analysis_done, run_analysis_unit
@@ -61,7 +60,8 @@ def _measure(ctx: RunContext, spec: LinearConfig, plan: ModelPlan) -> Rows:
 
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """The baseline of every pair the selection trains (one unit per split). The pairs run in
-    threads, one per core: HiGHS and the BLAS release the GIL, and an LP uses one core."""
+    threads, one per core (`side_by_side`): HiGHS and the BLAS release the GIL, and an LP uses
+    one core."""
     spec = cfg.linear_baseline
     todo = []
     for plan in first_splits(Selection(spec.select).plans(cfg, protocol)).values():
@@ -71,8 +71,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             todo.append((plan, identity))
     if not todo:
         return False
-    with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
-        measured = list(pool.map(lambda item: _measure(ctx, spec, item[0]), todo))
+    measured = side_by_side(lambda item: _measure(ctx, spec, item[0]), todo)
     for (_, identity), rows in zip(todo, measured, strict=True):
         run_analysis_unit(ctx, "linear_baseline", identity, lambda rows=rows: rows)
     return True

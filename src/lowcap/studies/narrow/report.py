@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowcap.report.claims import claim_record
 from lowcap.report.html import table
 from lowcap.report.plotting import band, new_figure, save_figure
 from lowcap.report.statistics import HOLDS, above, bootstrap_mean_ci, ci_text
@@ -71,25 +72,22 @@ def narrow_summary(store: Store) -> dict:
             "multiplier": float(near), "best_projected": name, "radius": winner["radius"],
             "lr": winner["lr"], "sgd_lr": sgd["lr"],
             "projected_loss": winner["mean"], "sgd_loss": sgd["mean"],
-            "log_sgd_over_projected_ci": list(ci), "verdict": above(ci, 0.0),
-            "holds": above(ci, 0.0) == HOLDS}
+            "log_sgd_over_projected_ci": list(ci), "verdict": above(ci, 0.0).verdict,
+            "holds": above(ci, 0.0).verdict == HOLDS}
     return summary
 
 
 def narrow_claims(summary: dict) -> list[dict]:
     """One claim per dataset."""
-    out = []
-    for data, v in summary.get("verdict", {}).items():
-        out.append({
-            "id": f"narrow_projected_beats_sgd_{data}", "protocol": "companion-B",
-            "paper_says": PAPER_SAYS, "rule": "statistic: per seed, log(SGD's final training "
-            "loss / the best projected method's), at m/(2n/d) closest to 1; 95% bootstrap "
-            "interval over seeds of its mean; holds above 0, does not hold below",
-            "measured": (f"{data}, m/(2n/d) = {v['multiplier']:g}: {v['best_projected']} (R = "
-                         f"{v['radius']}) {v['projected_loss']:.4g} vs SGD {v['sgd_loss']:.4g}; "
-                         f"log ratio {ci_text(tuple(v['log_sgd_over_projected_ci']))}"),
-            "verdict": v["verdict"], "holds": v["holds"]})
-    return out
+    return [claim_record(
+        f"narrow_projected_beats_sgd_{data}", "companion-B", PAPER_SAYS,
+        "statistic: per seed, log(SGD's final training loss / the best projected method's), "
+        "at m/(2n/d) closest to 1; 95% bootstrap interval over seeds of its mean; holds above "
+        "0, does not hold below", above(tuple(v["log_sgd_over_projected_ci"]), 0.0),
+        f"{data}, m/(2n/d) = {v['multiplier']:g}: {v['best_projected']} (R = {v['radius']}) "
+        f"{v['projected_loss']:.4g} vs SGD {v['sgd_loss']:.4g}; log ratio "
+        f"{ci_text(tuple(v['log_sgd_over_projected_ci']))}")
+        for data, v in summary.get("verdict", {}).items()]
 
 
 def narrow_figures(store: Store, summary: dict, folder: Path) -> list[Path]:

@@ -18,7 +18,9 @@ from lowcap.report.statistics import (
     ci_text,
     holm,
     inside,
+    p_value_below,
     signed_rank_p,
+    undecided,
 )
 
 
@@ -62,7 +64,7 @@ def _pooled(per_pair: dict[str, dict[str, float]]) -> SeedValues:
 def _pruned_above(r: dict, level: float, method: str) -> Verdict:
     changes = _seed_changes(r, level, method)
     if not changes:
-        return INCONCLUSIVE, f"no {method} pruning results at {level:.0%}"
+        return undecided(), f"no {method} pruning results at {level:.0%}"
     cis = {p: bootstrap_mean_ci(v) for p, v in changes.items()}
     shown = {p: f"{np.mean(changes[p]):+.2f}% {ci_text(ci, '+.2f')}" for p, ci in cis.items()}
     return all_of([above(ci, -1.0) for ci in cis.values()]), (
@@ -87,7 +89,7 @@ def _pruning_95_reference_code(r: dict) -> Verdict:
 def _pruning_99_easy(r: dict) -> Verdict:
     changes = _seed_changes(r, 0.99).get("0-1")
     if changes is None:
-        return INCONCLUSIVE, "no (0,1) pruning results at 99%"
+        return undecided(), "no (0,1) pruning results at 99%"
     ci = bootstrap_mean_ci(changes)
     return inside(ci, -0.1, 0.1), (f"(0,1) % change at 99%, mean over widths and seeds "
                                    f"{np.mean(changes):+.3f}% {ci_text(ci)} (95% bootstrap "
@@ -97,7 +99,7 @@ def _pruning_99_easy(r: dict) -> Verdict:
 def _regulariser(r: dict) -> Verdict:
     methods = r.get("pruning_methods", {}).get("layerwise", {})
     if not methods:
-        return INCONCLUSIVE, "no pruning results"
+        return undecided(), "no pruning results"
     cells = {pair: np.array([e["pct_change_f1"] for levels in widths.values()
                              for level, e in levels.items() if 0.5 <= float(level) <= 0.95])
              for pair, widths in methods.items()}
@@ -107,8 +109,11 @@ def _regulariser(r: dict) -> Verdict:
     gains = {p: int((v > 0).sum()) for p, v in cells.items()}
     losses = {p: int((v < 0).sum()) for p, v in cells.items()}
     verdict = HOLDS if min(greater) < ALPHA else FAILS if p_less < ALPHA else INCONCLUSIVE
+    # The p-value nearest ALPHA of those whose crossing would change the verdict.
+    deciding = [min(greater)] if verdict == HOLDS else [min(greater), p_less]
+    decision = min((p_value_below(p, verdict) for p in deciding), key=lambda d: d.margin)
     adjusted = {p: round(q, 4) for p, q in zip(cells, greater, strict=True)}
-    return verdict, (f"(width, level) cells at 50–95% sparsity, seed-mean % change in F1: "
+    return decision, (f"(width, level) cells at 50–95% sparsity, seed-mean % change in F1: "
                      f"better {listing(gains)}; worse {listing(losses)}; one-sided Wilcoxon "
                      f"signed-rank 'better' per pair, Holm-adjusted p {listing(adjusted)}; "
                      f"'worse' over all cells p = {p_less:.2g}")

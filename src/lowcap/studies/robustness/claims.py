@@ -6,10 +6,10 @@ import numpy as np
 
 from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
 from lowcap.report.statistics import (
-    INCONCLUSIVE,
     above,
     bootstrap_mean_ci,
     ci_text,
+    undecided,
 )
 
 
@@ -45,11 +45,11 @@ def _occlusion_per_seed(r: dict) -> SeedValues:
 def _noise(r: dict) -> Verdict:
     gauss = r.get("robustness", {}).get("gaussian_by_seed", {})
     if len(gauss) < 2:
-        return INCONCLUSIVE, "fewer than two widths evaluated under noise"
+        return undecided(), "fewer than two widths evaluated under noise"
     small, large = min(gauss, key=int), max(gauss, key=int)
     sigmas = [s for s in gauss[small] if float(s) > 0 and s in gauss[large]]
     if not sigmas:
-        return INCONCLUSIVE, "no σ > 0 evaluated"
+        return undecided(), "no σ > 0 evaluated"
     diffs = np.array([_width_difference(gauss[small][s], gauss[large][s]) for s in sigmas]).T
     ci = bootstrap_mean_ci(diffs)  # rows: seeds; mean over σ too
     return above(ci, 0.0), (f"F1(h={large}) − F1(h={small}) averaged over {len(sigmas)} σ > 0: "
@@ -61,7 +61,7 @@ def _occlusion(r: dict) -> Verdict:
     rob = r.get("robustness", {})
     occ = rob.get("occlusion_by_seed", {})
     if len(occ) < 2:
-        return INCONCLUSIVE, "fewer than two widths evaluated under occlusion"
+        return undecided(), "fewer than two widths evaluated under occlusion"
     small, large = min(occ, key=int), max(occ, key=int)
     ci = bootstrap_mean_ci(_width_difference(occ[small], occ[large]))
     mean = rob.get("occlusion", {})

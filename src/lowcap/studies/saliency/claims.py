@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from lowcap.report.claims import CI, Claim, Verdict
 from lowcap.report.statistics import (
-    INCONCLUSIVE,
     above,
     all_of,
     ci_text,
+    undecided,
 )
 
 
 def _saliency(r: dict) -> Verdict:
     m = r.get("saliency", {}).get("magnitude", {})
     if "spearman_undefined_as_zero_ci" not in m:
-        return INCONCLUSIVE, "no per-image saliency agreement stored (rerun the saliency phase)"
+        return undecided(), "no per-image saliency agreement stored (rerun the saliency phase)"
     ci, diff = tuple(m["spearman_undefined_as_zero_ci"]), tuple(m["minus_random_ci"])
     return all_of([above(ci, 0.8), above(diff, 0.0)]), (
         f"Spearman(dense, 95% magnitude-pruned) over {m['images']} images, "

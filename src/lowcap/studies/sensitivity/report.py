@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
 
+from lowcap.report.claims import Verdict, claim_record
 from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
 from lowcap.report.statistics import (
-    HOLDS,
-    INCONCLUSIVE,
     above,
     all_of,
     below,
     bootstrap_mean_ci,
     ci_text,
+    undecided,
 )
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
@@ -145,7 +145,7 @@ def sensitivity_summary(store: Store, spec: SensitivityConfig) -> dict:
     return out
 
 
-def _correlates(summary: dict) -> tuple[str, str]:
+def _correlates(summary: dict) -> Verdict:
     corr = summary["correlation"]["gap_acc"]
     ci = tuple(corr["spearman_ci"])
     return above(ci, 0.0), (f"Spearman(gap in accuracy, test Jacobian norm) = "
@@ -154,9 +154,9 @@ def _correlates(summary: dict) -> tuple[str, str]:
                             f"{summary['models']} models")
 
 
-def _lower_near_data(summary: dict) -> tuple[str, str]:
+def _lower_near_data(summary: dict) -> Verdict:
     if "ellipse_near_over_far_log_ci" not in summary:
-        return INCONCLUSIVE, "no ellipse measurements stored (rerun the sensitivity phase)"
+        return undecided(), "no ellipse measurements stored (rerun the sensitivity phase)"
     ci = tuple(summary["ellipse_near_over_far_log_ci"])
     norms = summary["norms"]
     return below(ci, 0.0), (
@@ -167,7 +167,7 @@ def _lower_near_data(summary: dict) -> tuple[str, str]:
         f"between per model {ci_text(tuple(summary['transitions_near_minus_far_ci']), '+.1f')})")
 
 
-def _lower_than_noise(summary: dict) -> tuple[str, str]:
+def _lower_than_noise(summary: dict) -> Verdict:
     ci = tuple(summary["near_over_noise_log_ci"])
     return below(ci, 0.0), ("mean norm at train points {train:.3g}, test points {test:.3g}, "
                             "uniform random inputs {random:.3g}; ".format(**summary["norms"])
@@ -175,12 +175,12 @@ def _lower_than_noise(summary: dict) -> tuple[str, str]:
                             f"{ci_text(ci)}")
 
 
-def _harmful_factors(summary: dict) -> tuple[str, str]:
+def _harmful_factors(summary: dict) -> Verdict:
     variants = summary["variants"]
     cis = {v: tuple(e["log_ratio_to_base_ci"]) for v, e in variants.items()
            if v in ("random_labels", "full_batch", "tanh")}
     if not cis:
-        return INCONCLUSIVE, "no variant models"
+        return undecided(), "no variant models"
     return all_of([above(ci, 0.0) for ci in cis.values()]), (
         "mean test norm: " + ", ".join(f"{v} {e['jac_test_mean']:.3g}" for v, e in
                                        variants.items())
@@ -188,7 +188,7 @@ def _harmful_factors(summary: dict) -> tuple[str, str]:
         + ", ".join(f"{v} {ci_text(ci)}" for v, ci in cis.items()))
 
 
-def _predicts_errors(summary: dict) -> tuple[str, str]:
+def _predicts_errors(summary: dict) -> Verdict:
     ci = tuple(summary["error_auc_ci"])
     return above(ci, 0.5), (f"ROC-AUC of the per-point norm for 'misclassified', mean over "
                             f"models {summary['error_auc']:.3f}, 95% bootstrap interval "
@@ -222,13 +222,8 @@ def sensitivity_claims(summary: dict) -> list[dict]:
     """The paper's statements evaluated on `summary`, each with its statistic."""
     if not summary:
         return []
-    out = []
-    for key, (rule, text) in RULES.items():
-        verdict, measured = rule(summary)
-        out.append({"id": key, "protocol": summary["protocol"], "paper_says": STATEMENTS[key],
-                    "rule": text, "measured": measured, "verdict": verdict,
-                    "holds": verdict == HOLDS})
-    return out
+    return [claim_record(key, summary["protocol"], STATEMENTS[key], text, *rule(summary))
+            for key, (rule, text) in RULES.items()]
 
 
 def sensitivity_figure(store: Store, folder: Path) -> Path | None:

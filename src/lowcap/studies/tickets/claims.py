@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowcap.report.claims import CI, Claim, SeedValues, Verdict
-from lowcap.report.statistics import INCONCLUSIVE, above, bootstrap_mean_ci, ci_text
+from lowcap.report.statistics import above, bootstrap_mean_ci, ci_text, undecided
 
 SPARSE = 0.05  # "≥ 95% sparsity": at most 5% of the weights left
 SPARSE_REGIME = 0.2  # the rounds compared with the controls: at most 20% left
@@ -48,9 +48,9 @@ def _imp_minus_reinit(cell: dict, seed: str) -> float:
 def _match(r: dict) -> Verdict:
     cells = _cells(r)
     if not cells:
-        return INCONCLUSIVE, "no lottery-ticket results"
+        return undecided(), "no lottery-ticket results"
     if all(_first_sparse_round(c) is None for c in cells):
-        return INCONCLUSIVE, f"no round reached {1 - SPARSE:.0%} sparsity (add rounds)"
+        return undecided(), f"no round reached {1 - SPARSE:.0%} sparsity (add rounds)"
     values = np.array(list(_per_seed(r, _imp_minus_dense).values()))
     tolerance = float(np.mean([c["dense_std"] for c in cells]))
     ci = bootstrap_mean_ci(values)
@@ -63,10 +63,10 @@ def _match(r: dict) -> Verdict:
 
 def _beats_reinit(r: dict) -> Verdict:
     if not _cells(r):
-        return INCONCLUSIVE, "no lottery-ticket results"
+        return undecided(), "no lottery-ticket results"
     values = np.array(list(_per_seed(r, _imp_minus_reinit).values()))
     if not len(values):
-        return INCONCLUSIVE, f"no round left ≤ {SPARSE_REGIME:.0%} of the weights (add rounds)"
+        return undecided(), f"no round left ≤ {SPARSE_REGIME:.0%} of the weights (add rounds)"
     ci = bootstrap_mean_ci(values)
     return above(ci, 0.0), (
         f"IMP minus random-reinitialisation best validation F1 over the rounds with ≤ "

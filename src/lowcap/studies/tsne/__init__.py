@@ -15,6 +15,8 @@ STUDY = Study(
         "report.",
         options=(option("--pair", "Digit pair, e.g. 4-9."),
                  option("--hidden", "Width of the model to embed.", int),
-                 option("--max-points", "Validation points to embed.", int)),
-        overrides=lambda pair, hidden, max_points: {
-            "pair": pair, "hidden": hidden, "max_points": max_points}))
+                 option("--max-points", "Validation points to embed.", int),
+                 option("--embeddings", "t-SNE runs per view (seeds seed, seed+1, …).", int)),
+        overrides=lambda pair, hidden, max_points, embeddings: {
+            "pair": pair, "hidden": hidden, "max_points": max_points,
+            "embeddings": embeddings}))

@@ -22,7 +22,10 @@ class TSNEConfig(ConfigSection):
     # t-SNE perplexity.
     perplexity: float = Field(30.0, gt=1)
     max_points: int = Field(1000, strict=True, ge=50)  # 5-fold 10-NN needs some points
-    # Seed of the point subsample and of t-SNE.
+    # Seed of the point subsample and of the first t-SNE run.
     seed: Seed = 0
+    # t-SNE runs per view (seeds seed, seed+1, …): one embedding's randomness is part of the
+    # statistic, so the claim's interval resamples the runs together with the points.
+    embeddings: int = Field(5, strict=True, ge=1, le=50)
 
     _pair = field_validator("pair", mode="before")(parse_pair)

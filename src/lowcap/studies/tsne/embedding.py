@@ -33,16 +33,16 @@ def neighbour_agreement(points: np.ndarray, labels: np.ndarray, k: int = 10) -> 
     return (labels[index[:, 1:]] == labels[:, None]).mean(axis=1)
 
 
-# openTSNE's embedding depends on its thread count; a fixed count keeps results the same on
-# every machine (2: this project's reference CPU, about 1.6× faster than 1).
-TSNE_THREADS = 2
-
-
 def embed(features: np.ndarray, labels: np.ndarray, perplexity: float = 30.0, seed: int = 0
           ) -> Embedding:
     """openTSNE 2-D embedding (seeded), scored by 10-NN label agreement in 2-D and in the
     original space, and by trustworthiness (10 neighbours). Features that cannot be embedded
-    (non-finite, or all points equal, as for a network whose units are all dead) give NaN."""
+    (non-finite, or all points equal, as for a network whose units are all dead) give NaN.
+
+    Affinities use exact nearest neighbours and the embedding runs on one thread: openTSNE's
+    default approximate neighbours are drawn by threads and change with their timing, and
+    with exact ones the result is the same for any thread count (tested). Callers run
+    several embeddings side by side instead."""
     features = np.asarray(features, dtype=np.float64)
     perplexity = min(perplexity, (len(features) - 1) / 3)
     if not np.isfinite(features).all() or np.ptp(features, axis=0).max(initial=0) == 0:
@@ -53,7 +53,7 @@ def embed(features: np.ndarray, labels: np.ndarray, perplexity: float = 30.0, se
     if features.shape[1] == 1:  # one unit: openTSNE's PCA start needs two columns, and a
         features = np.hstack([features, np.zeros_like(features)])  # zero one moves no distance
     points = np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed,
-                             n_jobs=TSNE_THREADS, verbose=False).fit(features))
+                             neighbors="exact", n_jobs=1, verbose=False).fit(features))
     return Embedding(points, {
         "knn_agreement_2d": knn_agreement(points, labels),
         "knn_agreement_hidden": knn_agreement(features, labels),

@@ -9,7 +9,7 @@ import numpy as np
 
 from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
-from lowcap.report.statistics import bootstrap_mean_ci
+from lowcap.report.statistics import bootstrap_two_way_ci
 from lowcap.report.tables import results_by_model
 from lowcap.run.checkpoints import load_tensors
 from lowcap.run.plan import ModelPlan
@@ -51,19 +51,22 @@ def tsne_scores(store: Store, plans: list[ModelPlan], level: float
 
 def tsne_intervals(source: Path, level: float) -> dict:
     """Per-point 10-NN label agreement in the 2-D embeddings (leave-one-out): means, and the
-    95% bootstrap interval over points of pruned − dense (paired: the same points), for all
-    units and for the pruned model's live units ({} for runs that did not store them)."""
+    95% interval of pruned − dense (the same points and the same run seeds) when the t-SNE
+    runs and the points are resampled together, for all units and for the pruned model's live
+    units ({} for runs that did not store them). `run_spread` is the standard error of the
+    difference over runs: how far one set of embeddings moves it."""
     arrays = load_tensors(source) if source.is_file() else {}
     dense_key = "agreement_0.0"
     if dense_key not in arrays:
         return {}
-    dense = arrays[dense_key].numpy()
-    out: dict = {"dense": float(np.mean(dense)), "points": len(dense)}
+    dense = np.atleast_2d(arrays[dense_key].numpy())  # [runs, points]
+    out: dict = {"dense": float(np.mean(dense)), "points": dense.shape[1],
+                 "embeddings": dense.shape[0]}
     for name, key in (("pruned", f"agreement_{level}"), ("pruned_live", f"agreement_{level}_live")):
         if key in arrays:
-            values = arrays[key].numpy()
+            values = np.atleast_2d(arrays[key].numpy())
             out[name] = float(np.mean(values))
-            out[f"{name}_minus_dense_ci"] = list(bootstrap_mean_ci(values - dense))
+            out[f"{name}_minus_dense_ci"] = list(bootstrap_two_way_ci(values - dense))
     return out
 
 

@@ -1,0 +1,33 @@
+"""A summary's claims as a Markdown table (the README's claims table is made by it, from a
+stored summary: `python scripts/readme_claims.py`)."""
+
+from __future__ import annotations
+
+from lowcap.report.claims import margin_text
+
+PROTOCOL_ORDER = ("reference", "corrected")
+
+
+def verdict_cell(claim: dict) -> str:
+    """'**holds** · margin 0.012 to −0.02' (with 'near threshold' where it is); the bare
+    verdict where none was computed."""
+    words = margin_text(claim)
+    return f"**{claim['verdict']}**" + (f" · {words}" if words else "")
+
+
+def claims_markdown(summary: dict) -> str:
+    """One row per claim (the paper's sentence), one column per protocol that ran (companion
+    studies' claims in a column of their own): the verdict and its margin."""
+    claims = summary.get("claims", [])
+    seen = {c["protocol"] for c in claims}
+    protocols = [p for p in PROTOCOL_ORDER if p in seen] + sorted(seen - set(PROTOCOL_ORDER))
+    rows: dict[str, dict[str, dict]] = {}
+    for claim in claims:
+        rows.setdefault(claim["id"], {})[claim["protocol"]] = claim
+    lines = ["| claim | " + " | ".join(protocols) + " |",
+             "|---|" + "---|" * len(protocols)]
+    for by_protocol in rows.values():
+        first = next(iter(by_protocol.values()))
+        cells = [verdict_cell(by_protocol[p]) if p in by_protocol else "—" for p in protocols]
+        lines.append(f"| `{first['id']}`: {first['paper_says']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
