@@ -187,9 +187,9 @@ def test_medium_matmul_precision_is_deterministic_close_and_measures_in_float32(
     (a, last_a), (b, _), (exact, _) = runs["a"], runs["b"], runs["float32"]
     for key, tensor in a.state().items():
         assert torch.equal(tensor, b.state()[key]), key
-        if key in ("w1", "w2"):  # without fast bf16, 'medium' is float32
+        if key in ("w1", "w2"):  # without bf16 products, 'medium' is float32 (maybe other kernels)
             relative = rel_err(tensor, exact.state()[key])
-            assert relative < 2e-2 and (relative > 0) == reduced, key
+            assert relative < 2e-2 and (relative > 1e-4) == reduced, (key, relative)
     with torch.no_grad():
         val = evaluate(a, EvalSet.of(a, bank, "val"))
     np.testing.assert_array_equal(last_a.metrics["val_loss"], val["loss"].numpy())

@@ -223,12 +223,13 @@ def test_smoke_summary_equals_the_golden_summary(smoke_run):
     assert golden_mismatches(smoke_run) == []
 
 
-def test_smoke_on_an_avx2_cpu_equals_the_golden_summary(tmp_path):
+@pytest.mark.parametrize("environment", ["avx2", "1-thread"])
+def test_smoke_on_an_avx2_cpu_or_one_thread_equals_the_golden_summary(tmp_path, environment):
     """Another CPU inside the test command: the smoke profile with PyTorch, oneDNN and MKL held
-    to their AVX2 code paths (as on a CPU without AVX-512 or AMX) meets the same golden
-    summary, tolerances and verdict rule."""
-    out = tmp_path / "avx2"
-    env = {**os.environ, **AVX2_ONLY}
+    to their AVX2 code paths (as on a CPU without AVX-512 or AMX), and on one thread, meets
+    the same golden summary, tolerances and verdict rule."""
+    out = tmp_path / environment
+    env = {**os.environ, **(AVX2_ONLY if environment == "avx2" else {"OMP_NUM_THREADS": "1"})}
     done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke",
                            "--out", str(out), "--quiet", "--device", "cpu"], env=env,
                           capture_output=True, text=True, timeout=900)

@@ -163,3 +163,23 @@ def test_rewind_points_are_the_initialisation_or_the_weights_after_k_epochs(mnis
                zip(late[plan.model_id].items(), reference.parameters(), strict=True)}
         for (key, value), expected in zip(got.items(), reference.parameters(), strict=True):
             assert rel_err(value.float(), expected.detach()) <= 1e-5, key
+
+
+def test_a_rounds_weights_replaced_on_disk_are_trained_again(run_copy, run_cli, monkeypatch,
+                                                           caplog):
+    """The kept IMP weights resume the later rounds: a file copied over them (another round's
+    here) no longer matches the size and sha256 the store recorded, so its round is trained
+    again with a warning, not resumed from."""
+    options = ("--pairs", "4-9", "--widths", "4", "--quiet")
+    assert run_cli("tickets", str(run_copy), "--rounds", "2", *options)[0] == 0
+    first = sorted((run_copy / "store").glob("tickets-*-round01.safetensors"))[0]
+    second = first.with_name(first.name.replace("round01", "round02"))
+    first.write_bytes(second.read_bytes())
+    calls = []
+    real = tickets_compute.train_round
+    monkeypatch.setattr(tickets_compute, "train_round",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    code, _, err = run_cli("tickets", str(run_copy), "--rounds", "3", *options)
+    assert code == 0, err
+    assert len(calls) == 3  # round 1 of one protocol again (its file changed), round 3 of both
+    assert "training the round again" in caplog.text

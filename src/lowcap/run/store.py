@@ -274,6 +274,13 @@ class Store:
                            for r in (self.query("SELECT * FROM files") if exists else [])}
         return self._files
 
+    def record_file(self, path: str, record: FileRecord) -> None:
+        """Keep the size and sha256 of a file lowcap wrote (`path` relative to the run), so
+        that whatever resumes from it can check it is still that file."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                       (path, record.bytes, record.sha256))
+
     def forget_models(self, model_ids: list[str]) -> None:
         """Drop models (and their checkpoints' records) so that the next run trains them
         again; their per-epoch rows are replaced when it does."""

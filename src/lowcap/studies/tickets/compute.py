@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
+from lowcap.errors import StoreError
 from lowcap.models.cohort import Cohort
 from lowcap.models.mlp import init_params
 from lowcap.progress import progress
@@ -27,6 +29,8 @@ from lowcap.studies.pruning.methods import magnitude_round
 from lowcap.studies.tickets.config import TicketsConfig
 from lowcap.studies.tickets.imp import METHODS, Member, Params, kept_share, train_round
 from lowcap.training import train_cohort
+
+log = logging.getLogger(__name__)
 
 ANALYSIS = "tickets"
 
@@ -68,21 +72,34 @@ def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)}
 
 
+def _relative(name: str) -> str:
+    return f"store/{name}.safetensors"
+
+
 def _load(ctx: RunContext, name: str) -> dict[str, Params]:
-    """Per-model parameters kept in a store artefact."""
+    """Per-model parameters kept in a store artefact, checked against the size and sha256
+    the store recorded when it was written (StoreError if it is not that file)."""
     out: dict[str, Params] = {}
-    for name_key, value in load_tensors(ctx.store.artefact(name)).items():
+    record = ctx.store.file_records().get(_relative(name))
+    for name_key, value in load_tensors(ctx.store.artefact(name), record=record).items():
         model_id, key = name_key.split("/")
         out.setdefault(model_id, {})[key] = value
     return out
 
 
 def _saved(ctx: RunContext, name: str, compute) -> dict[str, Params]:
-    """Per-model parameters kept in a store artefact, computed (and saved) when absent."""
+    """Per-model parameters kept in a store artefact (they resume later rounds), computed and
+    saved when absent, or when the file there is not the one recorded (dropped with a
+    warning)."""
     path = ctx.store.artefact(name)
-    if not path.exists():
-        save_tensors(path, {f"{mid}/{key}": value for mid, params in compute().items()
-                            for key, value in params.items()})
+    if path.exists():
+        try:
+            return _load(ctx, name)
+        except StoreError as exc:
+            log.warning("%s; computing it again", exc)
+    record = save_tensors(path, {f"{mid}/{key}": value for mid, params in compute().items()
+                                 for key, value in params.items()})
+    ctx.store.record_file(_relative(name), record)
     return _load(ctx, name)
 
 
@@ -110,9 +127,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                    for p in plans]
         artefact = f"tickets-{tag}-round{round_:02d}"
         done = analysis_done(ctx, ANALYSIS, identity)
-        if done and ctx.store.artefact(artefact).exists():
-            imp_trained = _load(ctx, artefact)
-        else:
+        imp_trained = _kept(ctx, artefact) if done else None
+        if imp_trained is None:
             result = train_round(members, ctx.split, bank, spec.scope, spec.reinit_offset)
             imp_trained = _saved(ctx, artefact, lambda result=result: result.imp_trained)
             if not done:
@@ -125,6 +141,18 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         bar.update(1)
     bar.close()
     return did_work
+
+
+def _kept(ctx: RunContext, artefact: str) -> dict[str, Params] | None:
+    """A finished round's IMP weights, if their artefact is there and is the file written
+    (None otherwise: the round is trained again, with a warning where the file changed)."""
+    if not ctx.store.artefact(artefact).exists():
+        return None
+    try:
+        return _load(ctx, artefact)
+    except StoreError as exc:
+        log.warning("%s; training the round again", exc)
+        return None
 
 
 def _rows(tag: str, round_: int, members: list[Member], result) -> Rows:
