@@ -11,6 +11,7 @@ STUDY = Study(
     command=Command(
         "narrow", "Narrow networks trained by projected gradient methods (companion paper B); "
         "rebuilds the report.",
-        options=(option("--datasets", "Comma-separated: synthetic, mnist."),
+        options=(option("--datasets", "Comma-separated: synthetic, mnist, mnist_random, "
+                                      "digits, mnist1d."),
                  option("--steps", f"Training steps per run ({NarrowConfig().steps}).", int)),
         overrides=lambda datasets, steps: {"datasets": names(datasets), "steps": steps}))

@@ -1,10 +1,11 @@
 """Narrow networks (companion paper B, Zhang et al. 2021): projected gradient methods vs SGD.
 
 Model f(x) = Σ_j v_j σ(w_jᵀ x) with a smooth σ, no biases; the output weights v are fixed and
-the first layer W is trained (our operationalisation, see docs/companions.md). The
-mirrored initialisation duplicates half the units with v negated, so f ≡ 0 at the start.
-All runs of one width (methods × radii × learning rates × seeds) train together: W is
-[B, m, d].
+the first layer W is trained (lowcap's operationalisation, see docs/companions.md). Two
+starts: *LeCun* (W ~ N(0, 1/d), v = ±1/√m: the ordinary initialisation, SGD's baseline) and
+*mirrored* (the second half of the units copies the first with v negated, so f ≡ 0). Every
+run of one width (methods × starts × radii × learning rates × seeds) trains together:
+W is [B, m, d].
 """
 
 from __future__ import annotations
@@ -27,20 +28,33 @@ ACTIVATIONS = {
         0.5 * (1 + torch.erf(z / math.sqrt(2)))
         + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))),
 }
-METHODS = ("projected_gd", "projected_sgd", "projected_adam", "sgd", "adam")
+# Optimisers, each plain or projected; full batch ('gd') or mini-batches (the rest).
+METHODS = ("sgd", "projected_sgd", "gd", "projected_gd", "adam", "projected_adam")
+STARTS = ("lecun", "mirrored")
+
+
+def lecun_init(batch: int, width: int, dim: int, seed: int, dtype=torch.float64
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """W [B, m, d] ~ N(0, 1/d) (LeCun's scale: unit-variance pre-activations for inputs of
+    norm √d) and v = ±1/√m with random signs."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(batch, width, dim, generator=gen, dtype=dtype) / math.sqrt(dim)
+    v = torch.where(torch.rand(batch, width, generator=gen) < 0.5, -1.0, 1.0)
+    return w, v.to(dtype) / math.sqrt(width)
 
 
 def mirrored_init(batch: int, width: int, dim: int, seed: int, dtype=torch.float64
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """W [B, m, d] ~ N(0, 1/d) with units m/2.. copying units ..m/2, and v = ±1/√m, negated on
-    the copies: f ≡ 0 at initialisation. `width` must be even."""
+    """The LeCun draw of the first m/2 units, copied into the rest with v negated: f ≡ 0 at
+    initialisation. `width` must be even."""
     if width % 2:
         raise ValueError(f"mirrored initialisation needs an even width, got {width}")
-    gen = torch.Generator().manual_seed(seed)
-    half = torch.randn(batch, width // 2, dim, generator=gen, dtype=dtype) / math.sqrt(dim)
-    v_half = torch.where(torch.rand(batch, width // 2, generator=gen) < 0.5, -1.0, 1.0)
-    v = torch.cat([v_half, -v_half], dim=1).to(dtype) / math.sqrt(width)
-    return torch.cat([half, half], dim=1), v
+    half, v_half = lecun_init(batch, width // 2, dim, seed, dtype)
+    v_half = v_half * math.sqrt(width // 2) / math.sqrt(width)
+    return torch.cat([half, half], dim=1), torch.cat([v_half, -v_half], dim=1)
+
+
+INITS = {"lecun": lecun_init, "mirrored": mirrored_init}
 
 
 def forward(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str) -> torch.Tensor:
@@ -58,17 +72,18 @@ def _slope(z: torch.Tensor, activation: str) -> torch.Tensor:
 def loss_gradient(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                   activation: str) -> torch.Tensor:
     """∂/∂W [B, m, d] of each run's ½·mean_i (f(x_i) − y_i)², written out: about twice as fast
-    as autograd here (no graph, no layout copies)."""
+    as autograd here (no graph, no layout copies). `x` [n, d] is shared, or [B, n, d]."""
     sigma, backward = ACTIVATIONS[activation]
-    z = torch.matmul(w, x.T)  # [B, m, n]
+    z = torch.matmul(w, x.transpose(-1, -2))  # [B, m, n]
     value = sigma(z)
-    residual = (torch.bmm(v.unsqueeze(1), value).squeeze(1) - y) / len(y)  # [B, n]
+    residual = (torch.bmm(v.unsqueeze(1), value).squeeze(1) - y) / y.shape[-1]  # [B, n]
     d_z = backward(v.unsqueeze(2) * residual.unsqueeze(1), z, value)
     return torch.matmul(d_z, x)
 
 
 def project(w: torch.Tensor, w0: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Each run's W onto {‖W − W0‖_F ≤ R}: W0 + (W − W0)·min(1, R / ‖W − W0‖_F)."""
+    """Each run's W onto {‖W − W0‖_F ≤ R}, its nearest point there: W0 + (W − W0)·min(1,
+    R / ‖W − W0‖_F) (R = ∞: unchanged)."""
     delta = w - w0
     norm = delta.flatten(1).norm(dim=1).clamp_min(1e-30)
     scale = torch.clamp(radius / norm, max=1.0)
@@ -99,54 +114,12 @@ def smallest_singular_value(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor,
     return torch.tensor(smallest, dtype=w.dtype).clamp_min(0).sqrt()
 
 
-def feature_jacobian(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str
-                     ) -> torch.Tensor:
-    """The explicit J [n, m·d] of one run (w [m, d], v [m]): for tests and small problems."""
-    d = _slope(x @ w.T, activation) * v  # [n, m]
-    return (d.unsqueeze(2) * x.unsqueeze(1)).reshape(x.shape[0], -1)
-
-
-@dataclass
-class NarrowRun:
-    """A batch of B runs: the loss curve [B, T] at `steps`, and W [B, m, d] at each of them
-    (so that σ_min is computed afterwards, only for the runs worth it), with v [B, m]."""
-
-    steps: list[int]
-    loss: np.ndarray
-    weights: list[torch.Tensor]
-    v: torch.Tensor
-
-    def sigma_min(self, rows: list[int], x: torch.Tensor, activation: str, start: int = 0
-                  ) -> np.ndarray:
-        """σ_min of the feature Jacobian [len(rows), T − start] of the given runs along
-        training, from snapshot `start` on."""
-        return torch.stack([smallest_singular_value(w[rows], self.v[rows], x, activation)
-                            for w in self.weights[start:]], 1).numpy()
-
-
-def initial_sigma_min(width: int, seeds: list[int], x: torch.Tensor, activation: str
-                      ) -> dict[int, float]:
-    """σ_min at each seed's mirrored initialisation: step 0 of every method's runs."""
-    inits = [mirrored_init(1, width, x.shape[1], seed, x.dtype) for seed in seeds]
-    values = smallest_singular_value(torch.cat([w for w, _ in inits]).to(x.device),
-                                     torch.cat([v for _, v in inits]).to(x.device), x,
-                                     activation)
-    return dict(zip(seeds, values.tolist(), strict=True))
-
-
-def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
-    """The setting (e.g. (radius, lr)) whose runs' mean final loss is lowest (NaN-tolerant;
-    the first one on ties)."""
-    means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf
-             for k, v in final_loss.items()}
-    return min(means, key=means.__getitem__)
-
-
 class Setting(NamedTuple):
-    """One run: its method, radius (a multiple of ‖W0‖_F; unconstrained methods ignore it),
-    learning rate and seed."""
+    """One run: its method, start, radius (a multiple of ‖W0‖_F; unconstrained methods
+    ignore it), learning rate and seed."""
 
     method: str
+    start: str
     radius: float
     lr: float
     seed: int
@@ -155,36 +128,77 @@ class Setting(NamedTuple):
     def projected(self) -> bool:
         return self.method.startswith("projected")
 
+    @property
+    def full_batch(self) -> bool:
+        return self.method.endswith("gd")
 
-def grid(methods: list[str], radii: list[float], lrs: list[float], adam_lrs: list[float],
-         seeds: list[int]) -> list[Setting]:
-    """Every (method, radius, lr, seed): radii for the projected methods only (0 elsewhere),
-    `adam_lrs` for the Adam methods, `lrs` for the rest."""
-    for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    return [Setting(method, radius, lr, seed) for method in methods
+    @property
+    def arm(self) -> str:
+        """Method and start: what a comparison pairs ('projected_sgd@mirrored')."""
+        return f"{self.method}@{self.start}"
+
+
+def grid(arms: list[tuple[str, str]], radii: list[float], lrs: list[float],
+         adam_lrs: list[float], seeds: list[int]) -> list[Setting]:
+    """Every (method, start) arm × radius × lr × seed: radii for the projected methods only (0
+    elsewhere), `adam_lrs` for the Adam methods, `lrs` for the rest. Every arm gets the same
+    learning rates, seeds and step budget as its plain or projected twin."""
+    for method, start in arms:
+        if method not in METHODS or start not in STARTS:
+            raise ValueError(f"unknown arm {method}@{start}; methods {METHODS}, starts {STARTS}")
+    return [Setting(method, start, radius, lr, seed) for method, start in arms
             for radius in (radii if method.startswith("projected") else [0.0])
             for lr in (adam_lrs if method.endswith("adam") else lrs) for seed in seeds]
 
 
+@dataclass
+class NarrowRun:
+    """A batch of B runs: the loss curve [B, T] at `steps`, their first layers at the start and
+    the end, the output weights, and each projected run's radius in weight units (∞ for the
+    others)."""
+
+    steps: list[int]
+    loss: np.ndarray
+    w0: torch.Tensor
+    w: torch.Tensor
+    v: torch.Tensor
+    radius: torch.Tensor
+
+    def travelled(self) -> np.ndarray:
+        """‖W − W0‖_F at the end, per run."""
+        return (self.w - self.w0).flatten(1).norm(dim=1).cpu().numpy()
+
+    def on_boundary(self) -> np.ndarray:
+        """Whether each run ends on its ball's boundary (the constraint active); False for
+        the unconstrained ones."""
+        return self.travelled() >= (1 - 1e-6) * self.radius.cpu().numpy()
+
+
+def _starts(settings: list[Setting], width: int, dim: int, dtype: torch.dtype
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each setting's initial W and v (one draw per (start, seed), shared by its runs)."""
+    draws = {(s.start, s.seed): INITS[s.start](1, width, dim, s.seed, dtype) for s in settings}
+    return (torch.cat([draws[(s.start, s.seed)][0] for s in settings]),
+            torch.cat([draws[(s.start, s.seed)][1] for s in settings]))
+
+
 @torch.no_grad()
 def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting], steps: int,
-          activation: str = "tanh", batch_size: int = 100, evals: int = 4
+          activation: str = "tanh", batch_size: int = 100, evals: int = 21
           ) -> tuple[NarrowRun, list[Setting]]:
-    """Train one width for every setting at once, whatever its method; returns the curves and
-    the setting of each row (full-batch runs first). Square loss ½·mean (f − y)². The
-    stochastic runs share one mini-batch stream (seeded 12345), as each method alone would
-    draw it."""
-    runs = sorted(settings, key=lambda s: s.method != "projected_gd")  # stable
-    if not runs or any(s.method not in METHODS for s in runs):
-        raise ValueError(f"settings need methods from {METHODS}, got {settings!r}")
-    n_full = sum(s.method == "projected_gd" for s in runs)
+    """Train one width for every setting at once, whatever its method and start; returns the
+    curves and the setting of each row (full-batch runs first). Square loss ½·mean (f − y)²,
+    evaluated on the whole training set at `evals` evenly spaced steps. The mini-batch runs
+    share one batch stream (seeded 12345), as each would draw it alone, so a plain and a
+    projected twin see the same batches."""
+    runs = sorted(settings, key=lambda s: not s.full_batch)  # stable
+    if not runs or any(s.method not in METHODS or s.start not in STARTS for s in runs):
+        raise ValueError(f"settings need methods from {METHODS} and starts from {STARTS}, "
+                         f"got {settings!r}")
+    n_full = sum(s.full_batch for s in runs)
     n, dim = x.shape
     opts = {"device": x.device, "dtype": x.dtype}
-    inits = {seed: mirrored_init(1, width, dim, seed, x.dtype) for seed in {s.seed for s in runs}}
-    w = torch.cat([inits[s.seed][0] for s in runs]).to(**opts)
-    v = torch.cat([inits[s.seed][1] for s in runs]).to(**opts)
+    w, v = (t.to(**opts) for t in _starts(runs, width, dim, x.dtype))
     w0 = w.clone()
     radius = torch.tensor([s.radius if s.projected else math.inf for s in runs], **opts)
     radius = radius * w0.flatten(1).norm(dim=1)
@@ -195,11 +209,10 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
     batches = (torch.randint(0, n, (steps, batch_size), generator=gen).to(x.device)
                if n_full < len(runs) else None)
     eval_at = sorted({0, *np.linspace(0, steps, evals, dtype=int).tolist()})
-    losses, snapshots = [], []
+    losses = []
     for step in range(steps + 1):
         if step in eval_at:
             losses.append((0.5 * (forward(w, v, x, activation) - y) ** 2).mean(1))
-            snapshots.append(w.clone())
         if step == steps:
             break
         grad = torch.empty_like(w)
@@ -214,4 +227,12 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
             (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
         w -= lr * torch.where(adam, adam_update, grad)
         w.copy_(project(w, w0, radius))
-    return NarrowRun(eval_at, torch.stack(losses, 1).cpu().numpy(), snapshots, v), runs
+    return NarrowRun(eval_at, torch.stack(losses, 1).cpu().numpy(), w0, w, v, radius), runs
+
+
+def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
+    """The setting (e.g. (radius, lr)) whose runs' mean final loss is lowest (NaN-tolerant;
+    the first one on ties)."""
+    means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf
+             for k, v in final_loss.items()}
+    return min(means, key=means.__getitem__)
