@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+
+# Ray in the tests (a local Ray, a simulated cluster, and the lowcap processes they start)
+# resolves "this node" to the loopback address, not the machine's network address: its
+# traffic never leaves the machine. Read when Ray is first imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from lowcap.cli.main import main
 from lowcap.data import ImageBank, TaskSplit, load_mnist, make_split

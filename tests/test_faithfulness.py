@@ -76,11 +76,11 @@ def test_the_claims_decide_on_the_per_model_gains():
             "randomisation_spearman": {"finite_difference": {
                 "models": [spearman + 0.01 * i for i in range(6)]}}}}
 
-    assert faithful.check(section(0.2, 0.0))[0] == "holds"
-    assert faithful.check(section(-0.2, 0.0))[0] == "does not hold"
-    assert faithful.check({})[0] == "inconclusive"
-    assert randomisation.check(section(0.2, 0.1))[0] == "holds"
-    assert randomisation.check(section(0.2, 0.9))[0] == "does not hold"
+    assert faithful.check(section(0.2, 0.0))[0].verdict == "holds"
+    assert faithful.check(section(-0.2, 0.0))[0].verdict == "does not hold"
+    assert faithful.check({})[0].verdict == "inconclusive"
+    assert randomisation.check(section(0.2, 0.1))[0].verdict == "holds"
+    assert randomisation.check(section(0.2, 0.9))[0].verdict == "does not hold"
 
 
 def test_the_smoke_run_reports_faithfulness(smoke_run):

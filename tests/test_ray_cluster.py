@@ -24,7 +24,8 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 # Each worker node offers the two CPUs a task asks for (the driver's thread count), so one
 # task runs per node at a time; the head offers none, so every task runs on a worker node.
-WORKER = {"num_cpus": 2, "object_store_memory": 300 * 2**20}
+# Every node on the loopback address: the cluster's traffic never leaves this machine.
+WORKER = {"num_cpus": 2, "object_store_memory": 300 * 2**20, "node_ip_address": "127.0.0.1"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def cluster():
     if ray.is_initialized():
         ray.shutdown()
     cluster = Cluster(initialize_head=True,
-                      head_node_args={"num_cpus": 0, "object_store_memory": 300 * 2**20})
+                      head_node_args={**WORKER, "num_cpus": 0})
     workers = [cluster.add_node(**WORKER) for _ in range(2)]
     cluster.wait_for_nodes()
     yield cluster, workers

@@ -129,7 +129,7 @@ def _summary(imp_minus_dense, imp_minus_reinit, seeds=("0", "1", "2")):
     (0.0, 0.05, ("holds", "holds")), (-0.2, -0.05, ("does not hold", "does not hold"))])
 def test_the_claims_decide_on_their_statistic(gap, edge, verdicts):
     r = _summary(gap, edge)
-    checks = {c.id: c.check(r)[0] for c in claims.CLAIMS}
+    checks = {c.id: c.check(r)[0].verdict for c in claims.CLAIMS}
     assert (checks["tickets_match_dense_95"], checks["tickets_beat_reinit"]) == verdicts
     quantity = claims.CLAIMS[0].quantity(r)
     assert set(quantity) == {"0", "1", "2"} and np.allclose(list(quantity.values()), gap)

@@ -196,8 +196,7 @@ def cli() -> None:
 @click.option("--idx-dir", type=PATH, default=None,
               help="A folder with the four IDX files (MNIST: .gz or not; fashion_mnist, "
                    "kmnist: the published .gz files).")
-@click.option("--no-download", is_flag=True,
-              help="Use only the cache and --idx-dir: no download mirrors, no package registry.")
+@click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--dataset", default="mnist", show_default=True,
               help="Which dataset: mnist, fashion_mnist, kmnist, digits or mnist1d.")
@@ -219,8 +218,7 @@ def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet:
         return
 
     loaded = load_mnist(cache_dir=cache_dir, idx_dir=idx_dir,
-                        mirrors=[] if no_download else None, use_registry=not no_download,
-                        progress=not quiet)
+                        mirrors=[] if no_download else None, progress=not quiet)
     m = loaded.mnist
     click.echo(f"source: {loaded.source}")
     click.echo(f"cache: {loaded.cache_file}")

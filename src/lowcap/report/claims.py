@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from lowcap.report.statistics import BOOTSTRAP, Decision
 from lowcap.report.tables import map_leaves
 
-Verdict = tuple[Decision, str]  # (the decision, the measured numbers in words)
+# (the decision, or a bare verdict without a statistic; the measured numbers in words)
+Verdict = tuple[Decision | str, str]
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"  # how rules name their interval
 
 
@@ -56,11 +57,13 @@ def check_claims(protocol: str, result: dict, claims: Iterable[Claim]) -> list[d
 
 
 def claim_record(claim_id: str, protocol: str, paper_says: str, rule: str,
-                 decision: Decision, measured: str) -> dict:
+                 decision: Decision | str, measured: str) -> dict:
     """A checked claim as summary.json holds it: the verdict, the deciding interval and
     threshold, the margin to it and the numerical spread (both in the statistic's unit), and
     whether the margin is within the spread (`near_threshold`: another machine may say
-    otherwise)."""
+    otherwise). A bare verdict (a study's own rule may return one) has no margin."""
+    if isinstance(decision, str):
+        decision = Decision(decision)
     return {"id": claim_id, "protocol": protocol, "paper_says": paper_says, "rule": rule,
             "measured": measured, "verdict": decision.verdict,
             "holds": decision.verdict == "holds",

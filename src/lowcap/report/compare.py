@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 def flat_numbers(section, path: str = "") -> dict[str, float | None]:
-    """A summary flattened to {path: number} ('/protocols/corrected/capacity/0-1/f1_mean/8');
+    """A summary flattened to {path: number} ('/protocols/corrected/<section>/<key>/...');
     null numbers (NaN in the run) are None."""
     if isinstance(section, dict):
         return {k: v for key, value in section.items()
@@ -38,8 +38,9 @@ def flat_others(section, path: str = "") -> dict:
 
 
 def section_of(path: str) -> str:
-    """The summary section a number belongs to, whatever the protocol: 'tsne_agreement' for
-    '/protocols/corrected/tsne_agreement/dense', 'claims' for '/claims[3]/margin'."""
+    """The summary section a number belongs to, whatever the protocol: '<section>' for
+    '/protocols/<protocol>/<section>/...' and '/<section>/...', 'claims' for
+    '/claims[3]/margin'."""
     path = re.sub(r"^/protocols/[^/]+", "", path)
     return re.split(r"[/\[]", path.lstrip("/"), maxsplit=1)[0]
 

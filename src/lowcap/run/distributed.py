@@ -11,6 +11,8 @@ mid-training snapshots as the local executor does.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -58,11 +60,17 @@ def _call_with_threads(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
 RETRIES = 3
 
 _PROBE = """
-import sys, ray
+import json, sys, ray
 ray.init(address=sys.argv[1], include_dashboard=False, logging_level="ERROR",
-         log_to_driver=False, configure_logging=False)
+         log_to_driver=False, configure_logging=False, **json.loads(sys.argv[2]))
 ray.shutdown()
 """
+
+
+def _join_options(address: str | None) -> dict[str, str]:
+    """ray.init's options for joining `address`: a local Ray (None) listens on the loopback
+    address only, so that its traffic stays on this machine."""
+    return {"_node_ip_address": "127.0.0.1"} if address is None else {}
 
 
 def check_cluster(address: str, timeout: float) -> None:
@@ -81,7 +89,8 @@ def check_cluster(address: str, timeout: float) -> None:
         raise UserInputError(f"--ray-address {address}: nothing answers there "
                              f"({exc.strerror or exc}); is the cluster up?") from exc
     try:
-        probe = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True,
+        probe = subprocess.run([sys.executable, "-c", _PROBE, address,
+                                json.dumps(_join_options(address))], capture_output=True,
                                text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise UserInputError(f"--ray-address {address}: no Ray cluster answered within "
@@ -97,6 +106,11 @@ class RayExecutor:
     `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors to tasks)."""
 
     def __init__(self, address: str | None = None, gpus: int = 0, timeout: float = 30.0):
+        if address is None:
+            # A local Ray keeps to the loopback address: without this, Ray resolves "this
+            # node" to the machine's network address and listens there. (Ray reads it on
+            # import; a Ray imported earlier by the caller keeps its own setting.)
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError as exc:
@@ -108,7 +122,8 @@ class RayExecutor:
         if not ray.is_initialized():
             try:
                 ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-                         log_to_driver=False, configure_logging=False)
+                         log_to_driver=False, configure_logging=False,
+                         **_join_options(address))
             except ConnectionError as exc:
                 raise UserInputError(f"--ray-address {address}: cannot reach a Ray cluster "
                                      f"there ({exc})") from exc
