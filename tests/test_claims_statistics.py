@@ -13,7 +13,6 @@ from lowcap.run.checkpoints import save_tensors
 from lowcap.run.store import Store
 from lowcap.studies.capacity.statistics import min_capacity_bootstrap
 from lowcap.studies.capacity.tables import capacity_table
-from lowcap.studies.narrow.report import narrow_claims, narrow_summary
 from lowcap.studies.registry import studies
 from lowcap.studies.saliency.report import saliency_intervals
 from lowcap.studies.sensitivity.report import RULES, sensitivity_claims
@@ -305,33 +304,6 @@ def test_sensitivity_rules_on_noise_and_on_an_effect():
         <= NOT_HOLDING
     assert {c["verdict"] for c in sensitivity_claims(sensitivity_summary_of(rng, 0.6))} \
         == {"holds"}
-
-
-def narrow_store(path, rng: np.random.Generator, sgd_factor: float) -> Store:
-    store = Store(path)
-    rows = []
-    for method, lr_radius in (("sgd", (0.0, 10.0)), ("projected_gd", (2.0, 10.0))):
-        for seed in range(8):
-            loss = rng.lognormal(0, 0.3) * (sgd_factor if method == "sgd" else 1.0)
-            for step in (0, 10):
-                params = {"dataset": "synthetic", "method": method, "multiplier": 1.0,
-                          "radius": lr_radius[0], "lr": lr_radius[1], "seed": seed,
-                          "step": step}
-                rows.append(("narrow", f"{method}-{seed}", params, "loss", loss))
-    import json
-
-    with store.transaction() as db:
-        db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?)",
-                       [(a, m, json.dumps(p, sort_keys=True), k, v) for a, m, p, k, v in rows])
-    return store
-
-
-def test_narrow_rule_on_noise_and_on_an_effect(tmp_path):
-    rng = np.random.default_rng(9)
-    noise = narrow_claims(narrow_summary(narrow_store(tmp_path / "a.sqlite", rng, 1.0)))
-    assert noise[0]["verdict"] in NOT_HOLDING
-    effect = narrow_claims(narrow_summary(narrow_store(tmp_path / "b.sqlite", rng, 3.0)))
-    assert effect[0]["verdict"] == "holds"
 
 
 def test_sensitivity_summary_survives_a_zero_norm(tmp_path):

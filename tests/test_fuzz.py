@@ -38,7 +38,8 @@ BASE = {
                     "ellipses": 1, "trajectory_points": 16, "bootstrap": 10,
                     "variants": ["random_labels", "tanh"]},
     "narrow": {"datasets": ["synthetic"], "samples": 20, "synthetic_dim": 5,
-               "multipliers": [1.0], "methods": ["projected_gd", "sgd"], "radii": [1.0],
+               "multipliers": [1.0], "arms": [["projected_gd", "mirrored"], ["sgd", "lecun"]],
+               "radii": [1.0],
                "seeds": [0], "steps": 5, "batch_size": 10, "lrs": [1.0], "adam_lrs": [0.01]},
 }
 # Where a change may land: every field of the base, and whole sections.

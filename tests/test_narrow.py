@@ -1,38 +1,65 @@
-"""Narrow networks: projection, mirrored initialisation, and the σ_min tracker."""
+"""Narrow networks: the projection, the two starts, matched budgets, the batched trainer, σ_min,
+and the verdict rule (never 'holds' on noise; inconclusive where the constraint does nothing)."""
+
+import json
 
 import numpy as np
 import pytest
 import torch
 
+from lowcap.run.store import Store
 from lowcap.studies.narrow import methods as narrow
+from lowcap.studies.narrow.report import narrow_claims
+from lowcap.studies.narrow.summary import narrow_summary
+
+NOT_HOLDING = {"does not hold", "inconclusive"}
 
 
-def test_projection_lands_in_ball_and_is_identity_inside():
+def feature_jacobian(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str
+                     ) -> torch.Tensor:
+    """The explicit J [n, m·d] of one run (w [m, d], v [m]), by autograd."""
+    return torch.autograd.functional.jacobian(
+        lambda wb: narrow.forward(wb.unsqueeze(0), v.unsqueeze(0), x, activation)[0], w
+    ).reshape(x.shape[0], -1)
+
+
+def test_projection_moves_a_point_outside_to_the_nearest_feasible_point():
     gen = torch.Generator().manual_seed(0)
     w0 = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
     step = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
-    radius = torch.tensor([0.1, 1.0, 10.0, 100.0], dtype=torch.float64)
+    radius = torch.tensor([0.1, 1.0, 10.0, torch.inf], dtype=torch.float64)
     projected = narrow.project(w0 + step, w0, radius)
     distance = (projected - w0).flatten(1).norm(dim=1)
     assert torch.all(distance <= radius * (1 + 1e-12))
     inside = step.flatten(1).norm(dim=1) <= radius
     assert inside.tolist() == [False, False, True, True]
     torch.testing.assert_close(projected[inside], (w0 + step)[inside], rtol=0, atol=0)
-    # Outside the ball the projection is the closest point: on the sphere, along the same ray.
-    outside = ~inside
-    torch.testing.assert_close(distance[outside], radius[outside])
-    cos = torch.nn.functional.cosine_similarity(
-        (projected - w0)[outside].flatten(1), step[outside].flatten(1))
-    torch.testing.assert_close(cos, torch.ones_like(cos))
+    # Outside, the result is the nearest point of the ball: no point of the ball sampled at
+    # random is closer to the original one.
+    outside = (~inside).nonzero().flatten().tolist()
+    for b in outside:
+        target = (w0 + step)[b]
+        candidates = torch.randn(2000, 6, 5, generator=gen, dtype=torch.float64)
+        candidates = candidates / candidates.flatten(1).norm(dim=1)[:, None, None]
+        candidates = w0[b] + candidates * radius[b] * torch.rand(2000, 1, 1, generator=gen,
+                                                                 dtype=torch.float64)
+        nearest = (candidates - target).flatten(1).norm(dim=1).min()
+        assert (projected[b] - target).norm() <= nearest + 1e-12
 
 
 @pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
-def test_mirrored_init_gives_zero_function(activation):
-    w, v = narrow.mirrored_init(3, 8, 20, seed=1)
+def test_the_mirrored_start_is_the_zero_function_and_lecuns_is_not(activation):
     x = torch.randn(50, 20, dtype=torch.float64)
+    w, v = narrow.mirrored_init(3, 8, 20, seed=1)
     f = narrow.forward(w, v, x, activation)
     assert torch.allclose(f, torch.zeros_like(f), atol=1e-15)
     assert not torch.allclose(w, torch.zeros_like(w))
+    w, v = narrow.lecun_init(3, 8, 20, seed=1)
+    assert narrow.forward(w, v, x, activation).abs().max() > 1e-3
+    # LeCun's scale: unit-variance pre-activations for inputs of norm √d.
+    x = x * (20 ** 0.5 / x.norm(dim=1, keepdim=True))
+    big = narrow.lecun_init(1, 4000, 20, seed=2)[0][0]
+    assert float((x @ big.T).std()) == pytest.approx(1.0, rel=0.05)
 
 
 def test_mirrored_init_needs_even_width():
@@ -41,68 +68,15 @@ def test_mirrored_init_needs_even_width():
 
 
 @pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
-def test_sigma_min_matches_svdvals_of_explicit_jacobian(activation):
+def test_sigma_min_matches_svdvals_of_the_autograd_jacobian(activation):
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(30, 8, generator=gen, dtype=torch.float64)
     w = torch.randn(2, 6, 8, generator=gen, dtype=torch.float64)  # m·d = 48 ≥ n = 30
     v = torch.randn(2, 6, generator=gen, dtype=torch.float64)
     ours = narrow.smallest_singular_value(w, v, x, activation)
     for b in range(2):
-        jac = narrow.feature_jacobian(w[b], v[b], x, activation)
-        assert jac.shape == (30, 48)
-        # The explicit Jacobian is also autograd's: check one row against it.
-        vb = v[b:b + 1]
-        row = torch.autograd.functional.jacobian(
-            lambda wb, vb=vb: narrow.forward(wb.unsqueeze(0), vb, x[:1], activation).sum(), w[b])
-        torch.testing.assert_close(row.flatten(), jac[0])
-        expected = torch.linalg.svdvals(jac).min()
-        assert ours[b].item() == pytest.approx(expected.item(), rel=1e-6)
-
-
-def test_training_starts_at_zero_function_and_learns():
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(40, 10, generator=gen, dtype=torch.float64)
-    x = x / x.norm(dim=1, keepdim=True)
-    y = torch.randn(40, generator=gen, dtype=torch.float64)
-    settings = [narrow.Setting("projected_sgd", 0.5, 10.0, seed) for seed in (0, 1)]
-    run, members = narrow.train(x, y, 8, settings, steps=30, batch_size=10)
-    assert len(members) == 2 and run.loss.shape[0] == 2
-    assert run.loss[:, 0] == pytest.approx(0.5 * float((y**2).mean()))  # f ≡ 0 at the start
-    free, _ = narrow.train(x, y, 8, [narrow.Setting("sgd", 0.0, 10.0, s) for s in (0, 1)],
-                           steps=30, batch_size=10)
-    assert free.loss[:, -1].mean() < run.loss[:, 0].mean()
-
-
-def test_sigma_min_along_training_matches_explicit_jacobian():
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(30, 10, generator=gen, dtype=torch.float64)
-    x = x / x.norm(dim=1, keepdim=True)
-    y = torch.randn(30, generator=gen, dtype=torch.float64)
-    run, _ = narrow.train(x, y, 8, [narrow.Setting("projected_gd", 2.0, 10.0, s) for s in (0, 1)],
-                          steps=20)
-    sigma = run.sigma_min([1], x, "tanh")
-    assert sigma.shape == (1, len(run.steps))
-    for t, w in enumerate(run.weights):
-        jac = narrow.feature_jacobian(w[1], run.v[1], x, "tanh")
-        assert sigma[0, t] == pytest.approx(float(torch.linalg.svdvals(jac).min()), rel=1e-8)
-
-
-def test_best_setting_is_lowest_mean_final_loss_ignoring_nan():
-    finals = {(0.5, 10.0): np.array([1.0, 3.0]), (2.0, 10.0): np.array([np.nan, 1.5]),
-              (8.0, 10.0): np.array([np.nan, np.nan])}
-    assert narrow.best_setting(finals) == (2.0, 10.0)
-
-
-def test_initial_sigma_min_is_step_zero_of_every_method():
-    gen = torch.Generator().manual_seed(6)
-    x = torch.randn(20, 6, generator=gen, dtype=torch.float64)
-    y = torch.randn(20, generator=gen, dtype=torch.float64)
-    initial = narrow.initial_sigma_min(8, [0, 1], x, "tanh")
-    for method in ("projected_gd", "adam"):
-        run, members = narrow.train(x, y, 8, narrow.grid([method], [2.0], [0.1], [0.1], [0, 1]),
-                                    steps=10)
-        at_start = run.sigma_min([0, 1], x, "tanh")[:, 0]
-        assert at_start.tolist() == [initial[member.seed] for member in members]
+        jac = feature_jacobian(w[b], v[b], x, activation)
+        assert ours[b].item() == pytest.approx(torch.linalg.svdvals(jac).min().item(), rel=1e-6)
 
 
 @pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
@@ -118,26 +92,146 @@ def test_loss_gradient_equals_autograd(activation):
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-14)
 
 
-def test_every_method_trained_together_equals_each_trained_alone():
-    """The study trains all methods of a width as one batch: each row's loss curve and weights
-    equal those of its method trained on its own (the mini-batch stream is shared as each
-    method alone draws it)."""
-    gen = torch.Generator().manual_seed(3)
-    x = torch.randn(60, 10, generator=gen, dtype=torch.float64)
-    x = x / x.norm(dim=1, keepdim=True)
-    y = torch.randn(60, generator=gen, dtype=torch.float64)
-    settings = narrow.grid(list(narrow.METHODS), [0.5, 4.0], [10.0], [0.05], [0, 1])
-    together, members = narrow.train(x, y, 8, settings, steps=25, batch_size=12)
-    assert sorted(members) == sorted(settings) and members[0].method == "projected_gd"
-    for method in narrow.METHODS:
-        alone, alone_members = narrow.train(
-            x, y, 8, [s for s in settings if s.method == method], steps=25, batch_size=12)
+def _problem(n: int = 60, d: int = 10, seed: int = 3):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    return x * (d ** 0.5 / x.norm(dim=1, keepdim=True)), torch.randn(n, generator=gen,
+                                                                     dtype=torch.float64)
+
+
+def test_every_arm_trained_together_equals_each_trained_alone():
+    """The study trains every arm of a width as one batch: each row's loss curve and weights
+    equal those of its arm trained on its own (the mini-batch stream is shared as each arm
+    alone draws it)."""
+    x, y = _problem()
+    arms = [(m, s) for m in narrow.METHODS for s in narrow.STARTS]
+    settings = narrow.grid(arms, [0.5, 4.0], [0.5], [0.05], [0, 1])
+    together, members = narrow.train(x, y, 8, settings, steps=30, batch_size=12, evals=4)
+    assert sorted(members) == sorted(settings) and members[0].full_batch
+    for arm in arms:
+        alone, alone_members = narrow.train(x, y, 8, [s for s in settings
+                                                      if (s.method, s.start) == arm],
+                                            steps=30, batch_size=12, evals=4)
         rows = [members.index(member) for member in alone_members]
         np.testing.assert_allclose(together.loss[rows], alone.loss, rtol=1e-12, atol=0)
-        torch.testing.assert_close(together.weights[-1][rows], alone.weights[-1],
-                                   rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(together.w[rows], alone.w, rtol=1e-12, atol=1e-15)
 
 
-def test_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="unknown method 'rmsprop'"):
-        narrow.grid(["rmsprop"], [1.0], [1.0], [1.0], [0])
+@pytest.mark.parametrize("method", ["sgd", "gd", "adam"])
+def test_twins_are_matched_a_ball_that_never_binds_changes_nothing(method):
+    """A projected arm and its plain twin share the start, the learning rate, the batches and
+    the budget: with a radius the run never reaches, they are the same run, bit for bit; a
+    small radius holds the projected one on its ball's boundary."""
+    x, y = _problem()
+    loose = [narrow.Setting(f"projected_{method}", "mirrored", 1e6, 0.5, 0),
+             narrow.Setting(method, "mirrored", 0.0, 0.5, 0),
+             narrow.Setting(f"projected_{method}", "mirrored", 0.05, 0.5, 0)]
+    run, members = narrow.train(x, y, 8, loose, steps=40, batch_size=12, evals=3)
+    rows = {s.radius if s.projected else None: i for i, s in enumerate(members)}
+    np.testing.assert_array_equal(run.loss[rows[1e6]], run.loss[rows[None]])
+    torch.testing.assert_close(run.w[rows[1e6]], run.w[rows[None]], rtol=0, atol=0)
+    assert run.on_boundary().tolist() == [s.radius == 0.05 for s in members]
+
+
+def test_full_batch_runs_see_as_many_examples_as_mini_batch_runs():
+    """The budget is examples seen: with n = 60 and batches of 12, a full-batch run updates
+    every 5 steps, so over 40 steps it makes 8 updates; GD by hand agrees."""
+    x, y = _problem()
+    assert narrow.full_batch_every(60, 12) == 5
+    run, _ = narrow.train(x, y, 8, [narrow.Setting("gd", "lecun", 0.0, 0.5, 0)], steps=40,
+                          batch_size=12, evals=2)
+    w, v = narrow.lecun_init(1, 8, 10, 0)
+    for _ in range(8):
+        w = w - 0.5 * narrow.loss_gradient(w, v, x, y, "tanh")
+    torch.testing.assert_close(run.w, w, rtol=1e-12, atol=1e-14)
+
+
+def test_a_mini_batch_run_is_sgd_by_hand_on_the_shared_batch_stream():
+    x, y = _problem()
+    run, _ = narrow.train(x, y, 8, [narrow.Setting("sgd", "mirrored", 0.0, 0.5, 1)], steps=15,
+                          batch_size=12, evals=2)
+    w, v = narrow.mirrored_init(1, 8, 10, 1)
+    batches = torch.randint(0, 60, (15, 12), generator=torch.Generator().manual_seed(12345))
+    for idx in batches:
+        w = w - 0.5 * narrow.loss_gradient(w, v, x[idx], y[idx], "tanh")
+    torch.testing.assert_close(run.w, w, rtol=1e-12, atol=1e-14)
+
+
+def test_training_from_the_mirrored_start_begins_at_half_the_mean_square_target_and_learns():
+    x, y = _problem(40, 10)
+    settings = [narrow.Setting("projected_sgd", "mirrored", 0.5, 1.0, seed) for seed in (0, 1)]
+    run, _ = narrow.train(x, y, 8, settings, steps=60, batch_size=10)
+    assert run.loss[:, 0] == pytest.approx(0.5 * float((y**2).mean()))  # f ≡ 0 at the start
+    assert run.loss[:, -1].mean() < run.loss[:, 0].mean()
+
+
+def test_best_setting_is_lowest_mean_final_loss_ignoring_nan():
+    finals = {(0.5, 10.0): np.array([1.0, 3.0]), (2.0, 10.0): np.array([np.nan, 1.5]),
+              (8.0, 10.0): np.array([np.nan, np.nan])}
+    assert narrow.best_setting(finals) == (2.0, 10.0)
+
+
+def test_unknown_arms_are_refused():
+    with pytest.raises(ValueError, match="unknown arm rmsprop@lecun"):
+        narrow.grid([("rmsprop", "lecun")], [1.0], [1.0], [1.0], [0])
+    with pytest.raises(ValueError, match="unknown arm sgd@zeros"):
+        narrow.grid([("sgd", "zeros")], [1.0], [1.0], [1.0], [0])
+
+
+RADII = [0.25, 1.0, 4.0, 16.0]
+
+
+def narrow_store(path, rng: np.random.Generator, factor: float, radius: float = 1.0,
+                 on_boundary: float = 1.0, seeds: int = 8) -> Store:
+    """A store of the paper's two arms at one width, m = 2n/d: SGD from LeCun's start and
+    projected SGD from the mirrored one, each seed's final loss lognormal noise, SGD's times
+    `factor`."""
+    store = Store(path)
+    rows = []
+    for arm, r in (("sgd@lecun", None), ("projected_sgd@mirrored", radius)):
+        method, start = arm.split("@")
+        for seed in range(seeds):
+            loss = rng.lognormal(-2, 0.3) * (factor if method == "sgd" else 1.0)
+            params = {"dataset": "synthetic", "method": method, "start": start, "width": 40,
+                      "ratio": 1.0, "radius": r, "lr": 0.5, "seed": seed}
+            rows += [(f"{arm}-{seed}", {**params, "step": step}, "loss", value)
+                     for step, value in ((0, 0.5), (100, loss))]
+            rows += [(f"{arm}-{seed}", params, "travelled", 1.0),
+                     (f"{arm}-{seed}", params, "on_boundary",
+                      float(r is not None and seed < on_boundary * seeds))]
+    with store.transaction() as db:
+        db.executemany("INSERT INTO results VALUES ('narrow', ?, ?, ?, ?)",
+                       [(m, json.dumps(p, sort_keys=True), k, v) for m, p, k, v in rows])
+    return store
+
+
+def _verdict(store: Store) -> dict:
+    (claim,) = narrow_claims(narrow_summary(store, 0.01, RADII))
+    return claim
+
+
+def test_the_verdict_never_holds_on_noise_and_holds_on_a_clear_effect(tmp_path):
+    """Noise alone does not make it hold: not on this draw, and over 40 draws no more often
+    than a one-sided 2.5% test allows (at most 4)."""
+    rng = np.random.default_rng(9)
+    verdicts = [_verdict(narrow_store(tmp_path / f"n{trial}.sqlite", rng, 1.0))["verdict"]
+                for trial in range(40)]
+    assert verdicts[0] in NOT_HOLDING and verdicts.count("holds") <= 4
+    effect = _verdict(narrow_store(tmp_path / "e.sqlite", rng, 3.0))
+    assert effect["verdict"] == "holds" and effect["margin"] > 0
+    worse = _verdict(narrow_store(tmp_path / "w.sqlite", rng, 1 / 3))
+    assert worse["verdict"] == "does not hold"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"on_boundary": 0.0}, "constraint is active in 0%"),
+    ({"radius": 16.0}, "grid's edge"),
+    ({"radius": 0.25}, "grid's edge"),
+    ({"seeds": 3}, "3 seeds"),
+])
+def test_a_clear_effect_is_inconclusive_where_the_rule_cannot_read_it(tmp_path, change, reason):
+    """The projection did nothing (the constraint never active), the grid did not bracket the
+    best radius, or too few seeds: inconclusive, however large the effect."""
+    claim = _verdict(narrow_store(tmp_path / "s.sqlite", np.random.default_rng(4), 3.0,
+                                  **change))
+    assert claim["verdict"] == "inconclusive" and reason in claim["measured"], claim["measured"]

@@ -26,13 +26,16 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                                spec.seeds)
         items = []
         for name in spec.datasets:
-            data = load(ctx.datasets, spec, name).to(ctx.device)
+            # Trained in float32 (losses down to 1e-4 need no more; float64 costs 2–4× here);
+            # σ_min is computed in float64.
+            data = load(ctx.datasets, spec, name).to(ctx.device, torch.float32)
             near = min(widths(spec, data), key=lambda m: abs(m / data.interpolation_width - 1))
             items += [(spec, settings, data, width, width == near)
                       for width in widths(spec, data)]
         return [row for rows in ctx.map(width_rows, items) for row in rows]
 
-    # "version" 2: the matched design (starts, full-batch GD, inputs of norm √d, test accuracy).
+    # "version" 2: the matched design (starts, full-batch GD, inputs of norm √d, test accuracy,
+    # float32 training).
     return run_analysis_unit(ctx, "narrow", {"version": 2, **spec.model_dump(mode="json")},
                              measure)
 
@@ -80,8 +83,9 @@ def _sigma_min(run: narrow.NarrowRun, members: list[narrow.Setting], x: torch.Te
     for arm in dict.fromkeys(s.arm for s in members):
         finals = {key: run.loss[idx, -1] for key, idx in by_setting.items() if key[0] == arm}
         rows += by_setting[narrow.best_setting(finals)]
-    start = narrow.smallest_singular_value(run.w0[rows], run.v[rows], x, activation)
-    end = narrow.smallest_singular_value(run.w[rows], run.v[rows], x, activation)
+    x, v = x.double(), run.v[rows].double()
+    start = narrow.smallest_singular_value(run.w0[rows].double(), v, x, activation)
+    end = narrow.smallest_singular_value(run.w[rows].double(), v, x, activation)
     return {i: (float(a), float(b)) for i, a, b in zip(rows, start.tolist(), end.tolist(),
                                                        strict=True)}
 

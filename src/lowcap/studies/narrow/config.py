@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from lowcap.run.config import ConfigSection, PositiveInt, Seed
 
@@ -48,7 +48,7 @@ class NarrowConfig(ConfigSection):
     # Seeds of every setting; the verdict pairs runs by seed and needs at least 5.
     seeds: list[Seed] = Field(default=[0, 1, 2, 3, 4], min_length=1)
     # Training steps per run (every arm the same budget).
-    steps: PositiveInt = 2000
+    steps: PositiveInt = 1200
     # Learning rates of SGD and GD (plain and projected).
     lrs: list[Annotated[float, Field(gt=0)]] = Field(default=[0.5, 2.0], min_length=1)
     # Learning rates of the Adam arms.
@@ -60,6 +60,18 @@ class NarrowConfig(ConfigSection):
     # A run has converged when its training loss (½ mean squared error) is at most this; the
     # report gives the steps each arm needs to get there.
     loss_threshold: float = Field(0.01, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arms_from_methods(cls, data: Any) -> Any:
+        """A config of an earlier lowcap names `methods`, every one started mirrored: read it as
+        those arms, so its run folders still open."""
+        if isinstance(data, dict) and "methods" in data and "arms" not in data:
+            methods = data["methods"]
+            data = {k: v for k, v in data.items() if k != "methods"}
+            data["arms"] = ([[m, "mirrored"] for m in methods] if isinstance(methods, list)
+                            else methods)  # not a list: the arms' validation names it
+        return data
 
     @field_validator("multipliers")
     @classmethod

@@ -34,10 +34,10 @@ class NarrowData:
         n, d = self.x.shape
         return 2 * n / d
 
-    def to(self, device: torch.device) -> NarrowData:
-        """The same data on `device`."""
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float64) -> NarrowData:
+        """The same data on `device`, in `dtype`."""
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device)
+            return None if t is None else t.to(device, dtype)
 
         return NarrowData(self.name, move(self.x), move(self.y), move(self.x_test),
                           move(self.y_test))

@@ -130,7 +130,7 @@ class Setting(NamedTuple):
 
     @property
     def full_batch(self) -> bool:
-        return self.method.endswith("gd")
+        return self.method in ("gd", "projected_gd")
 
     @property
     def arm(self) -> str:
@@ -190,7 +190,9 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
     curves and the setting of each row (full-batch runs first). Square loss ½·mean (f − y)²,
     evaluated on the whole training set at `evals` evenly spaced steps. The mini-batch runs
     share one batch stream (seeded 12345), as each would draw it alone, so a plain and a
-    projected twin see the same batches."""
+    projected twin see the same batches. Every run sees the same number of examples, `steps`
+    batches of `batch_size`: a full-batch run updates once per n examples (`full_batch_every`
+    steps), so GD and SGD spend the same gradient work."""
     runs = sorted(settings, key=lambda s: not s.full_batch)  # stable
     if not runs or any(s.method not in METHODS or s.start not in STARTS for s in runs):
         raise ValueError(f"settings need methods from {METHODS} and starts from {STARTS}, "
@@ -203,36 +205,51 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
     radius = torch.tensor([s.radius if s.projected else math.inf for s in runs], **opts)
     radius = radius * w0.flatten(1).norm(dim=1)
     lr = torch.tensor([s.lr for s in runs], **opts)[:, None, None]
-    adam = torch.tensor([s.method.endswith("adam") for s in runs], device=x.device)[:, None, None]
-    m1, m2 = torch.zeros_like(w), torch.zeros_like(w)
+    adam = torch.tensor([s.method.endswith("adam") for s in runs[n_full:]],
+                        device=x.device)[:, None, None]
+    m1, m2 = torch.zeros_like(w[n_full:]), torch.zeros_like(w[n_full:])
     gen = torch.Generator().manual_seed(12345)
     batches = (torch.randint(0, n, (steps, batch_size), generator=gen).to(x.device)
                if n_full < len(runs) else None)
     eval_at = sorted({0, *np.linspace(0, steps, evals, dtype=int).tolist()})
+    every = full_batch_every(n, batch_size)
     losses = []
     for step in range(steps + 1):
         if step in eval_at:
             losses.append((0.5 * (forward(w, v, x, activation) - y) ** 2).mean(1))
         if step == steps:
             break
-        grad = torch.empty_like(w)
-        if n_full:
-            grad[:n_full] = loss_gradient(w[:n_full], v[:n_full], x, y, activation)
-        if batches is not None:
-            idx = batches[step]
-            grad[n_full:] = loss_gradient(w[n_full:], v[n_full:], x[idx], y[idx], activation)
+        if n_full and step % every == 0:
+            grad = loss_gradient(w[:n_full], v[:n_full], x, y, activation)
+            w[:n_full] -= lr[:n_full] * grad
+            w[:n_full] = project(w[:n_full], w0[:n_full], radius[:n_full])
+        if batches is None:
+            continue
+        idx = batches[step]
+        grad = loss_gradient(w[n_full:], v[n_full:], x[idx], y[idx], activation)
         m1.mul_(0.9).add_(grad, alpha=0.1)
         m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
         adam_update = (m1 / (1 - 0.9 ** (step + 1))) / (
             (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
-        w -= lr * torch.where(adam, adam_update, grad)
-        w.copy_(project(w, w0, radius))
+        w[n_full:] -= lr[n_full:] * torch.where(adam, adam_update, grad)
+        w[n_full:] = project(w[n_full:], w0[n_full:], radius[n_full:])
     return NarrowRun(eval_at, torch.stack(losses, 1).cpu().numpy(), w0, w, v, radius), runs
 
 
+def full_batch_every(n: int, batch_size: int) -> int:
+    """Mini-batch steps per full-batch update: a full batch holds that many batches' worth
+    of examples (at least one)."""
+    return max(1, round(n / batch_size))
+
+
 def best_setting(final_loss: dict[tuple, np.ndarray]) -> tuple:
-    """The setting (e.g. (radius, lr)) whose runs' mean final loss is lowest (NaN-tolerant;
-    the first one on ties)."""
+    """The setting (e.g. (radius, lr)) whose runs' mean final loss is lowest (NaN-tolerant)."""
     means = {k: float(np.nanmean(v)) if np.isfinite(v).any() else np.inf
              for k, v in final_loss.items()}
-    return min(means, key=means.__getitem__)
+    # Ties (radii a run never reaches give the same run) go to the first in sorted order: the
+    # smallest such radius, whatever order the settings came in.
+    return min(sorted(means, key=_sortable), key=means.__getitem__)
+
+
+def _sortable(key: tuple) -> tuple:
+    return tuple((v is None, v if v is not None else 0) for v in key)

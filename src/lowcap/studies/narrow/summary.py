@@ -32,6 +32,8 @@ def _runs(store: Store) -> dict:
     out: dict = defaultdict(lambda: {"loss": defaultdict(list), "final": defaultdict(dict)})
     for row in store.results("narrow"):
         p = row["params"]
+        if "start" not in p:  # a row of an earlier lowcap's design: `lowcap narrow` redoes it
+            continue
         key = (p["dataset"], p["width"], f"{p['method']}@{p['start']}", p["radius"], p["lr"])
         entry = out[key]
         entry["ratio"] = p["ratio"]
