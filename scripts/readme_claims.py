@@ -1,10 +1,13 @@
 """Write the README's claims table from a stored summary (never by hand).
 
-    python scripts/readme_claims.py docs/results/paper-summary.json [--check]
+    python scripts/readme_claims.py RUN/summary.json --keep docs/results/paper-claims.json
+    python scripts/readme_claims.py docs/results/paper-claims.json [--check]
 
 Replaces what lies between the `<!-- claims:begin -->` and `<!-- claims:end -->` lines of
-README.md with `lowcap.report.markdown.claims_markdown` of the summary; `--check` only says
-whether the README already holds exactly that (exit 1 if not).
+README.md with `lowcap.report.markdown.claims_markdown` of the summary; `--keep` also stores
+the summary's claims (with the machine and lowcap version that made them) as the repository's
+record of the paper profile's verdicts; `--check` only says whether the README already holds
+exactly that table (exit 1 if not).
 """
 
 from __future__ import annotations
@@ -14,26 +17,26 @@ import json
 import sys
 from pathlib import Path
 
-from lowcap.report.markdown import claims_markdown
+from lowcap.report.markdown import claims_markdown, replace_region
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BEGIN, END = "<!-- claims:begin -->\n", "<!-- claims:end -->\n"
-
-
-def with_table(readme: str, table: str) -> str:
-    """The README text with its claims region replaced by `table`."""
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + table + END + tail
+# What a stored record keeps of a summary: the verdicts and where they were computed.
+KEPT = ("claims", "profile", "lowcap_version", "device", "train_matmul", "default_protocol")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("summary", type=Path)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--keep", type=Path, help="store the summary's claims here")
     args = parser.parse_args()
+    summary = json.loads(args.summary.read_text())
+    if args.keep:
+        kept = {key: summary.get(key) for key in KEPT}
+        args.keep.parent.mkdir(parents=True, exist_ok=True)
+        args.keep.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
     text = README.read_text(encoding="utf-8")
-    wanted = with_table(text, claims_markdown(json.loads(args.summary.read_text())))
+    wanted = replace_region(text, "claims", claims_markdown(summary))
     if args.check:
         return 0 if wanted == text else 1
     README.write_text(wanted, encoding="utf-8")

@@ -235,3 +235,14 @@ def test_a_clear_effect_is_inconclusive_where_the_rule_cannot_read_it(tmp_path, 
     claim = _verdict(narrow_store(tmp_path / "s.sqlite", np.random.default_rng(4), 3.0,
                                   **change))
     assert claim["verdict"] == "inconclusive" and reason in claim["measured"], claim["measured"]
+
+
+def test_a_config_of_an_earlier_lowcap_reads_its_methods_as_mirrored_arms():
+    """Run folders made before the matched design store `narrow.methods`: they still open,
+    each method started mirrored as it was then."""
+    from lowcap.studies.narrow.config import NarrowConfig
+
+    old = NarrowConfig.model_validate({"methods": ["projected_gd", "sgd"], "radii": [1.0]})
+    assert old.arms == [("projected_gd", "mirrored"), ("sgd", "mirrored")]
+    with pytest.raises(ValueError, match="arms"):
+        NarrowConfig.model_validate({"methods": "sgd"})

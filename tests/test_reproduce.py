@@ -1,5 +1,6 @@
 """End to end: `lowcap reproduce --profile smoke`, report rebuilding, and kill -9 resumption."""
 
+import html
 import json
 import os
 import signal
@@ -143,7 +144,7 @@ def test_matmul_precision_names_new_models_and_is_reported(tmp_path, run_cli):
         summary = json.loads((out / "summary.json").read_text())
         described = matmul_description(precision, torch.device("cpu"))
         assert summary["train_matmul"] == described
-        assert described in (out / "report.html").read_text()
+        assert html.escape(described) in (out / "report.html").read_text()
 
 def _dump_store(out):
     db = sqlite3.connect(out / "store" / "results.sqlite")

@@ -31,3 +31,15 @@ def claims_markdown(summary: dict) -> str:
         cells = [verdict_cell(by_protocol[p]) if p in by_protocol else "—" for p in protocols]
         lines.append(f"| `{first['id']}`: {first['paper_says']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def replace_region(text: str, name: str, body: str) -> str:
+    """`text` with what lies between its `<!-- name:begin -->` and `<!-- name:end -->` lines
+    replaced by `body` (how generated tables live inside hand-written Markdown)."""
+    begin, end = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->\n"
+    if begin not in text or end not in text:
+        raise ValueError(f"no region '{name}': the file needs the lines {begin.strip()} and "
+                         f"{end.strip()}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + body + end + tail

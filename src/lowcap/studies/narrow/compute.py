@@ -26,16 +26,13 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                                spec.seeds)
         items = []
         for name in spec.datasets:
-            # Trained in float32 (losses down to 1e-4 need no more; float64 costs 2–4× here);
-            # σ_min is computed in float64.
-            data = load(ctx.datasets, spec, name).to(ctx.device, torch.float32)
+            data = load(ctx.datasets, spec, name).to(ctx.device, getattr(torch, spec.dtype))
             near = min(widths(spec, data), key=lambda m: abs(m / data.interpolation_width - 1))
             items += [(spec, settings, data, width, width == near)
                       for width in widths(spec, data)]
         return [row for rows in ctx.map(width_rows, items) for row in rows]
 
-    # "version" 2: the matched design (starts, full-batch GD, inputs of norm √d, test accuracy,
-    # float32 training).
+    # "version" 2: the matched design (starts, full-batch GD, inputs of norm √d, test accuracy).
     return run_analysis_unit(ctx, "narrow", {"version": 2, **spec.model_dump(mode="json")},
                              measure)
 
