@@ -131,3 +131,89 @@ def test_the_docs_links_resolve_inside_the_repository():
                 continue
             assert (page.parent / target).exists(), f"{page.name}: {target} does not exist"
             assert "shared" not in Path(target).parts
+
+
+@pytest.mark.slow
+def test_the_report_is_about_the_run_made(walkthrough):
+    """One protocol and one pair (2-7): no other protocol, no paper column, no claim about a
+    pair the run lacks; the robustness curves' shapes over every width are reported."""
+    page = (walkthrough / "report.html").read_text()
+    claims = page[page.index("id='claims-check'"):page.index("</table>",
+                                                             page.index("id='claims'"))]
+    assert "under one protocol, <code>corrected</code>" in claims
+    assert "<th>reference</th>" not in claims and "under both" not in page
+    assert "<th>paper</th>" not in page  # the paper's occlusion numbers are for 4-9
+    assert "pruning_99_easy_task" not in page and "0.847" not in page
+    summary = json.loads((walkthrough / "summary.json").read_text())
+    trends = summary["robustness"]["trends"]
+    assert set(trends) == {"gaussian", "occlusion"}
+    for trend in trends.values():
+        assert trend["levels"] == [1, 2, 4, 8, 16, 32] and trend["seeds"] == 3
+        assert trend["shape"] in page
+    # Fig 0 has a row per claim of this run, and no companion table appears
+    assert f'data-rows="{len(summary["claims"])}"' in page and "claims-companion" not in page
+    assert (walkthrough / "figures" / "fig0_verdicts.png").is_file()
+    for claim in summary["claims"]:  # the effect in F1 beside every robustness verdict
+        assert claim["min_effect"] == 0.01 and claim["effect"] is not None
+
+
+@pytest.mark.slow
+def test_a_collapsed_model_is_flagged_in_table_plot_data_and_api(walkthrough, tmp_path,
+                                                                  run_cli):
+    """Plant a model that calls every noisy image positive (its stored share of positive
+    answers 1, its F1 an always-positive model's): the report's width table names its seed,
+    the summary's plot data lists it, and `run.models()` marks it."""
+    import shutil
+    import sqlite3
+
+    run = tmp_path / "run"
+    shutil.copytree(walkthrough, run)
+    with open_run(run) as opened:
+        model = opened.models(hidden=16, seed=1).model_id[0]
+    db = sqlite3.connect(run / "store" / "results.sqlite")
+    params = db.execute("SELECT params FROM results WHERE analysis = 'robustness' AND "
+                        "model_id = ? AND metric = 'test_predicted_positive' AND params LIKE "
+                        "'%gaussian%0.5%'", (model,)).fetchone()[0]
+    fraction = db.execute("SELECT value FROM results WHERE model_id = ? AND metric = "
+                          "'test_positive_fraction'", (model,)).fetchone()[0]
+    db.execute("UPDATE results SET value = 1.0 WHERE model_id = ? AND params = ? AND metric = "
+               "'test_predicted_positive'", (model, params))
+    db.execute("UPDATE results SET value = ? WHERE model_id = ? AND params = ? AND metric = "
+               "'test_f1'", (2 * fraction / (1 + fraction), model, params))
+    db.commit()
+    db.close()
+    assert run_cli("report", str(run))[0] == 0
+    robustness = json.loads((run / "summary.json").read_text())["robustness"]
+    assert "1" in robustness["collapsed"]["gaussian"]["0.5"]["16"]
+    assert robustness["constant_f1"] == pytest.approx(2 * fraction / (1 + fraction))
+    page = (run / "report.html").read_text()
+    widths = page[page.index("collapsed seeds (noise)"):]
+    widths = widths[:widths.index("</table>")]
+    row = next(r for r in widths.split("<tr>") if r.startswith("<td>16</td>"))
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert "1" in cells[3].split(", ")  # hidden, noise F1, AUC, collapsed seeds (noise), …
+    with open_run(run) as opened:
+        flagged = opened.models()
+        assert flagged.set_index("model_id").loc[model, "collapsed"]
+        assert {"final_val_f1", "test_f1_at_best_val"} <= set(flagged.columns)
+        assert "models" in repr(opened) and "corrected" in repr(opened)
+
+
+@pytest.mark.slow
+def test_more_seeds_extend_the_run_and_say_what_was_reused(walkthrough, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(walkthrough, run)
+    done = subprocess.run([sys.executable, "-m", "lowcap.cli", "sweep",
+                           str(ROOT / "configs/examples/robustness-2-7.yaml"), "--out", str(run),
+                           "--seeds", "4", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "lowcap: sweep: 18 models reused, 6 to train" in done.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["robustness"]["trends"]["gaussian"]["seeds"] == 4
+    bad = subprocess.run([sys.executable, "-m", "lowcap.cli", "sweep",
+                          str(ROOT / "configs/examples/robustness-2-7.yaml"), "--out", str(run),
+                          "--seeds", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--seeds" in bad.stderr

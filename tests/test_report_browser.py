@@ -17,10 +17,14 @@ PROBE = """<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];
   const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt);
-  const claims = document.querySelectorAll('#claims tr').length - 1;
+  const claims = document.querySelectorAll('table.claims tr.claim').length;
+  const fig0 = document.getElementById('fig-fig0_verdicts');
+  const details = document.querySelectorAll('table.claims details').length;
   const out = document.createElement('pre');
   out.id = 'probe';
-  out.textContent = JSON.stringify({images: imgs.length, broken, claims});
+  out.textContent = JSON.stringify({images: imgs.length, broken, claims, details,
+    fig0_top: fig0 ? fig0.getBoundingClientRect().top + window.scrollY : null,
+    fig0_rows: fig0 ? Number(fig0.dataset.rows) : null, scripts: document.scripts.length});
   document.body.appendChild(out);
 });
 </script>"""
@@ -31,7 +35,8 @@ def render(page, tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"))
     done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                           "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+                           "--window-size=1400,1000", "--virtual-time-budget=5000", "--dump-dom",
+                           probed.as_uri()],
                           capture_output=True, text=True, timeout=120)
     match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout)
     assert match, f"probe did not run: {done.stderr[-2000:]}"
@@ -55,7 +60,25 @@ def test_every_figure_loads_and_claims_are_shown(smoke_run, tmp_path):
     assert seen["broken"] == []
     assert seen["images"] == len(figures) > 20
     summary = json.loads((smoke_run / "summary.json").read_text())
-    assert seen["claims"] == len({c["id"] for c in summary["claims"]}) >= 10
+    # one table line per claim of the paper's protocols, per claim of each companion study
+    lines = {(c["id"], c["protocol"] in ("reference", "corrected") or c["protocol"])
+             for c in summary["claims"]}
+    assert seen["claims"] == len(lines) >= 10
+
+
+def test_the_first_screen_is_the_verdict_figure(smoke_run, tmp_path):
+    """Fig 0 heads the page (inside the top 1,000 px of a 1,400-px-wide window), has one row
+    per claim and protocol that ran, every claim's rule and evidence fold out, and the page
+    needs no script and no URL."""
+    page = (smoke_run / "report.html").read_text()
+    seen = render(page, tmp_path)
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    assert seen["fig0_top"] is not None and seen["fig0_top"] < 1000
+    assert seen["fig0_rows"] == len(summary["claims"])
+    assert seen["details"] >= seen["claims"] + len(summary["claims"])  # rule + each verdict
+    assert seen["scripts"] == 1  # the probe's own: the report has none
+    assert "http://" not in page and "https://" not in page
+    assert (smoke_run / "figures" / "fig0_verdicts.svg").is_file()
 
 
 def test_a_broken_figure_is_caught(smoke_run, tmp_path):

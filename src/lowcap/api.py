@@ -36,6 +36,12 @@ class Run:
         self.store = Store(path / STORE_FILE, read_only=True)
         self.config = parse_config(self.store.get_meta("config"), f"{path} (the run's config)")
 
+    def __repr__(self) -> str:
+        protocols = sorted({m["protocol"] for m in self.store.all_models()})
+        studies = [s.name for s in configured(self.config)]
+        return (f"<lowcap Run {str(self.path)!r}: {len(self.store.all_models())} models, "
+                f"protocols {', '.join(protocols) or 'none'}, studies {', '.join(studies)}>")
+
     def __enter__(self) -> Run:
         return self
 
@@ -48,13 +54,18 @@ class Run:
 
     def models(self, **where: object) -> pd.DataFrame:
         """One row per trained model: its id, every plan field (protocol, pair as 'a-b',
-        hidden, lr, seed, labels, activation, ...), `studies` (the names of the studies
-        that trained or share it, with a variant where a study trains several), `diverged_epoch` and
-        `best_val_f1`. Keyword arguments filter on columns, e.g. `models(pair="4-9", hidden=24)`;
-        a study matches where it is one of the model's studies."""
+        hidden, lr, seed, labels, activation, ...; NaN for a hyper-parameter its optimiser
+        does not use, e.g. momentum for plain SGD), `studies` (the names of the studies
+        that trained or share it, with a variant where a study trains several), `diverged_epoch`,
+        `best_val_f1`, `final_val_f1` (the last epoch's), `test_f1_at_best_val` (test F1 at
+        the epoch of the best validation F1) and `collapsed` (an analysis found the model giving
+        one answer for every image: a stored `*_predicted_positive` of 0 or 1). Keyword
+        arguments filter on columns, e.g. `models(pair="4-9", hidden=24)`; a study matches
+        where it is one of the model's studies."""
         studies = self._studies()
         epochs = self.epochs()
-        best = {} if epochs.empty else epochs.groupby("model_id")["val_f1"].max()
+        best, final, test_at_best = _epoch_columns(epochs)
+        collapsed = self._collapsed()
         rows = []
         # Fields added since a model was stored hold their defaults (what it trained with).
         defaults = {f.name: f.default for f in fields(ModelPlan) if f.default is not MISSING}
@@ -63,8 +74,15 @@ class Run:
             rows.append({"model_id": row["model_id"], **spec,
                          "studies": " ".join(studies.get(row["model_id"], [])),
                          "diverged_epoch": row["diverged_epoch"],
-                         "best_val_f1": best.get(row["model_id"], float("nan"))})
+                         "best_val_f1": best.get(row["model_id"], float("nan")),
+                         "final_val_f1": final.get(row["model_id"], float("nan")),
+                         "test_f1_at_best_val": test_at_best.get(row["model_id"], float("nan")),
+                         "collapsed": row["model_id"] in collapsed})
         frame = pd.DataFrame(rows)
+        if not frame.empty:  # a hyper-parameter its optimiser does not use is left blank
+            frame["momentum"] = frame["momentum"].where(frame["optimiser"] == "momentum")
+            for beta in ("adam_beta1", "adam_beta2"):
+                frame[beta] = frame[beta].where(frame["optimiser"] == "adam")
         for column, value in where.items():
             if column == "study":
                 frame = frame[frame["studies"].str.split().apply(lambda s, v=value: v in s)]
@@ -74,6 +92,13 @@ class Run:
             else:
                 frame = frame[frame[column] == value]
         return frame.reset_index(drop=True)
+
+    def _collapsed(self) -> set[str]:
+        """Models some analysis saw answer the same for every image."""
+        found = self.store.query(
+            "SELECT DISTINCT model_id FROM results WHERE metric LIKE '%predicted_positive' "
+            "AND value IN (0.0, 1.0)")
+        return {row["model_id"] for row in found}
 
     def epochs(self) -> pd.DataFrame:
         """One row per model and epoch: train/val/test loss, F1 and ROC-AUC."""
@@ -126,3 +151,14 @@ class Run:
             if label not in out[plan.model_id]:
                 out[plan.model_id].append(label)
         return out
+
+
+def _epoch_columns(epochs: pd.DataFrame) -> tuple[dict, dict, dict]:
+    """Per model: the best validation F1, the last epoch's, and test F1 at the best epoch."""
+    if epochs.empty:
+        return {}, {}, {}
+    ordered = epochs.sort_values(["model_id", "epoch"])
+    final = ordered.groupby("model_id").tail(1).set_index("model_id")["val_f1"]
+    at_best = ordered.loc[ordered["val_f1"].fillna(-1.0).groupby(ordered["model_id"]).idxmax()]
+    return (ordered.groupby("model_id")["val_f1"].max().to_dict(), final.to_dict(),
+            at_best.set_index("model_id")["test_f1"].to_dict())

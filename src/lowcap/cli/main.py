@@ -151,12 +151,18 @@ def _train_command(study) -> click.Command:
     @click.command(study.command.name, help=study.command.help)
     @click.argument("config", type=PATH)
     @click.option("--out", type=PATH, required=True, help="Run directory.")
+    @click.option("--seeds", type=Number(int, minimum=1), default=None,
+                  help="Train seeds 0 … N−1 under every protocol instead of the config's "
+                       "(more seeds extend a finished run: its models are reused).")
     @_common_run_options
-    def run(config: Path, out: Path, device: str, fresh: bool, quiet: bool) -> None:
+    def run(config: Path, out: Path, seeds: int | None, device: str, fresh: bool,
+            quiet: bool) -> None:
         from lowcap.studies.registry import studies
         from lowcap.studies.schedule import training_groups
 
         cfg = _load(None, config)
+        if seeds is not None:
+            cfg = with_seeds(cfg, seeds)
         if not any(training_groups(cfg)):
             trainers = ", ".join(f"'{s.name}:'" for s in studies() if s.plans is not None)
             raise UserInputError(f"{config}: declares nothing to train (add a section that "
@@ -164,6 +170,14 @@ def _train_command(study) -> click.Command:
         _execute(cfg, out, device, fresh, quiet, "local")
 
     return run
+
+
+def with_seeds(cfg, seeds: int):
+    """`cfg` with every protocol training seeds 0 … seeds−1 (validated like a config file)."""
+    data = cfg.model_dump(mode="json")
+    for protocol in data["protocols"]:
+        protocol["seeds"] = list(range(seeds))
+    return type(cfg).model_validate(data)
 
 
 class _StudyCommands(click.Group):

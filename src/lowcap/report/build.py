@@ -15,6 +15,7 @@ from lowcap.report.claims import check_claims
 from lowcap.report.html import render_report
 from lowcap.report.plotting import figure_workers
 from lowcap.report.tables import map_leaves
+from lowcap.report.verdict_figure import verdict_figure
 from lowcap.run.checkpoints import RETRAIN
 from lowcap.run.run_folder import STORE_FILE, check_writable, require_run_folder
 from lowcap.run.rundir import damaged_checkpoints
@@ -42,17 +43,22 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
     with workers, warnings.catch_warnings():  # every figure is on disk before the page
         # NumPy's "mean of empty slice" where every seed of a cell diverged: shown as NaN.
         warnings.simplefilter("ignore", RuntimeWarning)
-        summary, sections, run_sections = _summary_and_figures(store, cfg, out)
+        summary, sections, run_sections, groups = _summary_and_figures(store, cfg, out)
+        verdicts = verdict_figure(summary["claims"], groups, out / "figures")
     strict = map_leaves(summary, _null_if_not_finite)
     atomic_write_text(out / "summary.json",
                       json.dumps(strict, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    atomic_write_text(out / "report.html", render_report(cfg, summary, sections, run_sections))
+    atomic_write_text(out / "report.html",
+                      render_report(cfg, summary, sections, run_sections, verdicts))
     return summary
 
 
-def _summary_and_figures(store: Store, cfg, out: Path) -> tuple[dict, list[dict], list]:
+
+def _summary_and_figures(store: Store, cfg, out: Path
+                         ) -> tuple[dict, list[dict], list, dict[str, str]]:
     """The summary, each protocol's sections (every configured study's report, its claims
-    checked on the protocol's summary) and the run-wide sections."""
+    checked on the protocol's summary), the run-wide sections, and which study makes each
+    claim (claim id → study name, in the registry's order: Fig 0's groups)."""
     studies = configured(cfg)
     per_protocol: dict[str, dict] = {}
     sections: list[dict] = []
@@ -64,8 +70,11 @@ def _summary_and_figures(store: Store, cfg, out: Path) -> tuple[dict, list[dict]
                                         [c for study in studies for c in study.claims])
         per_protocol[protocol.name] = result
         sections.append({"protocol": protocol, "parts": parts})
-    run_sections = [study.run_report(ReportInput(store, cfg, out)) for study in studies
-                    if study.run_report is not None]
+    run_studies = [study for study in studies if study.run_report is not None]
+    run_sections = [study.run_report(ReportInput(store, cfg, out)) for study in run_studies]
+    groups = {claim.id: study.name for study in studies for claim in study.claims}
+    groups |= {c["id"]: study.name for study, part in zip(run_studies, run_sections, strict=True)
+               for c in part.claims}
     timings = store.timings()
     default = DEFAULT_PROTOCOL if DEFAULT_PROTOCOL in per_protocol else next(iter(per_protocol))
     headline = {key for study in studies for key in study.headline}
@@ -75,6 +84,7 @@ def _summary_and_figures(store: Store, cfg, out: Path) -> tuple[dict, list[dict]
         "device": store.get_meta("device"),
         "train_matmul": store.get_meta("train_matmul"),
         "seconds": {"total": float(sum(timings.values())), **timings},
+        "models": len(store.all_models()),
         "default_protocol": default,
         **{k: v for k, v in per_protocol[default].items() if k in headline},
         "protocols": per_protocol,
@@ -82,7 +92,7 @@ def _summary_and_figures(store: Store, cfg, out: Path) -> tuple[dict, list[dict]
         + [c for part in run_sections for c in part.claims],
         **{k: v for part in run_sections for k, v in part.summary.items()},
     }
-    return summary, sections, run_sections
+    return summary, sections, run_sections, groups
 
 
 def _null_if_not_finite(value):

@@ -1,11 +1,13 @@
 """The claims check: each finding of the paper as a testable rule, evaluated on our numbers.
 
 Each study declares its rules (`Study.claims`); each rule reads one protocol's summary
-section and returns a verdict — 'holds', 'does not hold' or 'inconclusive' — and the
-evidence. Every rule decides on a stated statistic
-(`lowcap.report.statistics`): a 95% bootstrap interval over seeds, images or points, a
-seed-bootstrap probability, or a one-sided Wilcoxon test with Holm's correction; it is
-'inconclusive' when that statistic cannot decide, and on missing data.
+section and returns a verdict — 'holds', 'does not hold' or 'inconclusive', and
+'negligible' where a rule holds its effect to a practical threshold — and the evidence. Every
+rule decides on a stated statistic (`lowcap.report.statistics`): a 95% bootstrap interval over
+seeds, images or points, a seed-bootstrap probability, or a one-sided Wilcoxon test with
+Holm's correction; it is 'inconclusive' when that statistic cannot decide, and on missing
+data; 'negligible' when the statistic supports the claim but its effect is smaller than the
+practical threshold.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ SeedValues = dict[str, float]
 class Claim:
     """A paper finding, its rule in words, and the function that checks it; where the rule
     rests on one number per seed, `quantity` gives it (a factorial design compares it across
-    its cells) and `measures` names it."""
+    its cells) and `measures` names it. `applies` says whether a run's summary section is one
+    the claim can speak about at all (e.g. it has the claim's digit pair); a claim that does
+    not apply is left out of the run's claims, not reported inconclusive."""
 
     id: str
     paper_says: str
@@ -38,6 +42,7 @@ class Claim:
     check: Callable[[dict], Verdict]
     quantity: Callable[[dict], SeedValues] | None = None
     measures: str = ""
+    applies: Callable[[dict], bool] | None = None
 
 
 def listing(values: dict) -> str:
@@ -53,7 +58,7 @@ def check_claims(protocol: str, result: dict, claims: Iterable[Claim]) -> list[d
     summary, count as NaN: a rule never decides on them)."""
     result = map_leaves(result, lambda v: float("nan") if v is None else v)
     return [claim_record(claim.id, protocol, claim.paper_says, claim.rule, *claim.check(result))
-            for claim in claims]
+            for claim in claims if claim.applies is None or claim.applies(result)]
 
 
 def claim_record(claim_id: str, protocol: str, paper_says: str, rule: str,
@@ -70,7 +75,8 @@ def claim_record(claim_id: str, protocol: str, paper_says: str, rule: str,
             "near_threshold": decision.near_threshold,
             "margin": decision.margin, "spread": decision.spread,
             "interval": None if decision.interval is None else list(decision.interval),
-            "threshold": list(decision.threshold)}
+            "threshold": list(decision.threshold),
+            "effect": decision.effect, "min_effect": decision.min_effect}
 
 
 def margin_text(claim: dict) -> str:
@@ -82,9 +88,15 @@ def margin_text(claim: dict) -> str:
         return ""
     bounds = " and ".join(_number(t) for t in claim["threshold"])
     if claim.get("near_threshold"):
-        return f"near threshold: margin {_number(margin)} to {bounds} ≤ spread {_number(spread)}"
-    return f"margin {_number(margin)} to {bounds}"
+        words = f"near threshold: margin {_number(margin)} to {bounds} ≤ spread {_number(spread)}"
+    else:
+        words = f"margin {_number(margin)} to {bounds}"
+    effect, least = claim.get("effect"), claim.get("min_effect")
+    if effect is not None and least is not None and math.isfinite(effect):
+        relation = "within" if abs(effect) < least else "beyond"
+        words += f"; effect {_number(effect, '+.3g')}, {relation} practical ±{_number(least)}"
+    return words
 
 
-def _number(value: float) -> str:
-    return f"{value:.3g}".replace("-", "−")
+def _number(value: float, fmt: str = ".3g") -> str:
+    return f"{value:{fmt}}".replace("-", "−")

@@ -4,7 +4,6 @@ other CPUs) read runs through it."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -78,15 +77,17 @@ def _claims(summary: dict) -> dict[tuple[str, str], dict]:
 
 def interval_shifts(base: dict, other: dict) -> dict[str, float]:
     """Per claim ('id/protocol'): the larger move of its deciding interval's two ends, as a
-    fraction of the base interval's width (0: unmoved; inf: an interval of width 0 moved)."""
+    fraction of the base interval's width (0: unmoved); an interval of width 0 (one value)
+    counts as wide as float32 rounding of its ends, the floor `interval_spread` gives it."""
     theirs = _claims(other)
     out = {}
     for key, claim in _claims(base).items():
         a, b = claim.get("interval"), (theirs.get(key) or {}).get("interval")
         if not a or not b or None in a or None in b:
             continue
-        moved, width = max(abs(a[0] - b[0]), abs(a[1] - b[1])), abs(a[1] - a[0])
-        out["/".join(key)] = moved / width if width else (0.0 if moved == 0 else math.inf)
+        moved = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
+        width = max(abs(a[1] - a[0]), 1e-6 * max(abs(a[0]), abs(a[1]), 1.0))
+        out["/".join(key)] = moved / width
     return out
 
 

@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-from lowcap.report.claims import margin_text
+from lowcap.report.claims_table import claims_tables
 from lowcap.run.config import RunConfig
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -16,10 +16,12 @@ margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}.proto{border-left
 padding-left:1em;margin:2em 0}.near{color:#8a5300}"""
 
 
-def image(path: Path) -> str:
-    """A PNG embedded as a data URI."""
+def image(path: Path, extra: str = "") -> str:
+    """A PNG embedded as a data URI, anchored by its name (`#fig-<name>`)."""
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    name = html.escape(path.stem)
+    return (f'<img id="fig-{name}" alt="{name}" title="{name}"{extra} '
+            f'src="data:image/png;base64,{data}">')
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
@@ -49,79 +51,68 @@ def _banner(profile: str) -> str:
             "verdicts say whether the paper's findings hold.</p>")
 
 
-VERDICT_COLOURS = {"holds": "#d9f2d9", "does not hold": "#f8d7d7", "inconclusive": "#eee"}
-
-
-def _claims_section(claims: list[dict]) -> str:
-    """One row per claim, one verdict column (with its evidence) per protocol."""
-    seen = {c["protocol"] for c in claims}
-    protocols = [p for p in ("reference", "corrected") if p in seen] + sorted(
-        seen - {"reference", "corrected"})
-    by_claim: dict[str, dict] = {}
-    for claim in claims:
-        by_claim.setdefault(claim["id"], {"claim": claim})[claim["protocol"]] = claim
-    head = "".join(f"<th>{html.escape(p)}</th>" for p in protocols)
-    rows = []
-    for entry in by_claim.values():
-        first = entry["claim"]
-        cells = []
-        for p in protocols:
-            c = entry.get(p)
-            if c is None:
-                cells.append("<td>—</td>")
-                continue
-            colour = VERDICT_COLOURS[c["verdict"]]
-            near = ("<br><b class='near'>near threshold</b>" if c.get("near_threshold")
-                    else "")
-            cells.append(f"<td style='background:{colour};text-align:left'><b>"
-                         f"{html.escape(c['verdict'])}</b>{near}<br><small>"
-                         f"{html.escape(margin_text(c))}</small><br><small>"
-                         f"{html.escape(c['measured'])}</small></td>")
-        rows.append(f"<tr><td style='text-align:left'><b>{html.escape(first['id'])}</b><br>"
-                    f"{html.escape(first['paper_says'])}<br><small>rule: "
-                    f"{html.escape(first['rule'])}</small></td>{''.join(cells)}</tr>")
-    return ("<h2>Claims check</h2><p>Each finding of the paper as a rule, evaluated under both "
-            "protocols: <code>reference</code> (what the paper's public code does) and "
-            "<code>corrected</code> (what its text implies). Each verdict gives its margin: "
-            "how far the end of its deciding interval lies from the threshold, in the "
-            "statistic's unit. Where the margin is within the statistic's numerical spread "
-            "(how far it moves between CPUs, instruction sets and thread counts), the verdict "
-            "is marked <b class='near'>near threshold</b>: another machine may say otherwise."
-            "</p>"
-            f"<table id='claims'><tr><th>claim</th>{head}</tr>{''.join(rows)}</table>")
-
-
-def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_sections: list
-                  ) -> str:
-    """The report page: claims, protocol choices, per-protocol sections (each study's HTML,
-    then its figures), run-wide study sections, then figures that do not depend on a
-    protocol."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
-             f"{html.escape(cfg.profile)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
-             f"<p>lowcap {summary['lowcap_version']}, device {summary['device']}, training "
-             f"matmuls {html.escape(str(summary['train_matmul']))}, total compute time "
-             f"{summary['seconds']['total']:.1f} s.</p>",
-             _banner(cfg.profile), _claims_section(summary["claims"]),
-             "<h2>Protocol</h2><details><summary>the resolved config.yaml (every default "
-             "spelled out)</summary><pre>" + html.escape(cfg.to_yaml()) + "</pre></details>"]
-    timing_rows = [[k, v] for k, v in summary["seconds"].items()]
-    parts.append("<h2>Timings (s)</h2>" + table(["phase", "seconds"], timing_rows))
+def render_report(cfg: RunConfig, summary: dict, sections: list[dict], run_sections: list,
+                  verdicts: Path | None = None) -> str:
+    """The report page. First screen: the run's facts, Fig 0 (`verdicts`: every verdict in one
+    picture) and the paper-vs-lowcap headline numbers; then the compact claims table, the
+    protocol, and per protocol each study's section (its HTML, then its figures), the
+    run-wide sections, and figures that do not depend on a protocol. A contents line links
+    every section."""
+    claims = summary["claims"]
+    facts = (f"<p>lowcap {summary['lowcap_version']} · device {summary['device']} · training "
+             f"matmuls {html.escape(str(summary['train_matmul']))} · "
+             f"{summary.get('models', '?')} models · protocols "
+             f"{', '.join(s['protocol'].name for s in sections) or 'none'} · total compute "
+             f"time {summary['seconds']['total']:.1f} s · {len(claims)} verdicts.</p>")
+    body = [_banner(cfg.profile)]
+    if verdicts is not None:
+        body.append(image(verdicts, f' data-rows="{len(claims)}"')
+                    + "<p><small>Fig 0: one row per claim and protocol, each on its own scale. "
+                    "A bar clear of its dashed threshold is a decided verdict; a purple bar is "
+                    "near threshold (another CPU may decide otherwise); a row without a bar was "
+                    "decided by an exact count or could not be read. The table below gives "
+                    "each row's numbers and evidence.</small></p>")
+    headlines = [(s["protocol"].name, part.headline) for s in sections for part in s["parts"]
+                 if part.headline]
+    if headlines:
+        body.append("<h2 id='headline'>The paper's numbers beside this run's</h2>"
+                    + "".join(f"<h4>{html.escape(name)}</h4>{text}"
+                              for name, text in headlines))
+    body.append(claims_tables(claims))
+    body.append("<h2 id='protocol'>Protocol</h2><details><summary>the resolved config.yaml "
+                "(every default spelled out)</summary><pre>" + html.escape(cfg.to_yaml())
+                + "</pre></details>")
+    body.append("<h2 id='timings'>Timings (s)</h2>"
+                + table(["phase", "seconds"], [[k, v] for k, v in summary["seconds"].items()]))
+    contents = [("claims-check", "claims"), ("protocol", "protocol"), ("timings", "timings")]
+    if headlines:
+        contents.insert(0, ("headline", "paper vs this run"))
     for section in sections:
         protocol = section["protocol"]
-        parts.append(f"<div class='proto'><h2>Protocol <code>{protocol.name}</code></h2>")
+        anchor = f"protocol-{protocol.name}"
+        contents.append((anchor, f"protocol {protocol.name}"))
+        body.append(f"<div class='proto' id='{html.escape(anchor)}'><h2>Protocol "
+                    f"<code>{protocol.name}</code></h2>")
         draws = ("the paper code's own split and weight draws" if protocol.draws == "paper_code"
                  else "lowcap's split and weight draws")
-        parts.append(f"<p>batch size {protocol.batch_size}, init {protocol.init}, balanced "
-                     f"classes: {protocol.balance}, seeds {protocol.seeds}, curves on "
-                     f"{protocol.curves_split} split; {draws}, trained in {protocol.dtype}.</p>")
-        parts.extend(part.html for part in section["parts"])
-        parts.extend(image(path) for part in section["parts"] for path in part.figures)
-        parts.append("</div>")
-    parts.extend(part.html for part in run_sections)
+        body.append(f"<p>batch size {protocol.batch_size}, init {protocol.init}, balanced "
+                    f"classes: {protocol.balance}, seeds {protocol.seeds}, curves on "
+                    f"{protocol.curves_split} split; {draws}, trained in {protocol.dtype}.</p>")
+        body.extend(part.html for part in section["parts"])
+        body.extend(image(path) for part in section["parts"] for path in part.figures)
+        body.append("</div>")
+    if run_sections:
+        contents.append(("run-wide", "studies of the whole run"))
+        body.append("<div id='run-wide'></div>")
+    body.extend(part.html for part in run_sections)
     shared_figures = [path for part in run_sections for path in part.figures]
     if shared_figures:
-        parts.append("<h2>Figures shared by the protocols</h2>")
-        parts.extend(image(path) for path in shared_figures)
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        body.append("<h2>Figures shared by the protocols</h2>")
+        body.extend(image(path) for path in shared_figures)
+    nav = ("<nav>Contents: " + " · ".join(f"<a href='#{html.escape(a)}'>{html.escape(t)}</a>"
+                                          for a, t in contents) + "</nav>")
+    return "\n".join([
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lowcap report · "
+        f"{html.escape(cfg.profile)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>lowcap report · profile <code>{html.escape(cfg.profile)}</code></h1>",
+        facts, nav, *body, "</body></html>"])

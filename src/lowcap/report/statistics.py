@@ -14,6 +14,8 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+# Supported by the statistic, but the effect is smaller than the practical threshold.
+NEGLIGIBLE = "negligible"
 BOOTSTRAP = 4000  # resamples: the 2.5% / 97.5% percentiles are stable to ~0.5% of the spread
 SEED = 20250722  # the bootstrap's own stream (the paper's arXiv date)
 ALPHA = 0.05
@@ -63,13 +65,17 @@ class Decision:
     have to move to change the verdict. `spread` is the statistic's numerical spread in that
     unit (how far it moves between CPUs, instruction sets and thread counts, see
     `interval_spread`); a margin within it is *near threshold*: a verdict another machine may
-    not share. NaN margin: a verdict made without numbers (missing data)."""
+    not share. NaN margin: a verdict made without numbers (missing data). `effect` is the
+    size of what the claim is about in the user's unit (e.g. F1 points) and `min_effect` the
+    practical threshold it was held to (`practical`); NaN where the claim states none."""
 
     verdict: str
     margin: float = float("nan")
     spread: float = float("nan")
     interval: tuple[float, float] | None = None
     threshold: tuple[float, ...] = ()
+    effect: float = float("nan")
+    min_effect: float = float("nan")
 
     @property
     def near_threshold(self) -> bool:
@@ -79,6 +85,36 @@ class Decision:
 def undecided(verdict: str = INCONCLUSIVE) -> Decision:
     """A verdict reached without a statistic (no data, or a rule of exact counts)."""
     return Decision(verdict)
+
+
+def practical(decision: Decision, effect: float, min_effect: float) -> Decision:
+    """`decision` with its effect in the user's unit and the practical threshold: a verdict
+    the statistic supports ('holds') whose mean effect is smaller than `min_effect` in size
+    becomes 'negligible' (supported, too small to matter); other verdicts keep theirs."""
+    verdict = decision.verdict
+    if verdict == HOLDS and np.isfinite(effect) and abs(effect) < min_effect:
+        verdict = NEGLIGIBLE
+    return replace(decision, verdict=verdict, effect=float(effect), min_effect=float(min_effect))
+
+
+# z(0.975) + z(0.8): an effect of this many standard errors is found 80% of the time at 5%.
+DETECTABLE_Z = 2.8
+
+
+def seeds_needed(per_seed: np.ndarray, effect: float) -> tuple[float, int | None]:
+    """What a comparison over seeds can resolve: the smallest effect its seeds find 80% of
+    the time at the 5% level (DETECTABLE_Z standard errors of the per-seed values' mean), and
+    how many seeds the observed `effect` would need for that (None where it cannot be said:
+    fewer than 2 seeds, no spread, or no effect)."""
+    values = np.asarray(per_seed, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float("nan"), None
+    sd = float(np.std(values, ddof=1))
+    resolvable = DETECTABLE_Z * sd / np.sqrt(len(values))
+    if sd == 0 or not np.isfinite(effect) or effect == 0:
+        return resolvable, None
+    return resolvable, int(np.ceil((DETECTABLE_Z * sd / abs(effect)) ** 2))
 
 
 # A bootstrap interval's ends move between machines (other instruction sets, thread counts,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -153,6 +154,9 @@ def train_plans(ctx: RunContext, study: str, plans: list[ModelPlan], snapshot_ev
     unique = {p.model_id: p for p in plans}
     done = ctx.store.done_models(unique)
     pending = [p for mid, p in unique.items() if mid not in done]
+    if pending and len(pending) < len(unique) and not ctx.quiet:
+        print(f"lowcap: {study}: {len(unique) - len(pending)} models reused, {len(pending)} to "
+              "train", file=sys.stderr, flush=True)
     by_cohort: dict[tuple, list[ModelPlan]] = defaultdict(list)
     for plan in pending:
         by_cohort[plan.cohort_key()].append(plan)

@@ -45,6 +45,9 @@ class Section:
     figures: list[Path] = field(default_factory=list)
     html: str = ""
     claims: list[dict] = field(default_factory=list)
+    # A short table of the paper's reported numbers beside this run's, for the report's first
+    # screen ("" where the paper reports none for what the run measured).
+    headline: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,18 @@ from matplotlib.colors import ListedColormap
 
 from lowcap.report.plotting import new_figure, save_figure
 
-VERDICT_VALUE = {"holds": 1.0, "inconclusive": 0.5, "does not hold": 0.0}
+# One colour bin each (a 4-colour map over [0, 1]).
+VERDICT_VALUE = {"does not hold": 0.0, "inconclusive": 1 / 3, "negligible": 2 / 3, "holds": 1.0}
 
 
 def verdict_figure(entries: list[dict], claims: list[str], folder: Path) -> Path:
     """Claims × cells (then the anchors): green holds, red does not hold, grey
-    inconclusive."""
+    inconclusive, yellow negligible (supported, below the practical threshold)."""
     grid = np.array([[VERDICT_VALUE[e["verdicts"].get(c, "inconclusive")] for e in entries]
                      for c in claims])
     fig, (ax,) = new_figure(width=max(6.0, 0.45 * len(entries) + 3),
                             height=0.45 * len(claims) + 2.5)
-    colours = ListedColormap(["#d9534f", "#cccccc", "#5cb85c"])  # does not hold, ?, holds
+    colours = ListedColormap(["#d9534f", "#cccccc", "#f0ad4e", "#5cb85c"])  # VERDICT_VALUE order
     ax.imshow(grid, cmap=colours, vmin=0, vmax=1, aspect="auto")
     anchors = sum(not e["levels"] for e in entries)
     if anchors:  # the run's own protocols, right of the cells
@@ -29,7 +30,7 @@ def verdict_figure(entries: list[dict], claims: list[str], folder: Path) -> Path
                   fontsize=7)
     ax.set_yticks(range(len(claims)), claims, fontsize=7)
     ax.set_title("Ablation · verdict per claim and cell (green holds, red does not, grey "
-                 "inconclusive)", fontsize=9)
+                 "inconclusive, yellow negligible)", fontsize=9)
     return save_figure(fig, folder, "figE1_ablation_verdicts")
 
 

@@ -14,7 +14,7 @@ from lowcap.studies.ablation.effects import CellResult, effects, explain
 from lowcap.studies.ablation.figures import effects_figure, min_capacity_figure, verdict_figure
 from lowcap.studies.base import ReportInput, Section
 
-SHORT = {"holds": "✓", "does not hold": "✗", "inconclusive": "?"}
+SHORT = {"holds": "✓", "does not hold": "✗", "inconclusive": "?", "negligible": "≈"}
 
 
 def cell_entry(inp: ReportInput, cell: Cell) -> dict:

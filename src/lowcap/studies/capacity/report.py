@@ -38,7 +38,18 @@ def report(inp: ReportInput) -> Section:
     figures = [capacity_figure(result, inp.figures, protocol.name, spec.min_f1),
                *dynamics_figures(curves, inp.figures, protocol.name, protocol.curves_split)]
     return Section({"capacity": result}, figures,
-                   "<h3>§4.2 Minimum capacity</h3>" + _capacity_section(result))
+                   "<h3>§4.2 Minimum capacity</h3>" + _capacity_section(result),
+                   headline=_headline(result))
+
+
+def _headline(result: dict) -> str:
+    """Minimum capacity per pair: the paper's against this run's, where the paper gives one."""
+    rows = [[pair, PAPER_MIN_CAPACITY[pair],
+             entry["min_hidden"] if entry["min_hidden"] is not None else "none",
+             _min_ci(entry.get("min_hidden_ci"))]
+            for pair, entry in result.items() if PAPER_MIN_CAPACITY.get(pair, "—") != "—"]
+    return (table(["pair", "min capacity (paper)", "min capacity (lowcap)", "95% interval"],
+                  rows) if rows else "")
 
 
 def _capacity_section(result: dict) -> str:

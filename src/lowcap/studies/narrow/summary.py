@@ -8,7 +8,14 @@ from collections import defaultdict
 import numpy as np
 
 from lowcap.report.claims import Verdict
-from lowcap.report.statistics import INCONCLUSIVE, above, bootstrap_mean_ci, ci_text, undecided
+from lowcap.report.statistics import (
+    INCONCLUSIVE,
+    Decision,
+    above,
+    bootstrap_mean_ci,
+    ci_text,
+    undecided,
+)
 from lowcap.run.store import Store
 from lowcap.studies.narrow.methods import best_setting
 
@@ -145,6 +152,7 @@ def verdict(entry: dict) -> Verdict:
                 f"projected SGD loss) per seed, mean {compared['mean']:+.3f}, 95% interval "
                 f"{ci_text(ci)} over {compared['seeds']} seeds; projected SGD at R = "
                 f"{arm['radius']:g}·‖W0‖, on its boundary in {arm['on_boundary']:.0%} of seeds")
-    if reasons:
-        return undecided(INCONCLUSIVE), measured + "; inconclusive: " + "; ".join(reasons)
+    if reasons:  # the interval is shown, but no margin: no move of it would decide
+        return (Decision(INCONCLUSIVE, interval=decision.interval, threshold=decision.threshold),
+                measured + "; inconclusive: " + "; ".join(reasons))
     return decision, measured

@@ -135,7 +135,9 @@ CLAIMS = (
           "pruning.", f"statistic: (0,1)'s % change at 99%, as above, with {CI} over seeds. "
           "Holds if the interval lies within ±0.1%, does not hold if it misses it entirely",
           _pruning_99_easy, lambda r: _by_seed(r, _at(0.99)).get("0-1", {}),
-          "one seed's (0,1) % change in F1 at 99%, mean over widths"),
+          "one seed's (0,1) % change in F1 at 99%, mean over widths",
+          applies=lambda r: any("0-1" in pairs for pairs in  # a run without (0,1): no claim
+                                r.get("pruning_methods", {}).values())),
     Claim("pruning_regulariser", "Pruning can act as a regulariser: F1 slightly increases at "
           "moderate-to-high sparsity.", "statistic: one-sided Wilcoxon signed-rank test over the "
           "(width, level) cells at 50–95% of each pair (seed-mean % change; ties dropped), "

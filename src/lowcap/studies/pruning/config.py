@@ -27,6 +27,10 @@ class PruningConfig(ConfigSection):
     rounding: list[Literal["floor", "nearest"]] = Field(default=["floor", "nearest"],
                                                         min_length=1)
 
+    # The practical threshold of the width trends, in percentage points of F1 change: a change
+    # over widths whose range stays below it is reported as flat.
+    min_effect_pct: float = Field(1.0, ge=0)
+
     @field_validator("levels")
     @classmethod
     def _levels(cls, values: list[float]) -> list[float]:

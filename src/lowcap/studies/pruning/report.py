@@ -10,6 +10,7 @@ import numpy as np
 from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
 from lowcap.report.tables import results_by_model
+from lowcap.report.trends import factor_trend
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
@@ -43,7 +44,23 @@ def summary(inp: ReportInput) -> dict:
                     for pair, widths in layerwise.items()},
         "pruning_methods": by_method,
         "pruning_rounding_spread": rounding_spread(by_method),
+        "pruning_trends": pruning_trends(by_method, cfg.pruning.min_effect_pct),
     }
+
+
+def pruning_trends(by_method: dict, min_effect_pct: float) -> dict:
+    """Summary key `pruning_trends`: method → pair → level → the shape over widths of each
+    seed's % change in F1 (`lowcap.report.trends.factor_trend`), for magnitude pruning at the
+    three highest levels (where width matters)."""
+    out: dict = {}
+    for method in ("layerwise", "layerwise_nearest", "global"):
+        for pair, widths in by_method.get(method, {}).items():
+            levels = sorted({lv for w in widths.values() for lv in w}, key=float)[-3:]
+            out.setdefault(method, {})[pair] = {
+                lv: factor_trend({h: w[lv]["pct_change_by_seed"] for h, w in widths.items()
+                                  if lv in w}, min_effect_pct).as_dict()
+                for lv in levels}
+    return out
 
 
 def _layerwise(by_method: dict) -> dict:
@@ -65,6 +82,7 @@ def report(inp: ReportInput) -> Section:
         path = methods_figure(by_method, pair, hidden, inp.figures, name)
         figures += [path] if path else []
     html = ("<h3>§4.3 One-shot magnitude pruning</h3>" + _pruning_section(by_method)
+            + _trends_html(result["pruning_trends"])
             + _rounding_note(result["pruning_rounding_spread"]))
     return Section(result, figures, html)
 
@@ -184,16 +202,53 @@ def _rounding_note(spread: dict) -> str:
 
 
 def _pruning_section(by_method: dict) -> str:
-    """Mean % change in F1 at the highest levels, per method and pair (all widths pooled)."""
+    """Mean % change in validation F1 (and mean F1) at the three highest levels, per method,
+    pair and width: widths are where pruning differs, so they are not pooled."""
+    levels = sorted({lv for pairs in by_method.values() for widths in pairs.values()
+                     for w in widths.values() for lv in w}, key=float)[-3:]
     rows = []
     for method, pairs in by_method.items():
         for pair, widths in pairs.items():
-            levels = sorted({lv for w in widths.values() for lv in w}, key=float)[-3:]
-            rows.append([method, pair, *(
-                float(sum(w[lv]["pct_change_f1"] for w in widths.values()) / len(widths))
-                for lv in levels)])
-    levels = sorted({lv for pairs in by_method.values() for widths in pairs.values()
-                     for w in widths.values() for lv in w}, key=float)[-3:]
-    return ("<p>Mean % change in validation F1 over widths (paper: (0,1) ≈ 0 up to 99%; (4,9) "
-            "changes of order 1e-2; degradation mostly beyond 95%).</p>"
-            + table(["method", "pair", *(f"{float(lv):.0%}" for lv in levels)], rows))
+            for h in sorted(widths, key=int):
+                cells = [widths[h].get(lv) for lv in levels]
+                rows.append([method, pair, h, *(
+                    "—" if c is None else f"{c['pct_change_f1']:+.2f}% (F1 {c['f1']:.3f})"
+                    for c in cells)])
+    return ("<p>Mean % change in validation F1 (mean F1 in brackets) per width, over seeds "
+            "(paper: (0,1) ≈ 0 up to 99%; (4,9) changes of order 1e-2; degradation mostly "
+            "beyond 95%).</p>"
+            + table(["method", "pair", "hidden", *(f"{float(lv):.0%}" for lv in levels)], rows)
+            + _few_weights_note(by_method))
+
+
+def _trends_html(trends: dict) -> str:
+    rows = [[method, pair, f"{float(lv):.0%}", t["shape"], t["reason"]]
+            for method, pairs in trends.items() for pair, levels in pairs.items()
+            for lv, t in levels.items()]
+    return ("<p>How the % change in F1 moves over every width (lowcap.report.trends):</p>"
+            + table(["method", "pair", "level", "shape over widths", "why"], rows)
+            if rows else "")
+
+
+def remaining_output_weights(hidden: int, level: float, method: str) -> int:
+    """Output-layer weights (one per hidden unit) that layerwise pruning at `level` keeps:
+    k = int(s·n) pruned (`layerwise`) or round(s·n) (`layerwise_nearest`)."""
+    pruned = round(level * hidden) if method == "layerwise_nearest" else int(level * hidden)
+    return hidden - pruned
+
+
+def _few_weights_note(by_method: dict) -> str:
+    """Where layerwise pruning leaves the output layer 2 weights or fewer: there the width
+    effect is one of a few surviving weights, not of capacity."""
+    few = sorted({(method, int(h), float(lv), remaining_output_weights(int(h), float(lv), method))
+                  for method in ("layerwise", "layerwise_nearest")
+                  for widths in by_method.get(method, {}).values()
+                  for h, levels in widths.items() for lv in levels
+                  if remaining_output_weights(int(h), float(lv), method) <= 2})
+    if not few:
+        return ""
+    cells = "; ".join(f"{m} h={h} at {lv:.0%}: {k} left" for m, h, lv, k in few)
+    return ("<p><b>Few weights left.</b> Layerwise pruning leaves the output layer (one weight "
+            f"per hidden unit) with 2 weights or fewer here: {cells}. At these widths and "
+            "levels the model's F1 rests on those few weights; global pruning does not force "
+            "this.</p>")

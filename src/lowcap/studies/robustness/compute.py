@@ -10,7 +10,8 @@ from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.corruptions import PARITY, SEVERITIES, corrupt
 from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
 from lowcap.studies.selection import at_pair_and_widths
-from lowcap.training.evaluation import EvalSet, evaluate
+from lowcap.training.evaluation import EvalSet, metrics_to_host
+from lowcap.training.metrics import cohort_metrics
 from lowcap.training.parameter_sets import params_cohort
 
 # Fig D.1's clean image (the robustness pair's first test image), so the report needs no MNIST.
@@ -45,14 +46,23 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                                models[0].plan.activation, x.device, x.dtype)
         rows: Rows = []
         for name, parameter, severity in settings:
-            corrupted = corrupt(x, name, parameter, spec.seed)
-            metrics = evaluate(cohort, EvalSet.single(corrupted, y))
+            images = EvalSet.single(corrupt(x, name, parameter, spec.seed), y)
+            logits = cohort.logits(images.x)
+            metrics = metrics_to_host(cohort, cohort_metrics(logits, images.labels))
+            # The share of images a model calls positive: 0 or 1 is a collapsed model (one
+            # answer for every image), whose F1 is a constant predictor's.
+            positive = (logits[0] > 0).double().mean(0).cpu()
             params = {"corruption": name, "parameter": parameter, "severity": severity}
             for i, model in enumerate(models):
                 rows.append((model.model_id, params, "test_f1", float(metrics["f1"][0, i])))
                 rows.append((model.model_id, params, "test_auc", float(metrics["auc"][0, i])))
+                rows.append((model.model_id, params, "test_predicted_positive",
+                             float(positive[i])))
+        for model in models:  # what an always-positive model's F1 is measured against
+            rows.append((model.model_id, {}, "test_positive_fraction", float(y.double().mean())))
         return rows
 
-    identity = {"models": [m.model_id for m in models],
-                **spec.model_dump(mode="json", exclude={"select"})}
+    # "version" 2: predicted-positive shares (collapsed models) and the test split's positives.
+    identity = {"version": 2, "models": [m.model_id for m in models],
+                **spec.model_dump(mode="json", exclude={"select", "min_effect"})}
     return run_analysis_unit(ctx, "robustness", identity, measure)

@@ -43,6 +43,10 @@ class RobustnessConfig(ConfigSection):
     severities: list[Annotated[int, Field(strict=True, ge=1, le=5)]] = [1, 2, 3, 4, 5]
     # Seed of the noise and occluder positions.
     seed: Seed = 0
+    # The practical threshold, in test F1: a width effect the statistics support but smaller
+    # than this is reported as negligible, and a trend over widths whose range stays below it
+    # as flat.
+    min_effect: float = Field(0.01, ge=0)
 
     _pair = field_validator("pair", mode="before")(parse_pair)
 

@@ -4,62 +4,88 @@ Figs 6, 7, D.1 and the MNIST-C grid."""
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from lowcap.report.html import table
-from lowcap.report.plotting import new_figure, save_figure
 from lowcap.report.tables import results_by_model
+from lowcap.report.trends import factor_trend
 from lowcap.run.checkpoints import load_tensors
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.robustness.compute import CORRUPTION_EXAMPLE, robustness_settings
-from lowcap.studies.robustness.corruptions import PARITY, corrupt
+from lowcap.studies.robustness.corruptions import PARITY
+from lowcap.studies.robustness.figures import (
+    corruption_examples,
+    gaussian_figure,
+    mnist_c_figure,
+    occlusion_figure,
+    parity_figure,
+)
 from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY
 from lowcap.studies.selection import at_pair_and_widths
 
-MNIST_C_COLUMNS = 4
 # What the paper states for (4, 9) under 7×7 occlusion, shown beside our numbers.
 PAPER_OCCLUSION = {"24": 0.847, "48": 0.860, "64": 0.862}
 
 
-def _table(inp: ReportInput) -> tuple[dict, str]:
-    """The stored results of the section's models, and their pair."""
+def _summary(inp: ReportInput) -> tuple[dict, dict]:
+    """The stored test F1 of the section's models (`robustness_table`), and the summary key."""
     spec = inp.cfg.robustness
     plans = at_pair_and_widths(spec).plans(inp.cfg, inp.protocol)
-    result = robustness_table(inp.store, plans, set(robustness_settings(spec)))
-    return result, plans[0].pair_key if plans else ""
+    settings = set(robustness_settings(spec))
+    result = robustness_table(inp.store, plans, settings)
+    if not result:
+        return {}, {}
+    out = robustness_summary(result, plans[0].pair_key, spec.min_effect)
+    out.update(collapsed_summary(inp.store, plans, settings))
+    out["auc"] = auc_summary(robustness_table(inp.store, plans, settings, "test_auc"))
+    return result, out
+
+
+def auc_summary(auc: dict) -> dict:
+    """Summary key `robustness.auc`: test ROC-AUC per width, beside F1 (a collapsed model's F1
+    is a constant's, its AUC may still rank well): under noise (mean over σ > 0 and seeds) and
+    under occlusion (mean over seeds)."""
+    def mean(cells: list) -> float:
+        values = [v for seeds in cells for v in seeds.values()]
+        return float(np.nanmean(values)) if values else float("nan")
+
+    noise = {s: w for s, w in auc.get("gaussian", {}).items() if float(s) > 0}
+    widths = {h for w in noise.values() for h in w}
+    out = {"gaussian": {h: mean([w[h] for w in noise.values() if h in w]) for h in widths}}
+    out["occlusion"] = {h: mean([seeds]) for w in auc.get("occlusion", {}).values()
+                        for h, seeds in w.items()}
+    return out
 
 
 def summary(inp: ReportInput) -> dict:
     """Summary key `robustness` (`robustness_summary`; none without results)."""
-    result, pair = _table(inp)
-    return {"robustness": robustness_summary(result, pair)} if result else {}
+    return {"robustness": out} if (out := _summary(inp)[1]) else {}
 
 
 def report(inp: ReportInput) -> Section:
     """Summary key `robustness` (`robustness_summary`); Figs 6 and 7 and the MNIST-C grid."""
     spec, name = inp.cfg.robustness, inp.protocol.name
-    result, pair = _table(inp)
+    result, summary = _summary(inp)
     if not result:
         return Section()
-    paper = PAPER_OCCLUSION if pair == "4-9" and spec.occlusion_size == 7 else {}
-    figures = [gaussian_figure(result["gaussian"], inp.figures, name),
-               occlusion_figure(result["occlusion"], inp.figures, name, paper)]
+    paper = (PAPER_OCCLUSION if summary["pair"] == "4-9" and spec.occlusion_size == 7 else {})
+    constant = summary.get("constant_f1")
+    figures = [gaussian_figure(result["gaussian"], inp.figures, name, constant),
+               occlusion_figure(result["occlusion"], inp.figures, name, paper, constant)]
     path = mnist_c_figure(result, inp.figures, name)
     figures += [path] if path else []
-    summary = robustness_summary(result, pair)
-    occ = summary["occlusion"]
-    rows = [[h, occ[h], paper.get(h, "—")] for h in sorted(occ, key=int)]
     html = ("<h3>§4.6 Robustness (test split, same corrupted images for every model)</h3>"
-            + table(["hidden", "occlusion F1 (ours)", "paper"], rows))
+            + trends_html(summary["trends"]) + width_table(summary, paper))
+    headline = (table(["hidden", "occlusion F1 (paper)", "occlusion F1 (lowcap)"],
+                      [[h, paper[h], summary["occlusion"][h]] for h in sorted(paper, key=int)
+                       if h in summary["occlusion"]]) if paper else "")
     if "mnist_c_parity" in summary:
         figures.append(parity_figure(summary["mnist_c_parity"], inp.figures, name))
         html += parity_html(summary["mnist_c_parity"])
-    return Section({"robustness": summary}, figures, html)
+    return Section({"robustness": summary}, figures, html, headline=headline)
 
 
 def parity_html(parity: dict) -> str:
@@ -88,8 +114,9 @@ def run_report(inp: ReportInput) -> Section:
                                                 spec.seed, spec.occlusion_size)])
 
 
-def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple]) -> dict:
-    """Test F1 under each corruption: corruption → parameter → width → seed → value, for the
+def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple],
+                     metric: str = "test_f1") -> dict:
+    """`metric` under each corruption: corruption → parameter → width → seed → value, for the
     configured (corruption, parameter, severity) settings only."""
     hidden = {p.model_id: p.hidden for p in plans}
     seed = {p.model_id: str(p.seed) for p in plans}
@@ -97,7 +124,7 @@ def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple])
     for rows in results_by_model(store, "robustness", plans).values():
         for row in rows:
             p = row["params"]
-            if (row["metric"] == "test_f1"
+            if (row["metric"] == metric and p
                     and (p["corruption"], p["parameter"], p["severity"]) in settings):
                 key = p["severity"] if p["severity"] else p["parameter"]
                 table[p["corruption"]][repr(key)][str(hidden[row["model_id"]])][
@@ -105,10 +132,85 @@ def robustness_table(store: Store, plans: list[ModelPlan], settings: set[tuple])
     return {c: {k: dict(w) for k, w in params.items()} for c, params in table.items()}
 
 
-def robustness_summary(table: dict, pair: str) -> dict:
-    """The contract's robustness key: mean test F1 over seeds per width and σ / occlusion, and
+def width_table(summary: dict, paper: dict[str, float]) -> str:
+    """Per width: mean test F1 under noise (over σ > 0) and occlusion, the seeds that
+    collapsed (one answer for every image) under each, and the paper's numbers where they
+    apply."""
+    noise = summary["trends"].get("gaussian", {})
+    noise_mean = dict(zip((f"{h:g}" for h in noise.get("levels", [])), noise.get("mean", []),
+                          strict=True))
+    collapsed = summary.get("collapsed", {})
+
+    def seeds(name: str, h: str) -> str:
+        found = sorted({s for by_width in collapsed.get(name, {}).values()
+                        for s in by_width.get(h, [])}, key=int)
+        return ", ".join(found) if found else "none"
+
+    occ, auc = summary["occlusion"], summary.get("auc", {})
+    rows = [[h, noise_mean.get(h, "—"), auc.get("gaussian", {}).get(h, "—"),
+             seeds("gaussian", h), occ[h], auc.get("occlusion", {}).get(h, "—"),
+             seeds("occlusion", h), *([paper.get(h, "—")] if paper else [])]
+            for h in sorted(occ, key=int)]
+    constant = summary.get("constant_f1")
+    note = ("" if constant is None else
+            f"<p>A collapsed model answers the same for every image; always 'positive' scores "
+            f"F1 {constant:.4f} on this test split, always 'negative' 0 (dashed line in the "
+            f"figures). Collapsed models: {summary.get('collapsed_models', 0)}.</p>")
+    return note + table(["hidden", "noise F1 (mean over σ > 0)", "noise ROC-AUC",
+                         "collapsed seeds (noise)", "occlusion F1", "occlusion ROC-AUC",
+                         "collapsed seeds (occlusion)", *(["paper"] if paper else [])], rows)
+
+
+def collapsed_summary(store: Store, plans: list[ModelPlan], settings: set[tuple]) -> dict:
+    """Summary keys `collapsed` (corruption → parameter → width → the seeds whose models
+    call every image positive, or every image negative), `collapsed_models` (how many models
+    collapse under some setting) and `constant_f1` (an always-positive model's test F1: where
+    the collapsed sit). Empty for results stored before lowcap measured it."""
+    shares = robustness_table(store, plans, settings, "test_predicted_positive")
+    collapsed: dict = defaultdict(lambda: defaultdict(dict))
+    models = set()
+    for name, params in shares.items():
+        for key, widths in params.items():
+            for h, seeds in widths.items():
+                found = sorted((s for s, share in seeds.items() if share in (0.0, 1.0)), key=int)
+                if found:
+                    collapsed[name][key][h] = found
+                    models.update((h, s) for s in found)
+    fractions = [r["value"] for rows in results_by_model(store, "robustness", plans).values()
+                 for r in rows if r["metric"] == "test_positive_fraction"]
+    if not fractions:
+        return {}
+    p = fractions[0]
+    return {"collapsed": {k: dict(v) for k, v in collapsed.items()},
+            "collapsed_models": len(models), "constant_f1": 2 * p / (1 + p)}
+
+
+def trends_html(trends: dict) -> str:
+    """Each measurement's shape over every width, with the rule that named it."""
+    rows = [[name, t["shape"], f"{t['best']:g} ({t['best_range'][0]:g}–{t['best_range'][1]:g})"
+             if t["seeds"] else "—", t["seeds"], t["reason"]] for name, t in trends.items()]
+    return ("<p>Over every width (not only the widest against the narrowest): the shape of "
+            "each curve, decided by seed-bootstrap intervals (lowcap.report.trends).</p>"
+            + table(["measurement", "shape", "best width (95% range)", "seeds", "why"], rows))
+
+
+def width_trends(out: dict, min_effect: float) -> dict:
+    """Summary key `robustness.trends`: the shape over widths of the test F1 under noise
+    (each seed's mean over σ > 0) and under occlusion (`lowcap.report.trends`)."""
+    noise = {h: {} for h in out["gaussian_by_seed"]}
+    for h, by_sigma in out["gaussian_by_seed"].items():
+        sigmas = [s for s in by_sigma if float(s) > 0]
+        for seed in set.intersection(*(set(by_sigma[s]) for s in sigmas)) if sigmas else ():
+            noise[h][seed] = float(np.mean([by_sigma[s][seed] for s in sigmas]))
+    measured = {"gaussian": noise, "occlusion": out["occlusion_by_seed"]}
+    return {name: factor_trend(by_width, min_effect).as_dict()
+            for name, by_width in measured.items() if by_width}
+
+
+def robustness_summary(table: dict, pair: str, min_effect: float) -> dict:
+    """The contract's robustness key: mean test F1 over seeds per width and σ / occlusion,
     each seed's own value (`gaussian_by_seed`, `occlusion_by_seed`: the claims pair widths by
-    seed)."""
+    seed), the practical threshold and each curve's shape over every width (`trends`)."""
     def mean(values: dict[str, float]) -> float:
         return float(np.nanmean(list(values.values())))
 
@@ -134,6 +236,8 @@ def robustness_summary(table: dict, pair: str) -> dict:
     out["gaussian"] = dict(out["gaussian"])
     out["gaussian_by_seed"] = dict(out["gaussian_by_seed"])
     out["mnist_c"] = {k: dict(v) for k, v in out["mnist_c"].items()}
+    out["min_effect"] = min_effect
+    out["trends"] = width_trends(out, min_effect)
     parity = parity_summary(table)
     return {**out, "mnist_c_parity": parity} if parity else out
 
@@ -157,94 +261,3 @@ def parity_summary(table: dict) -> dict:
     mean = {h: float(np.nanmean([f1[n].get(h, np.nan) for n in names])) for h in widths}
     return {"severity": {n: DEFAULT_SEVERITY[n] for n in names}, "clean": clean, "f1": f1,
             "mean": mean, "drop": {h: clean[h] - mean[h] for h in widths if h in clean}}
-
-
-def gaussian_figure(table: dict, folder: Path, protocol: str) -> Path:
-    """Fig 6: test F1 vs noise σ, one line per width, seed std band."""
-    fig, (ax,) = new_figure()
-    sigmas = sorted(table, key=float)
-    for h in sorted({h for w in table.values() for h in w}, key=int):
-        runs = np.array([list(table[s][h].values()) for s in sigmas], dtype=float).T
-        # runs: [seeds, sigmas]
-        x = [float(s) for s in sigmas]
-        mean, std = np.nanmean(runs, 0), np.nanstd(runs, 0)
-        line, = ax.plot(x, mean, marker="o", label=f"h={h}")
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=line.get_color())
-    ax.set(xlabel="Gaussian noise σ (clipped to [0, 1])", ylabel="test F1",
-           title=f"Fig 6 · F1 under Gaussian noise ({protocol})")
-    ax.legend()
-    return save_figure(fig, folder, f"fig6_gaussian_{protocol}")
-
-
-def occlusion_figure(table: dict, folder: Path, protocol: str,
-                     paper: dict[str, float]) -> Path:
-    """Fig 7: test F1 under k×k occlusion per width (mean ± seed std), paper's numbers marked."""
-    ((size, widths),) = table.items()
-    side = int(float(size))
-    hs = sorted(widths, key=int)
-    fig, (ax,) = new_figure()
-    means = [np.nanmean(list(widths[h].values())) for h in hs]
-    stds = [np.nanstd(list(widths[h].values())) for h in hs]
-    ax.bar(range(len(hs)), means, yerr=stds, capsize=4, label="lowcap")
-    ax.scatter([i for i, h in enumerate(hs) if h in paper], [paper[h] for h in hs if h in paper],
-               color="red", zorder=3, label="paper")
-    ax.set_xticks(range(len(hs)), [f"h={h}" for h in hs])
-    ax.set(ylabel="test F1 (occluded)", ylim=(0.0, 1.0),  # zero-based: bars compare honestly
-           title=f"Fig 7 · {side}×{side} occlusion ({protocol})")
-    ax.legend()
-    return save_figure(fig, folder, f"fig7_occlusion_{protocol}")
-
-
-def parity_figure(parity: dict, folder: Path, protocol: str) -> Path:
-    """MNIST-C as published: test F1 per corruption (rows) and width (columns), with the clean
-    and mean rows."""
-    widths = sorted(parity["mean"], key=int)
-    rows = [("clean", parity["clean"]), *parity["f1"].items(), ("mean", parity["mean"])]
-    values = np.array([[row.get(h, np.nan) for h in widths] for _, row in rows])
-    fig, (ax,) = new_figure(width=1.2 * len(widths) + 2.5, height=0.3 * len(rows) + 1.2)
-    image = ax.imshow(values, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
-    for (i, j), value in np.ndenumerate(values):
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                color="white" if value < 0.8 else "black")
-    ax.set_xticks(range(len(widths)), [f"h={h}" for h in widths])
-    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
-    fig.colorbar(image, ax=ax, label="test F1")
-    ax.set_title(f"MNIST-C at its published default severities ({protocol})")
-    return save_figure(fig, folder, f"figR_mnist_c_parity_{protocol}")
-
-
-def mnist_c_figure(table: dict, folder: Path, protocol: str) -> Path | None:
-    """Test F1 vs severity for each MNIST-C-style corruption, one line per width."""
-    names = [n for n in table if n not in ("gaussian", "occlusion") and not n.startswith(PARITY)]
-    if not names:
-        return None
-    ncols = min(len(names), MNIST_C_COLUMNS)  # legible at page width: rows of four panels
-    fig, axes = new_figure(ncols=ncols, width=3.4, height=3.0, nrows=-(-len(names) // ncols))
-    for ax in axes[len(names):]:
-        ax.axis("off")
-    for ax, name in zip(axes, names, strict=False):
-        severities = sorted(table[name], key=float)
-        for h in sorted({h for w in table[name].values() for h in w}, key=int):
-            ax.plot([int(float(s)) for s in severities],
-                    [np.nanmean(list(table[name][s][h].values())) for s in severities], marker=".",
-                    label=f"h={h}")
-        ax.set(title=name, xlabel="severity")
-    for row_start in range(0, len(names), ncols):
-        axes[row_start].set_ylabel("test F1")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"MNIST-C-style corruptions ({protocol})")
-    return save_figure(fig, folder, f"figR_mnist_c_{protocol}")
-
-
-def corruption_examples(image: torch.Tensor, folder: Path, seed: int, side: int = 7) -> Path:
-    """Fig D.1: an image, the same with σ = 0.3 noise, and with a side × side occlusion."""
-    x = image.reshape(1, 784)
-    panels = [("original", x), ("Gaussian σ = 0.3", corrupt(x, "gaussian", 0.3, seed)),
-              (f"{side}×{side} occlusion", corrupt(x, "occlusion", side, seed))]
-    fig, axes = new_figure(ncols=3, width=2.6, height=2.8)
-    for ax, (title, img) in zip(axes, panels, strict=True):
-        ax.imshow(img.reshape(28, 28).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title)
-        ax.axis("off")
-    fig.suptitle("Fig D.1 · input corruptions")
-    return save_figure(fig, folder, "figD1_corruption_examples")

@@ -5,7 +5,7 @@ from lowcap.studies.sweep.config import SweepConfig, plans
 from lowcap.studies.sweep.report import report
 
 STUDY = Study(
-    "sweep", SweepConfig, plans=plans, report=report, headline=("sweep",),
+    "sweep", SweepConfig, plans=plans, report=report, headline=("sweep", "sweep_trends"),
     command=Command("sweep", "Train the cohort a YAML config declares (tasks × widths × "
                     "learning rates × seeds), run its analyses and write the report.",
                     kind="train"))

@@ -10,6 +10,7 @@ import numpy as np
 from lowcap.report.html import table
 from lowcap.report.plotting import band, new_figure, save_figure
 from lowcap.report.tables import ModelCurves, model_curves
+from lowcap.report.trends import MIN_EFFECT_F1, factor_trend
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.sweep.config import plans
 
@@ -44,10 +45,26 @@ def report(inp: ReportInput) -> Section:
     rows = [[pair, float(lr), int(h), e["f1_mean"], e["f1_std"], len(e["f1_by_seed"])]
             for pair, lrs in result.items() for lr, widths in lrs.items()
             for h, e in widths.items()]
-    return Section({"sweep": result}, figures, (
+    trends = sweep_trends(result)
+    trend_rows = [[pair, float(lr), t["shape"], f"{t['best']:g}", t["reason"]]
+                  for pair, lrs in trends.items() for lr, t in lrs.items()]
+    return Section({"sweep": result, "sweep_trends": trends}, figures, (
         "<h3>Sweep: best validation F1 by pair, learning rate and width</h3><p>Each model's "
-        "best validation F1 over its epochs; mean and standard deviation over seeds.</p>"
-        + table(["pair", "learning rate", "hidden", "F1 mean", "F1 std", "seeds"], rows)))
+        "best validation F1 over its epochs; mean and standard deviation over seeds (the "
+        "population standard deviation, ddof 0).</p>"
+        + table(["pair", "learning rate", "hidden", "F1 mean", "F1 std", "seeds"], rows)
+        + "<p>The shape of F1 over every width (lowcap.report.trends; practical threshold "
+        f"{MIN_EFFECT_F1:g} F1):</p>"
+        + table(["pair", "learning rate", "shape", "best width", "why"], trend_rows)))
+
+
+def sweep_trends(result: dict) -> dict:
+    """Summary key `sweep_trends`: pair → learning rate → the shape of best validation F1
+    over the widths (`lowcap.report.trends.factor_trend`)."""
+    return {pair: {lr: factor_trend({h: e["f1_by_seed"] for h, e in widths.items()},
+                                    MIN_EFFECT_F1).as_dict()
+                   for lr, widths in lrs.items()}
+            for pair, lrs in result.items()}
 
 
 def f1_by_width_figure(result: dict, folder: Path, protocol: str) -> Path:
