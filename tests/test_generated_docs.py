@@ -3,6 +3,8 @@ generator writes from the stored file, and the generators refuse a file without 
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,64 @@ def test_a_file_without_the_region_is_refused_not_appended_to():
         replace_region("# README\n", "claims", "| table |\n")
     text = "a\n<!-- x:begin -->\nold\n<!-- x:end -->\nb\n"
     assert replace_region(text, "x", "new\n") == "a\n<!-- x:begin -->\nnew\n<!-- x:end -->\nb\n"
+
+
+def test_the_documentation_site_builds_strictly(tmp_path):
+    """`mkdocs build --strict`: a broken link, a missing page in the nav or an API reference that
+    cannot be collected fails the suite."""
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    done = subprocess.run([str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    cli_page = (tmp_path / "site" / "cli" / "index.html").read_text()
+    for command in ("reproduce", "sweep", "report", "tickets"):  # generated from the code
+        assert f'id="{command}"' in cli_page
+    assert "open_run" in (tmp_path / "site" / "api" / "index.html").read_text()
+
+
+def _shown_commands() -> list[tuple[str, str]]:
+    """(page, command line) of every `lowcap …` line in a code block of the README or docs."""
+    found = []
+    for page in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
+        for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", page.read_text(), re.S):
+            for line in block.splitlines():
+                line = line.split("#", 1)[0].strip()
+                match = re.match(r"(?:\S*/)?lowcap (.*)$", line)  # lowcap …, .venv/bin/lowcap …
+                if match:
+                    found.append((page.name, match.group(1)))
+    return found
+
+
+def test_every_command_shown_in_the_docs_exists_with_its_options():
+    """Each `lowcap …` line in the docs names a real command and only its real options."""
+    from lowcap.cli.reference import lowcap
+
+    shown = _shown_commands()
+    assert len(shown) >= 5
+    for page, line in shown:
+        words = line.split()
+        command = lowcap.commands.get(words[0])
+        assert command is not None, f"{page}: `lowcap {line}`: no command {words[0]!r}"
+        options = {name for p in command.params for name in p.opts}
+        for word in words[1:]:
+            if word.startswith("--"):
+                assert word.split("=")[0] in options | {"--help"}, (
+                    f"{page}: `lowcap {line}`: {word} is not an option of {words[0]}")
+
+
+def test_the_claims_table_has_no_column_of_dashes():
+    """Paper claims under the protocols that ran; a companion study's claims in a table of
+    their own; a verdict the rule left undecided shows its interval instead of a margin."""
+    def claim(cid, protocol, verdict="holds", margin=0.1, interval=(0.2, 0.3)):
+        return {"id": cid, "protocol": protocol, "paper_says": cid, "verdict": verdict,
+                "margin": margin, "spread": 0.01, "near_threshold": False,
+                "interval": list(interval), "threshold": [0.0]}
+
+    text = claims_markdown({"claims": [claim("a", "corrected"), claim("b", "corrected"),
+                                       claim("n", "companion-B", "inconclusive", None)]})
+    paper, companion = text.split("\n\n")
+    assert paper.splitlines()[0] == "| claim | corrected |" and "reference" not in paper
+    assert companion.splitlines()[0] == "| claim | companion-B |" and "—" not in text
+    assert "interval [0.2, 0.3]; the rule's conditions are not met" in companion
+    assert "**holds** · margin 0.1 to 0" in paper

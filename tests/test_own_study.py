@@ -55,9 +55,9 @@ def test_the_walkthrough_answers_its_question(walkthrough):
 
 
 def _notebook_example() -> str:
-    text = README.read_text()
+    text = (ROOT / "docs" / "notebook.md").read_text()
     block = re.search(r"<!-- notebook-example.*?-->\n```python\n(.*?)```", text, re.S)
-    assert block, "README lost its notebook example"
+    assert block, "docs/notebook.md lost its notebook example"
     return block.group(1)
 
 
@@ -65,7 +65,7 @@ def _notebook_example() -> str:
 def test_the_readme_notebook_example_runs(walkthrough):
     code = _notebook_example().replace("runs/robustness-2-7", str(walkthrough))
     names: dict = {}
-    exec(compile(code, "README notebook example", "exec"), names)
+    exec(compile(code, "docs/notebook.md example", "exec"), names)
     assert names["by_width"].shape == (6, 9)  # widths × noise levels
     assert names["models"].shape[0] == 18
     with torch.no_grad():
@@ -125,7 +125,7 @@ def test_the_config_reference_is_generated_and_current():
 
 
 def test_the_docs_links_resolve_inside_the_repository():
-    for page in [README, *(ROOT / "docs").glob("*.md")]:
+    for page in [README, *(ROOT / "docs").rglob("*.md")]:
         for target in re.findall(r"\]\(([^)#\s]+)", page.read_text()):
             if "://" in target:
                 continue

@@ -4,8 +4,9 @@ Layout. Models that see the same data stream (same task split and batch order) f
 within a lane every model's hidden units are concatenated into one wide hidden layer, and the
 output layer is block-structured: unit j feeds only its own model's output (`unit_model[g, j]`).
 Lanes are stacked along a leading dimension G and padded to the widest lane, so a forward pass
-over all models is one `baddbmm` plus one `scatter_add`. Padding units map to a dummy output
-column and have zero weights and zero learning rate, so they never change and never leak.
+over all models is one batched matrix product per layer plus the block-structured readout.
+Padding units map to a dummy output column and have zero weights and zero learning rate, so
+they never change and never leak.
 
 Because a unit feeds only its own model's column, a model whose weights become NaN/inf cannot
 contaminate any other model's outputs or gradients.

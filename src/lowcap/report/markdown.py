@@ -9,18 +9,29 @@ PROTOCOL_ORDER = ("reference", "corrected")
 
 
 def verdict_cell(claim: dict) -> str:
-    """'**holds** · margin 0.012 to −0.02' (with 'near threshold' where it is); the bare
-    verdict where none was computed."""
+    """'**holds** · margin 0.012 to −0.02' (with 'near threshold' where it is); where the rule
+    kept its interval but could not decide (no margin), the interval; else the bare verdict."""
     words = margin_text(claim)
-    return f"**{claim['verdict']}**" + (f" · {words}" if words else "")
+    interval = claim.get("interval")
+    if not words and interval and None not in interval:
+        words = f"interval [{interval[0]:.3g}, {interval[1]:.3g}]; the rule's conditions are not met"
+    return f"**{claim['verdict']}**" + (f" · {words.replace('-', '−')}" if words else "")
 
 
 def claims_markdown(summary: dict) -> str:
-    """One row per claim (the paper's sentence), one column per protocol that ran (companion
-    studies' claims in a column of their own): the verdict and its margin."""
+    """One row per claim (the paper's sentence), one column per protocol that ran: the verdict
+    and its margin; each companion study's claims in a table of their own (no column of
+    dashes)."""
     claims = summary.get("claims", [])
     seen = {c["protocol"] for c in claims}
-    protocols = [p for p in PROTOCOL_ORDER if p in seen] + sorted(seen - set(PROTOCOL_ORDER))
+    paper = [p for p in PROTOCOL_ORDER if p in seen]
+    tables = [_table([c for c in claims if c["protocol"] in paper], paper)] if paper else []
+    for protocol in sorted(seen - set(PROTOCOL_ORDER)):
+        tables.append(_table([c for c in claims if c["protocol"] == protocol], [protocol]))
+    return "\n".join(tables)
+
+
+def _table(claims: list[dict], protocols: list[str]) -> str:
     rows: dict[str, dict[str, dict]] = {}
     for claim in claims:
         rows.setdefault(claim["id"], {})[claim["protocol"]] = claim

@@ -3,7 +3,7 @@
 Every default is spelled out when the resolved config is written to a run's `config.yaml`.
 Each study adds its own section (a `ConfigSection`); the registry assembles the full schema.
 Protocol presets (`reference`, `corrected`) fill whatever a YAML file leaves unsaid; see
-the README ("Two protocols, one switch") for where each default comes from.
+docs/protocols.md ("Two protocols, one switch") for where each default comes from.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def positive_lrs(values: list[float]) -> list[float]:
 
 
 class ProtocolConfig(ConfigSection):
-    """Everything the two protocols disagree on (the README, "Two protocols, one switch")."""
+    """Everything the two protocols disagree on (docs/protocols.md, "Two protocols, one switch")."""
 
     # Which protocol: its preset fills every field you do not write (`reference` or
     # `corrected`; a study deriving protocols of its own names them).

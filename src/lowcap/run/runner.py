@@ -96,7 +96,7 @@ class RunContext:
         return self.executor.map(fn, items)
 
     def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
-        """A trained model's parameters {w1, b1, w2, b2} on the compute device, checked
+        """A trained model's numbered layers {w1, b1, …} on the compute device, checked
         against the record the store made when it was written, in float32 (analyses run in
         float32, whatever the model trained in)."""
         path = f"checkpoints/{model_id}.safetensors"

@@ -25,7 +25,7 @@ A lowcap config is a YAML file: the run's settings, its protocols, and one secti
 you want to run (a study runs where its section is set; an empty mapping `{}` runs it with its
 defaults). Unknown keys, NaN, and yes/no where a number belongs are errors naming the value.
 Every default is written out in a run's `config.yaml`. The profiles `lowcap reproduce
---profile NAME` runs are configs too: `lowcap config show paper` prints one.
+--profile NAME` runs are configs too: `lowcap config paper` prints one.
 
 This page is generated from the code (`lowcap config --schema`); a test keeps it current.
 """

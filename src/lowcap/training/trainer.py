@@ -1,9 +1,10 @@
 """Training a cohort with SGD (mini-batch) or GD (full batch), all models in one tensor program.
 
-Gradients are written out by hand for the two-layer MLP with binary cross-entropy on logits:
-each step is one batched gather of inputs, one `baddbmm` forward, and one `bmm` for the
-first-layer gradient, whatever the number of models. `tests/test_cohort.py` checks every model's
-trajectory against independent training of a plain nn.Module with torch.optim.SGD.
+Gradients are written out by hand for the cohort's MLPs (one to three hidden layers) with binary
+cross-entropy on logits: each step is one batched gather of inputs, one batched matrix product
+per layer forward and one or two per layer backward, whatever the number of models.
+`tests/test_cohort.py` checks every model's trajectory against independent training of a plain
+nn.Module with torch.optim.SGD.
 """
 
 from __future__ import annotations
