@@ -27,19 +27,30 @@ def _spread_module():
     return module
 
 
-def test_the_readme_claims_table_is_the_stored_paper_claims():
+def _stored_results_module():
+    spec = importlib.util.spec_from_file_location("stored_results",
+                                                  ROOT / "scripts" / "stored_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_claims_and_the_results_tables_are_the_stored_results():
     stored = json.loads((ROOT / "docs" / "results" / "paper-claims.json").read_text())
     assert stored["profile"] == "paper" and stored["claims"]
     table = _region((ROOT / "README.md").read_text(encoding="utf-8"), "claims")
     assert table == claims_markdown(stored), (
-        "README's claims table is stale: run `python scripts/readme_claims.py "
-        "docs/results/paper-claims.json`")
+        "README's claims table is stale: run `python scripts/stored_results.py`")
     for claim in stored["claims"]:  # every verdict shows its margin
         assert claim["id"] in table
         assert claim.get("margin") is None or "margin" in table
-    assert subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_claims.py"),
-                           str(ROOT / "docs" / "results" / "paper-claims.json"), "--check"]
-                          ).returncode == 0
+    capacity = _region((ROOT / "docs" / "results.md").read_text(encoding="utf-8"), "capacity")
+    assert capacity == _stored_results_module().capacity_markdown(stored)
+    for protocol in ("reference", "corrected"):  # every number of the table is a stored one
+        for pair, entry in stored["capacity"][protocol].items():
+            assert f"| {pair} |" in capacity and str(entry["min_hidden"]) in capacity
+    assert subprocess.run([sys.executable, str(ROOT / "scripts" / "stored_results.py"),
+                           "--check"]).returncode == 0
 
 
 def test_the_benchmark_spread_table_is_the_stored_spread():

@@ -1,5 +1,5 @@
 """A summary's claims as a Markdown table (the README's claims table is made by it, from a
-stored summary: `python scripts/readme_claims.py`)."""
+stored summary: `python scripts/stored_results.py`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def verdict_cell(claim: dict) -> str:
     words = margin_text(claim)
     interval = claim.get("interval")
     if not words and interval and None not in interval:
-        words = f"interval [{interval[0]:.3g}, {interval[1]:.3g}]; the rule's conditions are not met"
+        words = (f"interval [{interval[0]:.3g}, {interval[1]:.3g}]; the rule's conditions are "
+                 "not met")
     return f"**{claim['verdict']}**" + (f" · {words.replace('-', '−')}" if words else "")
 
 
