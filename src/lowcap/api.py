@@ -37,9 +37,10 @@ class Run:
         self.config = parse_config(self.store.get_meta("config"), f"{path} (the run's config)")
 
     def __repr__(self) -> str:
-        protocols = sorted({m["protocol"] for m in self.store.all_models()})
+        models = self.store.all_models()
+        protocols = sorted({m["protocol"] for m in models})
         studies = [s.name for s in configured(self.config)]
-        return (f"<lowcap Run {str(self.path)!r}: {len(self.store.all_models())} models, "
+        return (f"<lowcap Run {str(self.path)!r}: {len(models)} models, "
                 f"protocols {', '.join(protocols) or 'none'}, studies {', '.join(studies)}>")
 
     def __enter__(self) -> Run:

@@ -22,6 +22,8 @@ from lowcap.report.tables import map_leaves
 # (the decision, or a bare verdict without a statistic; the measured numbers in words)
 Verdict = tuple[Decision | str, str]
 CI = f"the 95% bootstrap interval ({BOOTSTRAP} resamples)"  # how rules name their interval
+# The paper's two readings; any other protocol is a companion study's.
+PAPER_PROTOCOLS = ("reference", "corrected")
 
 
 # A claim's measured quantity per seed: seed → value (NaN where a seed has none).
@@ -77,6 +79,25 @@ def claim_record(claim_id: str, protocol: str, paper_says: str, rule: str,
             "interval": None if decision.interval is None else list(decision.interval),
             "threshold": list(decision.threshold),
             "effect": decision.effect, "min_effect": decision.min_effect}
+
+
+def claim_tables(claims: list[dict]) -> list[tuple[list[str], list[dict]]]:
+    """The claims as the report and the README tabulate them, (protocols, claims) per table:
+    the paper's claims under the paper protocols that ran, then each companion study's
+    protocol on its own (so no table has a column of dashes)."""
+    seen = {c["protocol"] for c in claims}
+    paper = [p for p in PAPER_PROTOCOLS if p in seen]
+    tables = [(paper, [c for c in claims if c["protocol"] in paper])] if paper else []
+    return tables + [([p], [c for c in claims if c["protocol"] == p])
+                     for p in sorted(seen - set(PAPER_PROTOCOLS))]
+
+
+def by_claim(claims: list[dict]) -> dict[str, dict[str, dict]]:
+    """Claim id → protocol → its record, in first-appearance order."""
+    rows: dict[str, dict[str, dict]] = {}
+    for claim in claims:
+        rows.setdefault(claim["id"], {})[claim["protocol"]] = claim
+    return rows
 
 
 def margin_text(claim: dict) -> str:

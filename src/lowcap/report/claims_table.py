@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import html
 
-from lowcap.report.claims import margin_text
+from lowcap.report.claims import PAPER_PROTOCOLS, by_claim, claim_tables, margin_text
 
-PAPER_PROTOCOLS = ("reference", "corrected")
 VERDICT_COLOURS = {"holds": "#d9f2d9", "does not hold": "#f8d7d7", "inconclusive": "#eee",
                    "negligible": "#fff3cd"}
 DESCRIBED = {"reference": "<code>reference</code> (what the paper's public code does)",
@@ -22,9 +21,7 @@ DESCRIBED = {"reference": "<code>reference</code> (what the paper's public code 
 def claims_tables(claims: list[dict]) -> str:
     """The claims section: a sentence on what the verdicts mean, the paper's claims under the
     protocols that ran, then each companion study's claims."""
-    paper = [c for c in claims if c["protocol"] in PAPER_PROTOCOLS]
-    companions = sorted({c["protocol"] for c in claims} - set(PAPER_PROTOCOLS))
-    ran = [p for p in PAPER_PROTOCOLS if any(c["protocol"] == p for c in paper)]
+    ran = [p for p in PAPER_PROTOCOLS if any(c["protocol"] == p for c in claims)]
     described = [DESCRIBED[p] for p in ran]
     under = (f"under {len(ran)} protocols: " + " and ".join(described) if len(ran) > 1
              else f"under one protocol, {described[0]}" if ran else "")
@@ -37,22 +34,20 @@ def claims_tables(claims: list[dict]) -> str:
              "instruction sets and thread counts) is marked <b class='near'>near "
              "threshold</b>: another machine may say otherwise. Click a claim for its rule, a "
              "verdict for its evidence.</p>"]
-    if paper:
-        parts.append(_table(paper, ran, "claims"))
-    for protocol in companions:
-        parts.append(f"<h3>Companion study <code>{html.escape(protocol)}</code></h3>")
-        parts.append(_table([c for c in claims if c["protocol"] == protocol], [protocol],
-                            f"claims-{protocol}"))
+    for protocols, rows in claim_tables(claims):
+        if protocols == ran:
+            parts.append(_table(rows, protocols, "claims"))
+        else:
+            (protocol,) = protocols
+            parts.append(f"<h3>Companion study <code>{html.escape(protocol)}</code></h3>")
+            parts.append(_table(rows, protocols, f"claims-{protocol}"))
     return "".join(parts)
 
 
 def _table(claims: list[dict], protocols: list[str], table_id: str) -> str:
-    by_claim: dict[str, dict[str, dict]] = {}
-    for claim in claims:
-        by_claim.setdefault(claim["id"], {})[claim["protocol"]] = claim
     head = "".join(f"<th>{html.escape(p)}</th>" for p in protocols)
     rows = []
-    for by_protocol in by_claim.values():
+    for by_protocol in by_claim(claims).values():
         first = next(iter(by_protocol.values()))
         cells = "".join(_cell(by_protocol.get(p)) for p in protocols)
         rows.append(f"<tr class='claim' id='claim-{html.escape(first['id'])}'>"

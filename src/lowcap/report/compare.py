@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lowcap.report.statistics import rounding_floor
+
 
 def flat_numbers(section, path: str = "") -> dict[str, float | None]:
     """A summary flattened to {path: number} ('/protocols/corrected/<section>/<key>/...');
@@ -78,7 +80,7 @@ def _claims(summary: dict) -> dict[tuple[str, str], dict]:
 def interval_shifts(base: dict, other: dict) -> dict[str, float]:
     """Per claim ('id/protocol'): the larger move of its deciding interval's two ends, as a
     fraction of the base interval's width (0: unmoved); an interval of width 0 (one value)
-    counts as wide as float32 rounding of its ends, the floor `interval_spread` gives it."""
+    counts as wide as float32 rounding of its ends (`rounding_floor`)."""
     theirs = _claims(other)
     out = {}
     for key, claim in _claims(base).items():
@@ -86,7 +88,7 @@ def interval_shifts(base: dict, other: dict) -> dict[str, float]:
         if not a or not b or None in a or None in b:
             continue
         moved = max(abs(a[0] - b[0]), abs(a[1] - b[1]))
-        width = max(abs(a[1] - a[0]), 1e-6 * max(abs(a[0]), abs(a[1]), 1.0))
+        width = max(abs(a[1] - a[0]), rounding_floor(a))
         out["/".join(key)] = moved / width
     return out
 

@@ -3,9 +3,7 @@ stored summary: `python scripts/stored_results.py`)."""
 
 from __future__ import annotations
 
-from lowcap.report.claims import margin_text
-
-PROTOCOL_ORDER = ("reference", "corrected")
+from lowcap.report.claims import by_claim, claim_tables, margin_text
 
 
 def verdict_cell(claim: dict) -> str:
@@ -21,24 +19,15 @@ def verdict_cell(claim: dict) -> str:
 
 def claims_markdown(summary: dict) -> str:
     """One row per claim (the paper's sentence), one column per protocol that ran: the verdict
-    and its margin; each companion study's claims in a table of their own (no column of
-    dashes)."""
-    claims = summary.get("claims", [])
-    seen = {c["protocol"] for c in claims}
-    paper = [p for p in PROTOCOL_ORDER if p in seen]
-    tables = [_table([c for c in claims if c["protocol"] in paper], paper)] if paper else []
-    for protocol in sorted(seen - set(PROTOCOL_ORDER)):
-        tables.append(_table([c for c in claims if c["protocol"] == protocol], [protocol]))
-    return "\n".join(tables)
+    and its margin; each companion study's claims in a table of their own (`claim_tables`)."""
+    return "\n".join(_table(claims, protocols)
+                     for protocols, claims in claim_tables(summary.get("claims", [])))
 
 
 def _table(claims: list[dict], protocols: list[str]) -> str:
-    rows: dict[str, dict[str, dict]] = {}
-    for claim in claims:
-        rows.setdefault(claim["id"], {})[claim["protocol"]] = claim
     lines = ["| claim | " + " | ".join(protocols) + " |",
              "|---|" + "---|" * len(protocols)]
-    for by_protocol in rows.values():
+    for by_protocol in by_claim(claims).values():
         first = next(iter(by_protocol.values()))
         cells = [verdict_cell(by_protocol[p]) if p in by_protocol else "—" for p in protocols]
         lines.append(f"| `{first['id']}`: {first['paper_says']} | " + " | ".join(cells) + " |")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import rankdata, wilcoxon
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 # Supported by the statistic, but the effect is smaller than the practical threshold.
@@ -126,11 +126,15 @@ def seeds_needed(per_seed: np.ndarray, effect: float) -> tuple[float, int | None
 NUMERICAL_SPREAD = 0.25
 
 
+def rounding_floor(ci: tuple[float, float]) -> float:
+    """float32 rounding of an interval's ends: the least any number of it moves."""
+    return 1e-6 * max(abs(ci[0]), abs(ci[1]), 1.0)
+
+
 def interval_spread(ci: tuple[float, float]) -> float:
     """The numerical spread of an interval's ends: NUMERICAL_SPREAD of its width, and at
     least float32 rounding of its ends (an interval of one value has width 0)."""
-    scale = max(abs(ci[0]), abs(ci[1]), 1.0)
-    return max(NUMERICAL_SPREAD * abs(ci[1] - ci[0]), 1e-6 * scale)
+    return max(NUMERICAL_SPREAD * abs(ci[1] - ci[0]), rounding_floor(ci))
 
 
 def _finite(ci: tuple[float, float]) -> bool:
@@ -230,6 +234,21 @@ def p_value_below(p: float, verdict: str) -> Decision:
         return undecided(verdict)
     margin = abs(float(np.log10(p / ALPHA)))
     return Decision(verdict, margin, P_VALUE_SPREAD, (float(p), float(p)), (ALPHA,))
+
+
+def centred_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis (ties averaged) minus their mean: Spearman's input."""
+    ranks = rankdata(values, axis=-1)
+    return ranks - ranks.mean(axis=-1, keepdims=True)
+
+
+def rank_correlation(ranks_a: np.ndarray, ranks_b: np.ndarray,
+                     constant: float = float("nan")) -> np.ndarray:
+    """Spearman's ρ along the last axis from two `centred_ranks` (broadcast against each
+    other); `constant` where either side is constant (ρ undefined)."""
+    denom = np.sqrt((ranks_a**2).sum(-1) * (ranks_b**2).sum(-1))
+    return np.where(denom > 0, (ranks_a * ranks_b).sum(-1) / np.where(denom > 0, denom, 1),
+                    constant)
 
 
 def ci_text(ci: tuple[float, float], fmt: str = "+.3f") -> str:

@@ -29,9 +29,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
 
-from lowcap.report.statistics import ALPHA, BOOTSTRAP, SEED, bootstrap_mean_ci, holm
+from lowcap.report.statistics import (
+    ALPHA,
+    BOOTSTRAP,
+    SEED,
+    bootstrap_mean_ci,
+    centred_ranks,
+    holm,
+    rank_correlation,
+)
 
 MIN_LEVELS, MIN_SEEDS = 3, 2
 MIN_EFFECT_F1 = 0.01  # the practical threshold where a study sets none: one F1 point
@@ -82,21 +89,16 @@ def factor_trend(by_level: dict, min_effect: float) -> Trend:
     return _shape(x, values, min_effect)
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis (ties averaged)."""
-    return rankdata(values, axis=-1)
+def _rank_correlations(x: list[float], values: np.ndarray) -> np.ndarray:
+    """[..., seeds]: each seed's Spearman correlation of `values` [..., seeds, levels] with
+    the levels `x` (ties averaged; 0 for a constant curve)."""
+    return rank_correlation(centred_ranks(values), centred_ranks(np.asarray(x)), constant=0.0)
 
 
 def _statistics(x: list[float], values: np.ndarray) -> np.ndarray:
     """[..., 4]: mean rank correlation, its negative, the peak and the dip statistic of
     `values` [..., seeds, levels]."""
-    ranks = _ranks(values)
-    level_ranks = _ranks(np.asarray(x))
-    centred = ranks - ranks.mean(axis=-1, keepdims=True)
-    lc = level_ranks - level_ranks.mean()
-    norm = np.sqrt((centred ** 2).sum(axis=-1) * (lc ** 2).sum())
-    rho = np.where(norm > 0, (centred * lc).sum(axis=-1) / np.where(norm > 0, norm, 1), 0.0)
-    mean_rho = rho.mean(axis=-1)
+    mean_rho = _rank_correlations(x, values).mean(axis=-1)
     curve = values.mean(axis=-2)
     inner = curve[..., 1:-1]
     first, last = curve[..., :1], curve[..., -1:]
@@ -122,8 +124,7 @@ def _shape(x: list[float], values: np.ndarray, min_effect: float) -> Trend:
     best = 1 + int(np.argmax(mean[1:-1]))  # the inner level a peak would sit at
     worst = 1 + int(np.argmin(mean[1:-1]))
     top = int(np.argmax(mean))
-    rho = np.array([0.0 if np.ptp(c) == 0 else float(spearmanr(x, c).statistic)
-                    for c in values])
+    rho = _rank_correlations(x, values)
     rho_ci = bootstrap_mean_ci(rho)
     pick = np.random.default_rng(SEED).integers(0, len(values), (BOOTSTRAP, len(values)))
     curves = values[pick].mean(axis=1)  # [resamples, levels]

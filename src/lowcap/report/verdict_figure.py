@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lowcap.report.claims import PAPER_PROTOCOLS
 from lowcap.report.plotting import new_figure, save_figure
 
 NAME = "fig0_verdicts"
 COLOURS = {"holds": "#3c9d3c", "does not hold": "#d9534f", "inconclusive": "#8c8c8c",
            "negligible": "#e0b000", "near threshold": "#8e44ad"}
-PROTOCOL_ORDER = ("reference", "corrected")
 ROW_INCHES = 0.28
 
 
@@ -32,8 +32,8 @@ def verdict_rows(claims: list[dict], groups: dict[str, str]) -> list[dict]:
 
     def key(c: dict) -> tuple:
         group = groups.get(c["id"], "other")
-        protocol = (PROTOCOL_ORDER.index(c["protocol"]) if c["protocol"] in PROTOCOL_ORDER
-                    else len(PROTOCOL_ORDER))
+        protocol = (PAPER_PROTOCOLS.index(c["protocol"]) if c["protocol"] in PAPER_PROTOCOLS
+                    else len(PAPER_PROTOCOLS))
         return (group_order.get(group, len(group_order)), claim_order[c["id"]], protocol,
                 c["protocol"])
 

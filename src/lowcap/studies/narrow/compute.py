@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 import torch
 
 from lowcap.run.config import ProtocolConfig
@@ -85,9 +84,3 @@ def _sigma_min(run: narrow.NarrowRun, members: list[narrow.Setting], x: torch.Te
     end = narrow.smallest_singular_value(run.w[rows].double(), v, x, activation)
     return {i: (float(a), float(b)) for i, a, b in zip(rows, start.tolist(), end.tolist(),
                                                        strict=True)}
-
-
-def steps_to(loss: np.ndarray, steps: list[int], threshold: float) -> float:
-    """The first evaluated step where a loss curve is at most `threshold` (NaN: never)."""
-    hit = np.flatnonzero(loss <= threshold)
-    return float(steps[hit[0]]) if len(hit) else float("nan")

@@ -83,6 +83,12 @@ def _keep_smallest_out(scores: torch.Tensor, ordered: torch.Tensor, k: int) -> t
     return scores > ordered[:, k - 1:k]
 
 
+def pruned_count(size: int, level: float, method: str) -> int:
+    """How many of a matrix's `size` weights pruning at `level` removes: k = round(s·n) for
+    `layerwise_nearest` (torch's l1_unstructured), k = int(s·n) otherwise."""
+    return round(size * level) if method == "layerwise_nearest" else int(size * level)
+
+
 def prune_masks(packed: PackedWeights, level: float, method: str,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Keep-masks {w<k>: [K, L_k]} of every model at sparsity `level`."""
@@ -90,13 +96,13 @@ def prune_masks(packed: PackedWeights, level: float, method: str,
         raise ValueError(f"unknown pruning method {method!r}; choose from {METHODS}")
     if method == "layerwise_refscale":
         level = level / 100
-    count = round if method == "layerwise_nearest" else int
     sizes = {name: w.shape[1] for name, w in packed.weights.items()}
     if method == "global":
         keep = _keep_smallest_out(*packed.magnitudes("global"), int(sum(sizes.values()) * level))
         return dict(zip(sizes, keep.split(list(sizes.values()), dim=1), strict=True))
     if method != "random":
-        return {name: _keep_smallest_out(*packed.magnitudes(name), count(size * level))
+        return {name: _keep_smallest_out(*packed.magnitudes(name),
+                                         pruned_count(size, level, method))
                 for name, size in sizes.items()}
     masks = {}
     for name, size in sizes.items():  # input layer first: one stream, in layer order

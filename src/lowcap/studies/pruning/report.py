@@ -15,6 +15,7 @@ from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.pruning.compute import pruning_methods
+from lowcap.studies.pruning.methods import pruned_count
 from lowcap.studies.selection import Selection
 
 # The paper's numbering of its pruning figures.
@@ -230,21 +231,14 @@ def _trends_html(trends: dict) -> str:
             if rows else "")
 
 
-def remaining_output_weights(hidden: int, level: float, method: str) -> int:
-    """Output-layer weights (one per hidden unit) that layerwise pruning at `level` keeps:
-    k = int(s·n) pruned (`layerwise`) or round(s·n) (`layerwise_nearest`)."""
-    pruned = round(level * hidden) if method == "layerwise_nearest" else int(level * hidden)
-    return hidden - pruned
-
-
 def _few_weights_note(by_method: dict) -> str:
-    """Where layerwise pruning leaves the output layer 2 weights or fewer: there the width
-    effect is one of a few surviving weights, not of capacity."""
-    few = sorted({(method, int(h), float(lv), remaining_output_weights(int(h), float(lv), method))
-                  for method in ("layerwise", "layerwise_nearest")
-                  for widths in by_method.get(method, {}).values()
-                  for h, levels in widths.items() for lv in levels
-                  if remaining_output_weights(int(h), float(lv), method) <= 2})
+    """Where layerwise pruning leaves the output layer (one weight per hidden unit) 2 weights
+    or fewer: there the width effect is one of a few surviving weights, not of capacity."""
+    cells = {(method, int(h), float(lv)) for method in ("layerwise", "layerwise_nearest")
+             for widths in by_method.get(method, {}).values()
+             for h, levels in widths.items() for lv in levels}
+    left = {cell: cell[1] - pruned_count(cell[1], cell[2], cell[0]) for cell in cells}
+    few = sorted((*cell, k) for cell, k in left.items() if k <= 2)
     if not few:
         return ""
     cells = "; ".join(f"{m} h={h} at {lv:.0%}: {k} left" for m, h, lv, k in few)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 from lowcap.models import forward as fw
 from lowcap.models.mlp import Activation, build_mlp, layer_count
+from lowcap.report.statistics import centred_ranks as centred_array_ranks
+from lowcap.report.statistics import rank_correlation
 
 Params = dict[str, torch.Tensor]
 
@@ -116,16 +117,9 @@ def attribute(method: str, params: Params, x: torch.Tensor, activation: Activati
 
 
 def centred_ranks(maps: torch.Tensor) -> np.ndarray:
-    """Each map's pixel ranks (ties averaged) minus their mean [N, 784]: Spearman's input."""
-    ranks = rankdata(maps.double().cpu().numpy(), axis=1)
-    return ranks - ranks.mean(1, keepdims=True)
-
-
-def rank_correlation(ranks_a: np.ndarray, ranks_b: np.ndarray) -> np.ndarray:
-    """Per image, Spearman's ρ from two `centred_ranks` (NaN where a map is constant)."""
-    denom = np.sqrt((ranks_a**2).sum(1) * (ranks_b**2).sum(1))
-    return np.where(denom > 0, (ranks_a * ranks_b).sum(1) / np.where(denom > 0, denom, 1),
-                    np.nan)
+    """Each map's pixel ranks (ties averaged) minus their mean [N, 784]: Spearman's input
+    (per image, `rank_correlation` of two of them is ρ; NaN where a map is constant)."""
+    return centred_array_ranks(maps.double().cpu().numpy())
 
 
 def agreement(maps_a: torch.Tensor, maps_b: torch.Tensor, top_k: int = 50) -> dict[str, np.ndarray]:
