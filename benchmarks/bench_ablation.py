@@ -25,7 +25,8 @@ from lowcap.data.bank import ImageBank
 from lowcap.data.loading import load_mnist
 from lowcap.models.cohort import Cohort
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import layout, plan_split
+from lowcap.run.runner import layout
+from lowcap.run.split import plan_split
 from lowcap.studies.ablation.compute import design
 from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.registry import load_config

@@ -27,7 +27,6 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 from lowcap.data import ImageBank, load_mnist, make_split
 from lowcap.models import Cohort, Lane, ModelSpec
 from lowcap.models.mlp import build_mlp, init_params
-from lowcap.training import sgd_step
 from lowcap.training.malloc import keep_freed_memory
 
 WIDTHS = (8, 16, 32, 64)
@@ -64,7 +63,7 @@ def main() -> None:
         flops = 4 * BATCH * LANES * sum(_params(s.hidden, depth) for s in specs)
         cohort = Cohort([Lane(split, g, specs) for g in range(LANES)], device=device,
                         depth=depth)
-        times = {"block-diagonal": per_step(device, lambda c=cohort: sgd_step(c, x, y, weight),
+        times = {"block-diagonal": per_step(device, lambda c=cohort: c.step(x, y, weight),
                                             args.steps)}
         modules = {(g, s): build_mlp({k: v.float().to(device) for k, v in init_params(
             s.hidden, 0, depth=depth).items()}) for g in range(LANES) for s in specs}

@@ -3,7 +3,7 @@
 Workload: the 165-model capacity sweep (5 pairs × 3 seeds × 11 widths, batch 128), one SGD
 step of every model on its lane's batch, and the validation + test metrics of every model.
 
-- cohort, eager: `sgd_step` launched from Python (the CPU path);
+- cohort, eager: `Cohort.step` launched from Python (the CPU path);
 - cohort, CUDA graph: the same step captured once and replayed (CUDA only);
 - torch.func ensembles: what a PyTorch user would write, one `vmap(grad(loss))` per width over
   that width's 15 models (`stack_module_state` + `functional_call`), then the SGD update;
@@ -32,7 +32,7 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
 from lowcap.models import Cohort, Lane, ModelSpec, build_mlp
 from lowcap.run.config import PAPER_WIDTHS
-from lowcap.training import EvalSet, classification_metrics, cohort_metrics, sgd_step
+from lowcap.training import EvalSet, classification_metrics, cohort_metrics
 from lowcap.training.graphs import CapturedStep
 from lowcap.training.malloc import keep_freed_memory
 
@@ -115,10 +115,10 @@ def main() -> None:
     peak = gemm_peak(device)
     step_flops = 4 * BATCH * len(SEEDS) * len(PAPER_PAIRS) * sum(params(h) for h in PAPER_WIDTHS)
 
-    timings = {"cohort, eager": per_step(device, lambda: sgd_step(cohort, x, y, weight),
+    timings = {"cohort, eager": per_step(device, lambda: cohort.step(x, y, weight),
                                          args.steps)}
     if device.type == "cuda":
-        captured = CapturedStep(cohort, lambda *a: sgd_step(cohort, *a), x, y, weight)
+        captured = CapturedStep(cohort, lambda *a: cohort.step(*a), x, y, weight)
         timings["cohort, CUDA graph"] = per_step(device, lambda: captured(x, y, weight),
                                                  args.steps)
     timings["torch.func vmap per width"] = per_step(device, vmap_steps(cohort, x, y),

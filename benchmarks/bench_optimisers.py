@@ -21,7 +21,6 @@ from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
 from lowcap.models import Cohort, Lane, ModelSpec
 from lowcap.models.optimisers import KINDS, OptimiserSpec
 from lowcap.run.config import PAPER_WIDTHS
-from lowcap.training import sgd_step
 from lowcap.training.malloc import keep_freed_memory
 
 
@@ -53,7 +52,7 @@ def main() -> None:
     fused = None
     for name, c in variants.items():
         x, y, weight = batch_of(c, bank)
-        seconds = per_step(device, lambda c=c, x=x, y=y, w=weight: sgd_step(c, x, y, w),
+        seconds = per_step(device, lambda c=c, x=x, y=y, w=weight: c.step(x, y, w),
                            args.steps)
         fused = fused or seconds
         print(f"{name:<30} {seconds * 1e3:>8.2f} {100 * flops / seconds / 1e9 / peak:>6.1f}% "

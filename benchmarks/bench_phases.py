@@ -21,7 +21,7 @@ import torch
 from flops import gemm_peak, params, train_flops
 
 from lowcap.data import load_mnist
-from lowcap.run.runner import plan_split
+from lowcap.run.split import plan_split
 from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.registry import load_config, studies
 from lowcap.studies.schedule import training_groups

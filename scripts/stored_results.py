@@ -1,86 +1,246 @@
-"""The repository's stored results, and the docs tables written from them (never by hand).
+"""The repository's stored results, and the docs pages written from them (never by hand).
 
-    python scripts/stored_results.py --keep RUN/summary.json   # store a paper-profile run's
-    python scripts/stored_results.py [--check]                 # write (or check) the tables
+    python scripts/stored_results.py --keep RUN_DIR    # store a finished run (paper, ablation,
+                                                       #   sensitivity or quick profile)
+    python scripts/stored_results.py --keep-tests JUNIT.xml [--tier full|fast]
+    python scripts/stored_results.py [--check]         # write (or check) the pages
 
-The store is `docs/results/paper-claims.json`: a paper-profile summary's claims and its
-minimum-capacity table, with the lowcap version, device and precision that computed them.
-Written from it: the README's claims table (between `<!-- claims:begin -->` and
-`<!-- claims:end -->`, by `lowcap.report.markdown.claims_markdown`) and the minimum-capacity
-table of docs/results.md (its `capacity` region). `--check` writes nothing and exits 1 where a
-table differs from what the store gives.
+A store is `docs/results/<profile>.json`: the run's summary (less its bulky per-model arrays,
+`DROPPED`, and the top-level copies of the default protocol's sections), its resolved config
+and where it was computed (CPU, thread count, torch, the commit of this repository that ran
+it). Keep a run on the machine that ran it. `tests.json` holds the test suite's measured times.
+
+Written from the stores by the Jinja templates in `docs/results/templates/`: the results pages
+(`results.md`, `ablation.md`, `sensitivity.md`, whole) and the README's `claims` and `profiles`
+regions. A template types no measured number: every number on those pages is a `{{ … }}` of a
+store (the test suite checks both that and that every page is what its template renders).
+`--check` writes nothing and exits 1 where a page differs from what the stores give.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import jinja2
+import torch
+import yaml
+
+from lowcap.atomic import atomic_write_text
 from lowcap.report.markdown import claims_markdown, replace_region
+from lowcap.run.config import profile_path
 from lowcap.studies.capacity.report import PAPER_MIN_CAPACITY
+from lowcap.studies.registry import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-STORED = ROOT / "docs" / "results" / "paper-claims.json"
-# What the store keeps of a summary: the verdicts and where they were computed.
-KEPT = ("claims", "profile", "lowcap_version", "device", "train_matmul", "default_protocol")
+STORES = ROOT / "docs" / "results"
+TEMPLATES = STORES / "templates"
+PROFILES = ("paper", "ablation", "sensitivity", "quick")  # the profiles kept as stores
+# Profiles whose pages show only how long they took: their stores keep just that.
+TIMED_ONLY = {"quick": ("profile", "seconds", "models", "device", "train_matmul",
+                        "lowcap_version")}
+ALL_PROFILES = ("paper", "paper-full", "quick", "smoke", "ablation", "sensitivity")
+# Per-model arrays and curves no page shows: (section path, key) dropped from every protocol.
+DROPPED = ("pruning_methods", "dead_neurons_all", "claims")  # claims: all at the top level
+DROPPED_INSIDE = {"unit_information": ("cells",), "faithfulness": ("by_width",),
+                  "robustness": ("collapsed_models", "gaussian_by_seed", "occlusion_by_seed")}
+# (page, region or None for the whole page, template)
+PAGES = ((ROOT / "README.md", "claims", "readme-claims.md.jinja"),
+         (ROOT / "README.md", "profiles", "readme-profiles.md.jinja"),
+         (ROOT / "README.md", "tests", "readme-tests.md.jinja"),
+         (ROOT / "docs" / "results.md", None, "results.md.jinja"),
+         (ROOT / "docs" / "ablation.md", None, "ablation.md.jinja"),
+         (ROOT / "docs" / "sensitivity.md", None, "sensitivity.md.jinja"))
 
 
-def kept(summary: dict) -> dict:
-    """The stored record of a summary: KEPT, and per protocol the capacity table's numbers."""
-    record = {key: summary.get(key) for key in KEPT}
-    record["capacity"] = {
-        name: {pair: {"min_hidden": e["min_hidden"], "min_hidden_ci": e.get("min_hidden_ci")}
-               for pair, e in section.get("capacity", {}).items()}
-        for name, section in summary.get("protocols", {}).items()}
-    return record
+def _rounded(value):
+    """Floats to 6 significant digits (the pages show at most 4), recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
-def capacity_markdown(record: dict) -> str:
-    """The minimum-capacity table: per pair, each protocol's minimum width with its interval,
-    and the paper's."""
-    protocols = [p for p in ("reference", "corrected") if p in record.get("capacity", {})]
-    pairs = sorted({pair for p in protocols for pair in record["capacity"][p]})
-
-    def cell(entry: dict | None) -> str:
-        if not entry:
-            return "—"
-        ci = entry.get("min_hidden_ci") or [None, None]
-        shown = ["none" if v is None else str(v) for v in (entry["min_hidden"], *ci)]
-        return f"{shown[0]} ({shown[1]}–{shown[2]})"
-
-    lines = ["| pair | " + " | ".join(f"{p} protocol" for p in protocols) + " | paper |",
-             "|---|" + "---|" * (len(protocols) + 1)]
-    lines += [f"| {pair} | " + " | ".join(cell(record["capacity"][p].get(pair))
-                                          for p in protocols)
-              + f" | {PAPER_MIN_CAPACITY.get(pair, '—')} |" for pair in pairs]
-    return "\n".join(lines) + "\n"
+def _slim(section: dict) -> dict:
+    kept = {k: v for k, v in section.items() if k not in DROPPED}
+    for key, inner in DROPPED_INSIDE.items():
+        if isinstance(kept.get(key), dict):
+            kept[key] = {k: v for k, v in kept[key].items() if k not in inner}
+    return kept
 
 
-PAGES = {ROOT / "README.md": ("claims", lambda r: claims_markdown(r)),
-         ROOT / "docs" / "results.md": ("capacity", capacity_markdown)}
+def machine() -> dict:
+    """Where a run was computed: CPU model, logical CPUs, AVX-512/AMX, torch."""
+    flags, model = set(), platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.machine()):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    return {"cpu": model, "logical_cpus": os.cpu_count(), "avx512": "avx512f" in flags,
+            "amx": "amx_tile" in flags, "torch": torch.__version__}
+
+
+def commit() -> str:
+    """This repository's commit, with '+changes' where the tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+    return git("rev-parse", "--short", "HEAD").strip() + ("+changes" if git("status",
+                                                                             "--porcelain",
+                                                                             "src") else "")
+
+
+def kept(run_dir: Path, revision: str) -> dict:
+    """The stored record of a finished run: its summary (slimmed), config and provenance
+    (`revision`: the commit of this repository that computed it)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    if summary.get("profile") not in PROFILES:
+        raise SystemExit(f"{run_dir}: profile {summary.get('profile')!r} is not one the pages "
+                         f"show ({', '.join(PROFILES)})")
+    if summary["profile"] in TIMED_ONLY:
+        summary = {key: summary.get(key) for key in TIMED_ONLY[summary["profile"]]}
+    summary["protocols"] = {name: _slim(section)
+                            for name, section in summary.get("protocols", {}).items()}
+    default = summary["protocols"].get(summary.get("default_protocol"), {})
+    for key in [k for k in summary if k in default and summary[k] == default[k]]:
+        del summary[key]  # the default protocol's sections, copied to the top level
+    summary["narrow"] = {name: {k: v for k, v in study.items() if k == "comparisons"}
+                         for name, study in summary.get("narrow", {}).items()}
+    summary["config"] = yaml.safe_load((run_dir / "config.yaml").read_text())
+    summary["provenance"] = {**machine(), "commit": revision}
+    return _rounded(summary)
+
+
+def tests_record(junit: Path, tier: str) -> dict:
+    """The suite's measured time from pytest's JUnit XML, with the machine it ran on."""
+    suite = ElementTree.parse(junit).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    return {"seconds": float(suite.get("time")), "tests": int(suite.get("tests")),
+            "skipped": int(suite.get("skipped")), **machine(), "commit": commit()}
+
+
+# Filters: how the templates write a stored number.
+def _fixed(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _signed(x: float, digits: int = 3) -> str:
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
+def _interval(ends: list[float], digits: int = 3, signed: bool = True) -> str:
+    show = _signed if signed else _fixed
+    return f"[{show(ends[0], digits)}, {show(ends[1], digits)}]"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def phases(seconds: dict[str, float]) -> list[tuple[str, dict]]:
+    """A summary's `seconds` as (phase, {reference, corrected, share}) rows, longest first."""
+    rows: dict[str, dict] = {}
+    for key, value in seconds.items():
+        if key == "total":
+            continue
+        phase, _, protocol = key.rpartition("_")
+        if protocol not in ("reference", "corrected"):
+            phase, protocol = key, "corrected"
+        rows.setdefault(phase.replace("_", " "), {"reference": None, "corrected": None})
+        rows[phase.replace("_", " ")][protocol] = value
+    for row in rows.values():
+        row["share"] = sum(v for v in row.values() if v) / seconds["total"]
+    return sorted(rows.items(), key=lambda item: -item[1]["share"])
+
+
+def capacity_cell(entry: dict | None) -> str:
+    """A minimum width with its interval: '4 (2–4)'; 'none' where no width meets the rule."""
+    if not entry:
+        return "—"
+    ends = entry.get("min_hidden_ci") or [None, None]
+    shown = ["none" if v is None else str(v) for v in (entry["min_hidden"], *ends)]
+    return f"{shown[0]} ({shown[1]}–{shown[2]})"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(numeric_items=lambda d: sorted(d.items(), key=lambda kv: float(kv[0])),
+                       fixed=_fixed, signed=_signed, interval=_interval, duration=_duration,
+                       mean=_mean, thousands="{:,}".format,
+                       percent=lambda x, digits=0: f"{100 * x:.{digits}f}%")
+    env.globals.update(claims_markdown=claims_markdown, paper_min_capacity=PAPER_MIN_CAPACITY,
+                       phases=phases, capacity_cell=capacity_cell,
+                       claim=lambda store, cid, protocol: next(
+                           c for c in store["claims"]
+                           if c["id"] == cid and c["protocol"] == protocol))
+    return env
+
+
+def context() -> dict:
+    """What the templates see: every store by profile, `tests`, and each profile's config."""
+    found = {p: json.loads((STORES / f"{p}.json").read_text()) for p in PROFILES
+             if (STORES / f"{p}.json").exists()}
+    tests = STORES / "tests.json"
+    return {**found, "stores": found,
+            "tests": json.loads(tests.read_text()) if tests.exists() else {},
+            "configs": {p: load_config(profile_path(p)) for p in ALL_PROFILES}}
+
+
+def rendered() -> dict[Path, str]:
+    """Every page as the stores make it."""
+    env, values = environment(), context()
+    texts: dict[Path, str] = {}
+    for page, region, template in PAGES:
+        body = env.get_template(template).render(**values)
+        text = texts.get(page, page.read_text(encoding="utf-8"))
+        texts[page] = body if region is None else replace_region(text, region, body)
+    return texts
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, metavar="SUMMARY",
-                        help="store this paper-profile summary.json's results first")
+    parser.add_argument("--keep", type=Path, metavar="RUN_DIR",
+                        help="store this finished run's results first")
+    parser.add_argument("--commit", help="the commit that computed the run kept (default: "
+                        "this tree's)")
+    parser.add_argument("--keep-tests", type=Path, metavar="JUNIT_XML",
+                        help="store the test suite's time from pytest --junitxml")
+    parser.add_argument("--tier", choices=("full", "fast"), default="full")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     if args.keep:
-        STORED.parent.mkdir(parents=True, exist_ok=True)
-        STORED.write_text(json.dumps(kept(json.loads(args.keep.read_text())), indent=1,
-                                     sort_keys=True) + "\n")
-    record = json.loads(STORED.read_text())
+        record = kept(args.keep, args.commit or commit())
+        atomic_write_text(STORES / f"{record['profile']}.json",
+                          json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if args.keep_tests:
+        path = STORES / "tests.json"
+        tests = json.loads(path.read_text()) if path.exists() else {}
+        tests[args.tier] = tests_record(args.keep_tests, args.tier)
+        atomic_write_text(path, json.dumps(tests, indent=1, sort_keys=True) + "\n")
     stale = []
-    for page, (region, render) in PAGES.items():
-        text = page.read_text(encoding="utf-8")
-        wanted = replace_region(text, region, render(record))
-        if wanted != text:
-            stale.append(page.name)
+    for page, text in rendered().items():
+        if text != page.read_text(encoding="utf-8"):
+            stale.append(str(page.relative_to(ROOT)))
             if not args.check:
-                page.write_text(wanted, encoding="utf-8")
+                atomic_write_text(page, text)
     if args.check and stale:
         print(f"stale: {', '.join(stale)} (run python scripts/stored_results.py)",
               file=sys.stderr)

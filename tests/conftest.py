@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,9 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from lowcap.cli.main import main
 from lowcap.data import ImageBank, TaskSplit, load_mnist, make_split
+
+TESTS = Path(__file__).resolve().parent  # tests/: golden/, paper_code/, references.py
+ROOT = TESTS.parent  # the repository
 
 
 @pytest.fixture(scope="session")

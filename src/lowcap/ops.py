@@ -12,3 +12,8 @@ def sort_rows(values: torch.Tensor) -> torch.Tensor:
     if values.device.type == "cpu":
         return torch.from_numpy(np.sort(values.numpy(), axis=-1))
     return values.sort(dim=-1).values.contiguous()
+
+
+def finite_or_zero(t: torch.Tensor) -> torch.Tensor:
+    """t with NaN and ±inf replaced by 0: what the cohort's model-mixing GEMMs read."""
+    return torch.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0)

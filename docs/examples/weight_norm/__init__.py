@@ -3,7 +3,8 @@
 This folder is the worked example of docs/write-a-study.md. Copied to
 `src/lowcap/studies/weight_norm/` and listed in `lowcap/studies/registry.py`, it gives lowcap a
 `weight_norm:` config section, a `lowcap weight-norm DIR` command, a report section and a
-`weight_norm` summary key. The test suite registers it as it is (tests/test_study_registry.py).
+`weight_norm` summary key. The test suite registers it as it is
+(tests/studies/test_study_registry.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 
 from lowcap.report.html import table
 from lowcap.report.tables import results_by_model
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ConfigSection, ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.base import Command, ReportInput, Section, Study, option
 from lowcap.studies.selection import ModelFilter, Selection
 

@@ -44,14 +44,3 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
             f"{path}: IDX payload has {len(raw) - header_len} bytes, header {shape} says {expected}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape).copy()
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as an IDX file (gzip-compressed when the name ends in .gz)."""
-    data = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, _UBYTE, data.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in data.shape
-    )
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as handle:
-        handle.write(header + data.tobytes())

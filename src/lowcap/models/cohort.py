@@ -21,20 +21,18 @@ layout against stacking models of one shape (`torch.func.vmap`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from lowcap.data.tasks import TaskSplit
+from lowcap.models import step
 from lowcap.models.forward import ACTIVATE_IN_PLACE
 from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_params
 from lowcap.models.optimisers import CohortOptimiser, OptimiserSpec
-
-
-def finite_or_zero(t: torch.Tensor) -> torch.Tensor:
-    """t with NaN and ±inf replaced by 0: what the cohort's model-mixing GEMMs read."""
-    return torch.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0)
+from lowcap.ops import finite_or_zero
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,12 @@ class Cohort:
         self.total_hidden = max(sum(m.hidden for m in lane.models) for lane in lanes)
         g, h, m = self.n_lanes, self.total_hidden, self.max_models
         opts = {"device": device, "dtype": dtype}
+        # Layers are numbered from the input, 1 … depth + 1, the readout last, as everywhere
+        # in lowcap (checkpoints, analyses, `model_params`).
         self.w1 = torch.zeros(g, h, input_dim, **opts)
         self.b1 = torch.zeros(g, h, **opts)
-        self.w2 = torch.zeros(g, h, **opts)
-        self.b2 = torch.zeros(g, m, **opts)
+        self.w_out = torch.zeros(g, h, **opts)  # the readout: one weight per unit
+        self.b_out = torch.zeros(g, m, **opts)  # and one bias per model
         self.unit_lr = torch.zeros(g, h, **opts)
         self.model_lr = torch.zeros(g, m, **opts)
         self.model_mask = torch.zeros(g, m, dtype=torch.bool, device=device)
@@ -105,7 +105,8 @@ class Cohort:
             self.unit_slices.append(slices)
         self.unit_model = unit_model.to(device)
         self.depth = depth
-        # Hidden-to-hidden layers (depth ≥ 2): weights [G, H, H] (row: the unit fed) and biases.
+        self.readout_names = (f"w{depth + 1}", f"b{depth + 1}")
+        # Hidden-to-hidden layers 2 … depth: weights [G, H, H] (row: the unit fed) and biases.
         self.deep_w = [torch.zeros(g, h, h, **opts) for _ in range(depth - 1)]
         self.deep_b = [torch.zeros(g, h, **opts) for _ in range(depth - 1)]
         real = self.unit_model < m
@@ -119,19 +120,22 @@ class Cohort:
         if any(not spec.optimiser.plain for lane in lanes for spec in lane.models):
             self.optimiser = CohortOptimiser(
                 [[spec.optimiser for spec in lane.models] for lane in lanes], self.unit_model,
-                {name: t.shape for name, t in self.parameters().items()}, dtype)
+                {name: t.shape for name, t in self.parameters().items()}, dtype,
+                per_model=self.readout_names[1])
         for gi, lane in enumerate(lanes):
             self._set_lane(gi, params[gi] if params is not None else [
                 init_params(spec.hidden, spec.seed, spec.init, input_dim, pair=lane.split.pair,
                             depth=depth) for spec in lane.models])
 
     def parameters(self) -> dict[str, torch.Tensor]:
-        """Every trainable tensor by name: w1, b1, the readout w2, b2, then `hw<k>`, `hb<k>` of
-        hidden-to-hidden layer k (the cohort's own names; see `model_params`)."""
-        deep = {f"h{kind}{k}": t for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b,
-                                                                  strict=True))
+        """Every trainable tensor by layer number, as `model_params` names a model's: w1, b1,
+        then w2, b2 … of the hidden-to-hidden layers, then the readout's
+        (`readout_names`: w2, b2 with one hidden layer)."""
+        deep = {f"{kind}{k + 2}": t for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b,
+                                                                    strict=True))
                 for kind, t in (("w", w), ("b", b))}
-        return {"w1": self.w1, "b1": self.b1, "w2": self.w2, "b2": self.b2, **deep}
+        w_out, b_out = self.readout_names
+        return {"w1": self.w1, "b1": self.b1, **deep, w_out: self.w_out, b_out: self.b_out}
 
     @torch.no_grad()
     def _set_lane(self, lane: int, plist: list[dict[str, torch.Tensor]]) -> None:
@@ -139,12 +143,12 @@ class Cohort:
         in model order, any device or float dtype) into its units."""
         opts = {"device": self.w1.device, "dtype": self.w1.dtype}
         units = sum(spec.hidden for spec in self.lanes[lane].models)
-        out = f"{self.depth + 1}"  # the readout's layer number
+        w_out, b_out = self.readout_names
         self.w1[lane, :units] = torch.cat([p["w1"].to(**opts) for p in plist])
         self.b1[lane, :units] = torch.cat([p["b1"].to(**opts) for p in plist])
-        self.w2[lane, :units] = torch.cat([p[f"w{out}"].reshape(-1).to(**opts) for p in plist])
-        self.b2[lane, : len(plist)] = torch.cat([p[f"b{out}"].reshape(-1).to(**opts)
-                                                 for p in plist])
+        self.w_out[lane, :units] = torch.cat([p[w_out].reshape(-1).to(**opts) for p in plist])
+        self.b_out[lane, : len(plist)] = torch.cat([p[b_out].reshape(-1).to(**opts)
+                                                    for p in plist])
         for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b, strict=True)):
             b[lane, :units] = torch.cat([p[f"b{k + 2}"].to(**opts) for p in plist])
             for units_of, p in zip(self.unit_slices[lane], plist, strict=True):
@@ -219,15 +223,15 @@ class Cohort:
         batch for a model with a non-finite activation in it."""
         m = self.max_models
         if self._uses_gemm():
-            out = torch.bmm(finite_or_zero(h), self._unit_matrix(self.w2))[:, :, :m] \
-                + self.b2.unsqueeze(1)
+            out = torch.bmm(finite_or_zero(h), self._unit_matrix(self.w_out))[:, :, :m] \
+                + self.b_out.unsqueeze(1)
             model_bad = self._non_finite_models(h)
             return out.masked_fill_(model_bad[:, None, :m] > 0, float("nan"))
         g, b, _ = h.shape
         exact = torch.zeros(g, b, m + 1, device=h.device, dtype=h.dtype)
         exact.scatter_add_(2, self.unit_model.unsqueeze(1).expand(g, b, -1),
-                           h * self.w2.unsqueeze(1))
-        return exact[:, :, :m] + self.b2.unsqueeze(1)
+                           h * self.w_out.unsqueeze(1))
+        return exact[:, :, :m] + self.b_out.unsqueeze(1)
 
     def spread(self, d_models: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """[G, B, H]: each unit j gets its own model's d_models[g, b, unit_model[g, j]] (d_models
@@ -248,6 +252,24 @@ class Cohort:
         return torch.cat([self.readout(self.hidden_layers(x[:, i:i + chunk])[-1])
                           for i in range(0, x.shape[1], chunk)], dim=1)
 
+    # --- training -----------------------------------------------------------------------------
+
+    def step(self, x: torch.Tensor | list[torch.Tensor], y: torch.Tensor,
+             weight: torch.Tensor) -> torch.Tensor:
+        """One update of every model on its lane's batch (x [G, B, d] or its pieces along B,
+        labels y and sample weights [G, B]: each model minimises the weighted mean BCE);
+        returns the pre-update logits [G, B, M]. Learning rates, optimiser state, masks and
+        frozen models all apply inside (`lowcap.models.step`)."""
+        return step.update(self, x, y, weight)
+
+    def freeze(self, models: torch.Tensor) -> None:
+        """Stop updating the models marked in `models` [G, M] (their learning rate becomes 0)."""
+        step.freeze(self, models)
+
+    def diverged(self, train_loss: torch.Tensor) -> torch.Tensor:
+        """[G, M] bool: the real models with a non-finite weight or `train_loss` [G, M]."""
+        return step.diverged_models(self, train_loss)
+
     # --- sparse subnetworks --------------------------------------------------------------------
 
     @torch.no_grad()
@@ -256,17 +278,17 @@ class Cohort:
         `model_params` names them: {w1 [h, d], w2 [1, h]} for one hidden layer; None keeps a
         model dense). Masked weights become 0 now and stay exactly 0 while training
         (`apply_masks_` after every update), so masked and dense models share a cohort."""
-        out = self.depth + 1
+        w_out = self.readout_names[0]
         self.masks = {name: torch.ones_like(w) for name, w in self.parameters().items()
-                      if name == "w1" or name == "w2" or name.startswith("hw")}
+                      if name.startswith("w")}
         for g, lane_masks in enumerate(masks):
             for i, mask in enumerate(lane_masks):
                 if mask is not None:
                     units = self.unit_slices[g][i]
                     self.masks["w1"][g, units] = mask["w1"].to(self.w1)
-                    self.masks["w2"][g, units] = mask[f"w{out}"].reshape(-1).to(self.w2)
-                    for k in range(self.depth - 1):
-                        self.masks[f"hw{k}"][g, units, units] = mask[f"w{k + 2}"].to(self.w1)
+                    self.masks[w_out][g, units] = mask[w_out].reshape(-1).to(self.w_out)
+                    for k in range(2, self.depth + 1):
+                        self.masks[f"w{k}"][g, units, units] = mask[f"w{k}"].to(self.w1)
         self.apply_masks_()
 
     @torch.no_grad()
@@ -284,13 +306,13 @@ class Cohort:
         {w<k> [h, h], b<k>} per further hidden layer, then the readout {w<depth+1> [1, h],
         b<depth+1> [1]} (one hidden layer: {w1, b1, w2, b2})."""
         units = self.unit_slices[lane][index]
-        out = self.depth + 1
+        w_out, b_out = self.readout_names
         params = {"w1": self.w1[lane, units].clone(), "b1": self.b1[lane, units].clone()}
         for k, (w, b) in enumerate(zip(self.deep_w, self.deep_b, strict=True)):
             params[f"w{k + 2}"] = w[lane, units, units].clone()
             params[f"b{k + 2}"] = b[lane, units].clone()
-        params[f"w{out}"] = self.w2[lane, units].clone().reshape(1, -1)
-        params[f"b{out}"] = self.b2[lane, index].clone().reshape(1)
+        params[w_out] = self.w_out[lane, units].clone().reshape(1, -1)
+        params[b_out] = self.b_out[lane, index].clone().reshape(1)
         return params
 
     def module(self, lane: int, index: int) -> nn.Sequential:
@@ -312,9 +334,33 @@ class Cohort:
                 **masks, **optimiser}
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore what `state()` returned; shapes must match this cohort's layout."""
+        """Restore what `state()` returned (or a snapshot of an older lowcap:
+        `older_layer_names`); shapes must match this cohort's layout."""
+        state = older_layer_names(state, self.depth)
         for name, tensor in self.state().items():
             if state[name].shape != tensor.shape:
                 raise ValueError(f"snapshot tensor {name} has shape {tuple(state[name].shape)}, "
                                  f"cohort expects {tuple(tensor.shape)}")
             tensor.copy_(state[name])
+
+
+_OLDER_NAME = re.compile(r"(.*?)(hw|hb|w|b)(\d+)")
+
+
+def older_layer_names(state: dict[str, torch.Tensor], depth: int) -> dict[str, torch.Tensor]:
+    """`state` with a snapshot's names from lowcap before one layer numbering: with two or more
+    hidden layers it named the readout w2, b2 and the hidden-to-hidden layers hw<k>, hb<k>
+    (k from 0), in the parameters, their masks (mask_…) and optimiser buffers (opt_…_…)."""
+    if depth == 1 or not any(re.fullmatch(r".*h[wb]\d+", key) for key in state):
+        return state
+
+    def renamed(key: str) -> str:
+        match = _OLDER_NAME.fullmatch(key)
+        if match is None:
+            return key
+        prefix, kind, number = match.groups()
+        if kind in ("hw", "hb"):
+            return f"{prefix}{kind[1]}{int(number) + 2}"
+        return f"{prefix}{kind}{depth + 1}" if number == "2" else key
+
+    return {renamed(key): value for key, value in state.items()}

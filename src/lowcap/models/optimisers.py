@@ -52,10 +52,11 @@ class CohortOptimiser:
     """Per-unit and per-model hyper-parameters and the optimiser state of a cohort's layout.
 
     `unit_model` [G, H] maps units to models (padding units to column M); `specs[g][i]` is
-    model i of lane g's optimiser."""
+    model i of lane g's optimiser; `shapes` names the parameters, of which `per_model` (the
+    readout's bias) has one entry per model and every other one entry per unit."""
 
     def __init__(self, specs: list[list[OptimiserSpec]], unit_model: torch.Tensor,
-                 shapes: dict[str, torch.Size], dtype: torch.dtype):
+                 shapes: dict[str, torch.Size], dtype: torch.dtype, per_model: str):
         g = unit_model.shape[0]
         m = max(len(lane) for lane in specs)
         device = unit_model.device
@@ -70,6 +71,7 @@ class CohortOptimiser:
         self.decays = any(spec.weight_decay > 0 for spec in every)
         self.table = table.to(device)[:, :m]  # [G, M, 5]
         self.unit_model = unit_model
+        self.per_model = per_model
         self.steps = torch.zeros(g, m, dtype=dtype, device=device)
         kept = {"buf": "momentum" in self.kinds, "m": "adam" in self.kinds,
                 "v": "adam" in self.kinds}
@@ -83,8 +85,9 @@ class CohortOptimiser:
 
     def _per(self, name: str, ndim: int, per_model: torch.Tensor) -> torch.Tensor:
         """A per-model tensor [G, M] shaped to broadcast against parameter `name` of `ndim`
-        dimensions (b2 is per model; every other tensor is per unit along dimension 1)."""
-        if name == "b2":
+        dimensions (`per_model` is per model; every other tensor is per unit along dimension
+        1)."""
+        if name == self.per_model:
             return per_model
         padded = torch.nn.functional.pad(per_model, (0, 1))
         per_unit = padded.gather(1, self.unit_model)

@@ -24,15 +24,10 @@ import torch
 from lowcap.data.bank import ImageBank
 from lowcap.data.datasets import Dataset
 from lowcap.errors import LowcapError, UserInputError
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import (
-    RunContext,
-    layout,
-    plan_split,
-    store_trained,
-    train_unit,
-    unit_id,
-)
+from lowcap.run.runner import layout, store_trained, train_unit, unit_id
+from lowcap.run.split import plan_split
 
 
 def train_remote(data: Dataset, plans: list[ModelPlan], device: str, threads: int
@@ -45,7 +40,9 @@ def train_remote(data: Dataset, plans: list[ModelPlan], device: str, threads: in
 
     torch.set_num_threads(threads)
     bank = ImageBank.from_dataset(data, device=device, dtype=plans[0].torch_dtype)
-    models, rows = train_unit(plans, bank, lambda plan: plan_split(data, plan))
+    rows: list[tuple] = []
+    models = train_unit(plans, bank, lambda plan: plan_split(data, plan),
+                        on_epoch=lambda epoch: rows.extend(epoch.rows))
     return {"rows": rows, "node": ray.get_runtime_context().get_node_id(),
             "models": [(plan, {k: v.cpu() for k, v in params.items()}, diverged)
                        for plan, params, diverged in models]}

@@ -11,8 +11,8 @@ import torch
 
 from lowcap.data.datasets import DatasetFacts, facts
 from lowcap.errors import UserInputError
+from lowcap.models.step import CHUNK
 from lowcap.run.plan import ModelPlan, datasets_of
-from lowcap.training.trainer import CHUNK
 
 GIB = 2**30
 

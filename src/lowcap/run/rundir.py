@@ -19,6 +19,7 @@ from lowcap.data.catalog import Datasets
 from lowcap.errors import UserInputError
 from lowcap.run.checkpoints import damage
 from lowcap.run.config import RunConfig
+from lowcap.run.context import RunContext
 from lowcap.run.memory import check_memory
 from lowcap.run.plan import ModelPlan, datasets_of
 from lowcap.run.run_folder import (
@@ -30,7 +31,7 @@ from lowcap.run.run_folder import (
     owned_path,
     remove_stale_temporaries,
 )
-from lowcap.run.runner import RunContext, plan_split
+from lowcap.run.split import plan_split
 from lowcap.run.store import Store
 from lowcap.training import matmul_description
 

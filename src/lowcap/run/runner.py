@@ -16,131 +16,28 @@ import logging
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from lowcap.data.bank import ImageBank
-from lowcap.data.catalog import Datasets
-from lowcap.data.datasets import Dataset
-from lowcap.data.mnist import MNIST
-from lowcap.data.tasks import TaskSplit, make_split
-from lowcap.errors import StoreError, UserInputError
+from lowcap.data.tasks import TaskSplit
+from lowcap.errors import StoreError
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
 from lowcap.progress import progress
 from lowcap.run.checkpoints import (
     RETRAIN,
-    load_tensors,
     load_tensors_and_header,
     save_tensors,
 )
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.run_folder import RunLock, owned_path
-from lowcap.run.store import Store
+from lowcap.run.run_folder import owned_path
+from lowcap.run.store import Store, sql_float
 from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
 
-R = TypeVar("R")
-# An analysis's results: (model id, params, metric, value) per row.
-Rows = list[tuple[str, dict, str, float]]
 log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    """Where training units and analysis work items run when not here (`RayExecutor`)."""
-
-    def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None: ...
-
-    def map(self, fn: Callable[..., Any], items: list[tuple]) -> list[Any]: ...
-
-
-@dataclass
-class RunContext:
-    """A run directory opened for work: its store, its datasets on the compute device, options."""
-
-    out: Path
-    store: Store
-    datasets: Datasets
-    quiet: bool = False
-    executor: Executor | None = None  # None: train here, with snapshots
-    lock: RunLock | None = None  # held while this process writes to the run
-    _splits: dict[tuple, TaskSplit] = field(default_factory=dict)
-
-    @property
-    def device(self) -> torch.device:
-        return self.datasets.device
-
-    def bank_for(self, plan: ModelPlan) -> ImageBank:
-        """The inputs a plan trains on: its dataset's bank in its float type."""
-        return self.datasets.bank(plan.dataset, plan.torch_dtype)
-
-    def analysis_bank(self, plan: ModelPlan) -> ImageBank:
-        """The inputs analyses read for a plan's model: its dataset's float32 bank."""
-        return self.datasets.bank(plan.dataset)
-
-    def split(self, plan: ModelPlan) -> TaskSplit:
-        """The (cached) split a plan trains and evaluates on."""
-        key = plan.lane_key()
-        if key not in self._splits:
-            self._splits[key] = plan_split(self.datasets.get(plan.dataset), plan)
-        return self._splits[key]
-
-    def map(self, fn: Callable[..., R], items: list[tuple]) -> list[R]:
-        """[fn(*item) for item in items], as Ray tasks when running on a cluster. `fn` must be a
-        module-level function of its arguments alone (no store, no run directory)."""
-        if self.executor is None:
-            return [fn(*item) for item in items]
-        return self.executor.map(fn, items)
-
-    def load_params(self, model_id: str) -> dict[str, torch.Tensor]:
-        """A trained model's numbered layers {w1, b1, …} on the compute device, checked
-        against the record the store made when it was written, in float32 (analyses run in
-        float32, whatever the model trained in)."""
-        path = f"checkpoints/{model_id}.safetensors"
-        params = load_tensors(self.out / path, self.device, self.store.file_records().get(path))
-        return {k: v.to(torch.float32) for k, v in params.items()}
-
-    def close(self) -> None:
-        """Close the store and release the run lock."""
-        self.store.close()
-        if self.lock is not None:
-            self.lock.release()
-
-
-def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
-    """The split a plan trains and evaluates on (`train_size`: a stratified draw of that many
-    training images; random labels: training labels shuffled; validation and test are whole
-    and keep the truth). UserInputError when `val_fraction` or `train_size` leaves a part
-    of the split without two images of each class."""
-    try:
-        split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
-                           balance=plan.balance, val_fraction=plan.val_fraction,
-                           draws=plan.draws)
-        if plan.train_size is not None and plan.train_size < len(split.train_idx):
-            train_idx, _, train_y, _ = train_test_split(
-                split.train_idx, split.train_y, train_size=plan.train_size,
-                stratify=split.train_y, random_state=plan.seed)
-            split = replace(split, train_idx=train_idx, train_y=train_y)
-    except ValueError as exc:  # scikit-learn: a part too small for a stratified split
-        raise UserInputError(
-            f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: pair "
-            f"{plan.pair_key} of {plan.dataset} (seed {plan.seed}) cannot be split so that "
-            f"training and validation each hold images of both classes ({exc}); choose a "
-            "val_fraction nearer 0.2 or a larger train_size") from exc
-    for part, labels in (("training", split.train_y), ("validation", split.val_y)):
-        if min(int((labels == 0).sum()), int((labels == 1).sum())) < 1:
-            raise UserInputError(
-                f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: the "
-                f"{part} part of pair {plan.pair_key} of {plan.dataset} (seed {plan.seed}) "
-                "holds images of one class only; choose a val_fraction nearer 0.2 or a larger "
-                "train_size")
-    if plan.labels == "random":
-        rng = np.random.default_rng([plan.seed, 1])
-        split = replace(split, train_y=rng.permutation(split.train_y))
-    return split
 
 
 def unit_id(plans: list[ModelPlan]) -> str:
@@ -185,19 +82,27 @@ def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
 
 
 TrainedParams = list[tuple[ModelPlan, dict[str, torch.Tensor], int]]  # (plan, params, diverged)
-AfterEpoch = Callable[[Cohort, np.ndarray, list[tuple], int], bool]
+
+
+@dataclass
+class UnitEpoch:
+    """What one epoch of a unit gives its caller: the cohort after it, each model's divergence
+    epoch so far (-1: none), the epoch's store rows and how many epochs are done."""
+
+    cohort: Cohort
+    diverged_epoch: np.ndarray
+    rows: list[tuple]
+    epochs_done: int
 
 
 def train_unit(plans: list[ModelPlan], bank: ImageBank,
                split_of: Callable[[ModelPlan], TaskSplit], resume: dict | None = None,
-               start: int = 0, after_epoch: AfterEpoch | None = None
-               ) -> tuple[TrainedParams, list[tuple]]:
+               start: int = 0, on_epoch: Callable[[UnitEpoch], None] | None = None
+               ) -> TrainedParams:
     """Train one unit (plans sharing a cohort key) as one cohort, from epoch `start` and the
-    `resume` state when given. The one unit trainer of both executors: it needs no store.
-
-    `after_epoch(cohort, diverged_epoch, rows, epochs_done)` sees the epoch rows gathered so
-    far and returns whether it took them (they are then dropped here). Returns each model's
-    final parameters and divergence epoch (-1: none), and the rows nobody took."""
+    `resume` state when given, calling `on_epoch` after every epoch (where the caller keeps
+    the rows, snapshots, shows progress). The one unit trainer of both executors: it needs no
+    store. Returns each model's final parameters and divergence epoch (-1: none)."""
     lanes, lane_plans = layout(plans, split_of)
     first = plans[0]
     cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
@@ -210,20 +115,17 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
             diverged_epoch = resume["diverged_epoch"].cpu().numpy()
         except (KeyError, ValueError) as exc:  # before any epoch ran
             raise SnapshotError(f"the snapshot does not fit the unit ({exc})") from exc
-    rows: list[tuple] = []
 
-    def on_epoch(cohort: Cohort, result: EpochResult) -> None:
-        rows.extend(record_epoch(lane_plans, result, diverged_epoch))
-        if after_epoch is not None and after_epoch(cohort, diverged_epoch, rows,
-                                                   result.epoch + 1):
-            rows.clear()
+    def epoch_done(cohort: Cohort, result: EpochResult) -> None:
+        rows = record_epoch(lane_plans, result, diverged_epoch)
+        if on_epoch is not None:
+            on_epoch(UnitEpoch(cohort, diverged_epoch, rows, result.epoch + 1))
 
     train_cohort(cohort, bank, first.epochs, first.batch_size, start_epoch=start,
-                 on_epoch=on_epoch, diverged=diverged_epoch >= 0,
+                 on_epoch=epoch_done, diverged=diverged_epoch >= 0,
                  precision=first.matmul_precision, budget=first.budget_batch_size)
-    models = [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
-              for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
-    return models, rows
+    return [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
+            for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
 
 
 def _train_here(ctx: RunContext, study: str, plans: list[ModelPlan],
@@ -243,17 +145,18 @@ def _train_here(ctx: RunContext, study: str, plans: list[ModelPlan],
     def attempt(resume: dict | None, start: int) -> TrainedParams:
         bar = progress(first.epochs, f"{study} {first.protocol} ({len(plans)} models)",
                        ctx.quiet, unit="epochs", initial=start)
+        pending: list[tuple] = []  # epoch rows since the last snapshot, committed with the next
 
-        def after_epoch(cohort: Cohort, diverged_epoch: np.ndarray, rows: list[tuple],
-                        epoch_done: int) -> bool:
-            commit = epoch_done % snapshot_every == 0 or epoch_done == first.epochs
-            if commit:
-                _commit_snapshot(ctx, uid, cohort, diverged_epoch, epoch_done, rows)
+        def keep(epoch: UnitEpoch) -> None:
+            pending.extend(epoch.rows)
+            if epoch.epochs_done % snapshot_every == 0 or epoch.epochs_done == first.epochs:
+                _commit_snapshot(ctx, uid, epoch.cohort, epoch.diverged_epoch,
+                                 epoch.epochs_done, pending)
+                pending.clear()
             bar.update(1)
-            return commit
 
         try:
-            return train_unit(plans, bank, ctx.split, resume, start, after_epoch)[0]
+            return train_unit(plans, bank, ctx.split, resume, start, keep)
         finally:
             bar.close()
 
@@ -271,12 +174,10 @@ def record_epoch(lane_plans: list[list[ModelPlan]], result: EpochResult,
     newly = result.diverged & (diverged_epoch < 0)
     diverged_epoch[newly] = result.epoch
     return [(plan.model_id, result.epoch,
-             *(_sql_float(result.metrics[k][g, i]) for k in METRIC_NAMES))
+             *(sql_float(result.metrics[k][g, i]) for k in METRIC_NAMES))
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
 
 
-def _sql_float(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)
 
 
 def load_snapshot(ctx: RunContext, uid: str, unit: dict) -> dict[str, torch.Tensor]:
@@ -346,31 +247,3 @@ def trained_models(store: Store, plans: list[ModelPlan]) -> list[TrainedModel]:
     rows = store.models([p.model_id for p in plans])
     return [TrainedModel(p, p.model_id, rows[p.model_id]["diverged_epoch"] is not None)
             for p in plans if p.model_id in rows]
-
-
-def _analysis_uid(analysis: str, identity: object) -> str:
-    blob = json.dumps([analysis, identity], sort_keys=True, default=str).encode()
-    return f"{analysis}-{hashlib.sha256(blob).hexdigest()[:16]}"
-
-
-def analysis_done(ctx: RunContext, analysis: str, identity: object) -> bool:
-    """Whether the store holds the analysis unit of this exact `identity`."""
-    unit = ctx.store.unit(_analysis_uid(analysis, identity))
-    return unit is not None and bool(unit["done"])
-
-
-def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
-                      compute: Callable[[], Rows]) -> bool:
-    """Compute an analysis unless the store already holds it for this exact `identity`.
-
-    `compute` returns rows (model_id, params, metric, value); they and the unit's done-marker
-    are committed in one transaction. Returns whether work was done.
-    """
-    uid = _analysis_uid(analysis, identity)
-    if analysis_done(ctx, analysis, identity):
-        return False
-    rows = compute()
-    ctx.store.commit_results(analysis, uid, [
-        (mid, json.dumps(p, sort_keys=True), metric, _sql_float(value))
-        for mid, p, metric, value in rows])
-    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -335,3 +336,8 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
                            [(analysis, *row) for row in rows])
             db.execute("INSERT OR REPLACE INTO units VALUES (?, 0, NULL, 1)", (unit_id,))
+
+
+def sql_float(value: float) -> float | None:
+    """A metric as the store keeps it: NULL for NaN and ±inf."""
+    return None if not math.isfinite(value) else float(value)

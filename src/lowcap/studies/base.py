@@ -16,8 +16,8 @@ from lowcap.errors import UserInputError
 from lowcap.parsing import Number, parse_number
 from lowcap.report.claims import Claim
 from lowcap.run.config import ConfigSection, ProtocolConfig, RunConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import RunContext
 from lowcap.run.store import Store
 from lowcap.studies.selection import Selection
 

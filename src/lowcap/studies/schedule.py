@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from lowcap.errors import UserInputError
 from lowcap.progress import progress
 from lowcap.run.config import RunConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import RunContext, train_plans
+from lowcap.run.runner import train_plans
 from lowcap.studies.base import refusal
 from lowcap.studies.registry import configured
 

@@ -12,6 +12,7 @@ from pydantic import field_validator
 
 from lowcap.data.tasks import TaskSplit
 from lowcap.errors import UserInputError
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import (
     ConfigSection,
     Pair,
@@ -21,8 +22,9 @@ from lowcap.run.config import (
     Seed,
     parse_pairs,
 )
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import Rows, RunContext, TrainedModel, run_analysis_unit, trained_models
+from lowcap.run.runner import TrainedModel, trained_models
 
 
 class ModelFilter(ConfigSection):

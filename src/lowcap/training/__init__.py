@@ -3,18 +3,11 @@
 from lowcap.training.batches import epoch_order, updates_per_epoch
 from lowcap.training.evaluation import EvalSet, evaluate
 from lowcap.training.metrics import LabelLayout, classification_metrics, cohort_metrics
-from lowcap.training.trainer import (
-    METRIC_NAMES,
-    EpochResult,
-    matmul_description,
-    matmul_precision,
-    sgd_step,
-    train_cohort,
-)
+from lowcap.training.precision import matmul_description, matmul_precision
+from lowcap.training.trainer import METRIC_NAMES, EpochResult, train_cohort
 
 __all__ = [
     "METRIC_NAMES", "EpochResult", "EvalSet", "LabelLayout", "classification_metrics",
     "cohort_metrics", "epoch_order", "evaluate", "matmul_description", "matmul_precision",
-    "sgd_step",
     "train_cohort", "updates_per_epoch",
 ]

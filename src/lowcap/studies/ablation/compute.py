@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from lowcap.progress import progress
 from lowcap.run.config import ProtocolConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import RunContext, train_plans
+from lowcap.run.runner import train_plans
 from lowcap.studies.ablation.design import Cell, analysis_studies, anchors, cells
 from lowcap.studies.capacity.report import plans as capacity_plans
 

@@ -13,9 +13,10 @@ from sklearn.metrics import f1_score
 
 from lowcap.data import ImageBank, TaskSplit, pair_key
 from lowcap.progress import progress
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig, RunConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import grid
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
 from lowcap.studies.cnn_baseline.config import CnnBaselineConfig
 from lowcap.studies.cnn_baseline.network import initial_stack, logits, sgd_step
 from lowcap.training.batches import epoch_order

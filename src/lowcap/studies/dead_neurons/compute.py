@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.dead_neurons.units import dead_units, disconnected_units
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import Selection, by_lane

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 
 from lowcap.models.mlp import init_params
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.faithfulness.curves import area, deletion_insertion, pixel_counts
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.saliency import maps

@@ -14,9 +14,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from lowcap.concurrency import side_by_side
+from lowcap.run.analysis_cache import Rows, analysis_done, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import Rows, RunContext, analysis_done, run_analysis_unit
 from lowcap.studies.linear_baseline.config import LinearConfig
 from lowcap.studies.linear_baseline.separability import linearly_separable
 from lowcap.studies.selection import Selection

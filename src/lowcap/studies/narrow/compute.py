@@ -7,8 +7,9 @@ from collections import defaultdict
 
 import torch
 
+from lowcap.run.analysis_cache import run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.narrow import methods as narrow
 from lowcap.studies.narrow.config import NarrowConfig
 from lowcap.studies.narrow.data import NarrowData, load, widths

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.pruning.methods import Pruner
 from lowcap.studies.selection import Selection, by_lane
 from lowcap.training.parameter_sets import evaluate_lane

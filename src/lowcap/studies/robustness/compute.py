@@ -3,9 +3,10 @@ test split is shared by all seeds of a pair, so identical inputs really are iden
 
 from __future__ import annotations
 
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.robustness.config import RobustnessConfig
 from lowcap.studies.robustness.corruptions import PARITY, SEVERITIES, corrupt
 from lowcap.studies.robustness.mnist_c import DEFAULT_SEVERITY

@@ -7,8 +7,10 @@ import numpy as np
 import torch
 
 from lowcap.models.forward import forward
+from lowcap.run.analysis_cache import Rows
 from lowcap.run.checkpoints import save_tensors
-from lowcap.run.runner import Rows, RunContext, TrainedModel
+from lowcap.run.context import RunContext
+from lowcap.run.runner import TrainedModel
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.saliency import maps as saliency
 from lowcap.studies.selection import one_model_analysis

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lowcap.models import forward as fw
-from lowcap.models.mlp import Activation, build_mlp, layer_count
+from lowcap.models.mlp import Activation, layer_count
 from lowcap.report.statistics import centred_ranks as centred_array_ranks
 from lowcap.report.statistics import rank_correlation
 
@@ -67,37 +67,6 @@ def integrated_gradients(params: Params, x: torch.Tensor, activation: Activation
     for node, weight in zip(nodes, weights, strict=True):
         total += 0.5 * weight * _input_gradient(params, 0.5 * (1 + node) * x, activation)
     return x * total
-
-
-class _Probability(torch.nn.Module):
-    """The model's sigmoid output as a 1-D tensor, the form Captum attributes."""
-
-    def __init__(self, params: Params, activation: Activation = "relu"):
-        super().__init__()
-        self.mlp = build_mlp(params, activation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.mlp(x)).squeeze(-1)
-
-
-def captum_integrated_gradients(params: Params, x: torch.Tensor,
-                                activation: Activation = "relu", steps: int = 50
-                                ) -> torch.Tensor:
-    """Captum's IntegratedGradients of the sigmoid output, black baseline: the reference for
-    `integrated_gradients`."""
-    from captum.attr import IntegratedGradients
-
-    return IntegratedGradients(_Probability(params, activation)).attribute(
-        x, baselines=torch.zeros_like(x), n_steps=steps).detach()
-
-
-def captum_saliency(params: Params, x: torch.Tensor, activation: Activation = "relu"
-                    ) -> torch.Tensor:
-    """Captum's Saliency (|gradient|) of the sigmoid output: the reference for `gradient`."""
-    from captum.attr import Saliency
-
-    return Saliency(_Probability(params, activation)).attribute(x.clone().requires_grad_(True),
-                                                    abs=True).detach()
 
 
 def attribute(method: str, params: Params, x: torch.Tensor, activation: Activation = "relu",

@@ -8,8 +8,9 @@ import torch
 from sklearn.metrics import f1_score
 
 from lowcap.models.forward import forward
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.robustness.corruptions import gaussian_noise, occluder_masks
 from lowcap.studies.saliency import maps
 from lowcap.studies.selection import at_pair_and_widths, by_lane

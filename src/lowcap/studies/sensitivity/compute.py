@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from lowcap.models.mlp import layer_count
+from lowcap.run.analysis_cache import run_analysis_unit
 from lowcap.run.config import ProtocolConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
+from lowcap.run.runner import train_plans, trained_models
 from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.sensitivity import jacobian as sens
 from lowcap.studies.sensitivity.config import SensitivityConfig

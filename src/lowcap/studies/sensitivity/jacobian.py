@@ -4,8 +4,7 @@
 - `jacobian_norm`: per-input Frobenius norm of ∂p/∂x, p = sigmoid output, in closed form:
   ∂p/∂x = σ(f)σ(−f) · W1ᵀ (w2 ⊙ act'(z)). Novak et al. take the norm of the softmax
   Jacobian; for two classes (p, 1 − p) that is √2 times this one (`NOVAK_SCALE`), the factor
-  the report applies. `jacobian_norm_autograd` computes the same for any
-  nn.Module with torch.func (softmax for multi-class outputs) and is the tests' reference.
+  the report applies (the tests compare it with autograd: `tests/references.py`).
 - `transitions`: changes of the hidden on/off pattern along a closed trajectory, counted per
   unit (each hyperplane crossed counts once), so the count converges as the trajectory is
   sampled more finely.
@@ -18,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.func import jacrev, vmap
 
 from lowcap.models import forward as fw
 from lowcap.models.mlp import Activation
@@ -110,16 +108,6 @@ def jacobian_norm(params: Params, x: torch.Tensor, activation: Activation = "rel
                   ) -> torch.Tensor:
     """‖∂ sigmoid(f(x)) / ∂x‖_F for every row of x [N, 784] → [N]."""
     return logits_and_jacobian_norm(params, x, activation)[1]
-
-
-def jacobian_norm_autograd(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The same norm for any model, via vmap(jacrev): sigmoid for one output, softmax else."""
-    def probs(v: torch.Tensor) -> torch.Tensor:
-        out = model(v.unsqueeze(0)).squeeze(0)
-        return torch.sigmoid(out) if out.numel() == 1 else torch.softmax(out, dim=-1)
-
-    jac = vmap(jacrev(probs))(x)  # [N, outputs, 784]
-    return jac.reshape(x.shape[0], -1).norm(dim=1)
 
 
 def ellipse(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: int = 2048

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import product
 
+from lowcap.run.analysis_cache import run_analysis_unit
 from lowcap.run.config import PROTOCOL_PRESETS, ProtocolConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
-from lowcap.run.runner import RunContext, run_analysis_unit, train_plans, trained_models
+from lowcap.run.runner import train_plans, trained_models
 from lowcap.studies.sensitivity.compute import Probes, measure_split
 from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
 

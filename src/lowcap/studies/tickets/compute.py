@@ -13,18 +13,12 @@ from lowcap.errors import StoreError
 from lowcap.models.cohort import Cohort
 from lowcap.models.mlp import init_params
 from lowcap.progress import progress
+from lowcap.run.analysis_cache import Rows, analysis_done, run_analysis_unit
 from lowcap.run.checkpoints import load_tensors, save_tensors
 from lowcap.run.config import ProtocolConfig, RunConfig
+from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan, grid
-from lowcap.run.runner import (
-    Rows,
-    RunContext,
-    analysis_done,
-    layout,
-    run_analysis_unit,
-    train_plans,
-    trained_models,
-)
+from lowcap.run.runner import layout, train_plans, trained_models
 from lowcap.studies.pruning.methods import magnitude_round
 from lowcap.studies.tickets.config import TicketsConfig
 from lowcap.studies.tickets.imp import METHODS, Member, Params, kept_share, train_round

@@ -8,8 +8,10 @@ import torch
 
 from lowcap.concurrency import side_by_side
 from lowcap.models.forward import every_hidden_layer
+from lowcap.run.analysis_cache import Rows
 from lowcap.run.checkpoints import save_tensors
-from lowcap.run.runner import Rows, RunContext, TrainedModel
+from lowcap.run.context import RunContext
+from lowcap.run.runner import TrainedModel
 from lowcap.studies.dead_neurons.units import live_units
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import one_model_analysis

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from lowcap.models.forward import every_hidden_layer
+from lowcap.run.analysis_cache import Rows, run_analysis_unit
 from lowcap.run.config import ProtocolConfig
-from lowcap.run.runner import Rows, RunContext, run_analysis_unit
+from lowcap.run.context import RunContext
 from lowcap.studies.pruning.methods import prune
 from lowcap.studies.selection import Selection, by_lane
 from lowcap.studies.unit_information.information import (

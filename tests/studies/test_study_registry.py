@@ -1,0 +1,140 @@
+"""The study registry: a study is one folder and one registry line. A toy study (the worked
+example of docs/write-a-study.md) registered here gets a config section, a command, a report
+section and a summary key; no core package names any study; model ids survive new fields."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import ROOT
+from safetensors import safe_open
+
+from lowcap.cli.main import cli
+from lowcap.errors import UserInputError
+from lowcap.run.plan import ModelPlan
+from lowcap.studies.capacity.report import plans as capacity_plans
+from lowcap.studies.registry import load_config, parse_config, registered, schema, studies
+
+SRC = ROOT / "src" / "lowcap"
+EXAMPLE = ROOT / "docs" / "examples" / "weight_norm" / "__init__.py"
+
+
+def _toy_study():
+    spec = importlib.util.spec_from_file_location("weight_norm_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: pydantic resolves its annotations
+    spec.loader.exec_module(module)
+    return module.STUDY
+
+
+def test_no_core_module_names_a_study():
+    """`grep -r <study> src/lowcap` finds only the studies package (its own folder, the studies
+    that build on it, the registry): the core knows no study."""
+    core = [p for p in SRC.rglob("*.py") if "studies" not in p.relative_to(SRC).parts]
+    assert len(core) > 20
+    for study in studies():
+        naming = [str(p.relative_to(SRC)) for p in core if study.name in p.read_text()]
+        assert naming == [], f"{study.name} is named in core modules {naming}"
+
+
+def test_every_study_lives_in_its_own_folder():
+    for study in studies():
+        module = study.config.__module__
+        assert module.startswith(f"lowcap.studies.{study.name}"), (study.name, module)
+        assert (SRC / "studies" / study.name / "__init__.py").is_file()
+
+
+@pytest.mark.slow
+def test_a_registered_toy_study_gets_section_command_report_and_summary_key(run_copy):
+    toy = _toy_study()
+    runner = CliRunner()
+    assert "weight-norm" not in runner.invoke(cli, ["--help"]).output
+    with registered(toy):
+        assert "weight_norm" in schema().model_fields
+        cfg = parse_config({"protocols": {"corrected": {}}, "weight_norm": {"norm": "max"}}, "t")
+        assert cfg.weight_norm.norm == "max"
+        with pytest.raises(UserInputError, match=r"weight_norm\.bogus: unknown key"):
+            parse_config({"protocols": {"corrected": {}}, "weight_norm": {"bogus": 1}}, "t")
+        assert "weight-norm" in runner.invoke(cli, ["--help"]).output
+        done = runner.invoke(cli, ["weight-norm", str(run_copy), "--device", "cpu", "--quiet"])
+        assert done.exit_code == 0, done.output
+        models = [(m["pair"], m["hidden"], m["checkpoint"])
+                  for m in _models(run_copy, "corrected")]
+    assert "weight_norm" not in schema().model_fields  # unregistered again
+    summary = json.loads((run_copy / "summary.json").read_text())
+    norms = summary["protocols"]["corrected"]["weight_norm"]
+    # Known values: the mean over seeds of each model's ‖w1‖_F read from its checkpoint.
+    for pair, hidden, _ in models:
+        expected = np.mean([_w1_norm(run_copy / c) for p, h, c in models
+                            if (p, h) == (pair, hidden)])
+        assert norms[pair][str(hidden)] == pytest.approx(expected, rel=1e-6)
+    assert "Weight norm by width" in (run_copy / "report.html").read_text()
+    assert "weight_norm" in (run_copy / "config.yaml").read_text()
+
+
+def test_a_study_name_is_registered_once():
+    with pytest.raises(ValueError, match="already registered"), registered(studies()[0]):
+        pass
+
+
+def _models(run: Path, protocol: str) -> list[dict]:
+    """(pair, hidden, checkpoint) of the run's capacity models under `protocol`."""
+    cfg = load_config(run / "config.yaml")
+    plans = capacity_plans(cfg, cfg.protocol(protocol))
+    return [{"pair": p.pair_key, "hidden": p.hidden,
+             "checkpoint": f"checkpoints/{p.model_id}.safetensors"} for p in plans]
+
+
+def _w1_norm(path: Path) -> float:
+    with safe_open(path, "pt") as f:
+        return float(f.get_tensor("w1").to(torch.float32).norm())
+
+
+PLAN = ModelPlan(protocol="corrected", pair=(4, 9), hidden=24, lr=0.03, seed=0, epochs=100,
+                 batch_size=128, init="kaiming_uniform", init_std=0.1, balance=False,
+                 val_fraction=0.2, activation="relu")
+
+
+def test_model_id_is_stable():
+    """The id of a plan stored by every earlier lowcap: changing the hashing orphans runs."""
+    assert PLAN.model_id == "bb0714597ce1216c"
+
+
+def test_a_new_field_with_a_default_keeps_every_id():
+    @dataclass(frozen=True)
+    class Later(ModelPlan):
+        lr_schedule: str = "constant"  # a field lowcap does not have
+        extras: list = field(default_factory=list)
+
+    base = {k: getattr(PLAN, k) for k in PLAN.__dataclass_fields__}
+    assert Later(**base).model_id == PLAN.model_id
+    assert Later(**base, lr_schedule="cosine").model_id != PLAN.model_id
+    # The first stores' fields count whatever their value, as they always did.
+    assert ModelPlan(**{**base, "labels": "random"}).model_id != PLAN.model_id
+
+
+def test_checkpoints_describe_themselves(smoke_run):
+    for path in sorted((smoke_run / "checkpoints").glob("*.safetensors"))[:5]:
+        if path.name.startswith("unit-"):
+            continue
+        with safe_open(path, "pt") as f:
+            meta = f.metadata()
+        plan = json.loads(meta["plan"])
+        plan["pair"] = tuple(plan["pair"])
+        assert ModelPlan(**plan).model_id == path.stem
+
+
+def test_docs_name_no_shared_folder():
+    """Users have no ../shared: docs, README and docstrings point into the repository."""
+    texts = [p.read_text() for p in [*SRC.rglob("*.py"), *(ROOT / "docs").rglob("*.md"),
+                                     ROOT / "README.md"]]
+    assert not any(re.search(r"shared/(docs|seeds)", t) for t in texts)
