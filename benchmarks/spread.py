@@ -87,19 +87,12 @@ def measure(profile: str, out: Path) -> dict:
 
 def machine() -> str:
     """This CPU and PyTorch build, in words."""
-    import platform
-
     import torch
 
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} logical CPUs, torch {torch.__version__}"
+    from lowcap.machine import cpu_facts
+
+    facts = cpu_facts()
+    return f"{facts['cpu']}, {facts['logical_cpus']} logical CPUs, torch {torch.__version__}"
 
 
 def markdown(result: dict) -> str:

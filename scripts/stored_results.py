@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -33,9 +31,10 @@ import torch
 import yaml
 
 from lowcap.atomic import atomic_write_text
+from lowcap.machine import cpu_facts
 from lowcap.report.markdown import claims_markdown, replace_region
 from lowcap.run.config import profile_path
-from lowcap.studies.capacity.report import PAPER_MIN_CAPACITY
+from lowcap.studies.capacity.report import PAPER_MIN_CAPACITY, min_ci_text
 from lowcap.studies.registry import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,16 +79,7 @@ def _slim(section: dict) -> dict:
 
 def machine() -> dict:
     """Where a run was computed: CPU model, logical CPUs, AVX-512/AMX, torch."""
-    flags, model = set(), platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    return {"cpu": model, "logical_cpus": os.cpu_count(), "avx512": "avx512f" in flags,
-            "amx": "amx_tile" in flags, "torch": torch.__version__}
+    return {**cpu_facts(), "torch": torch.__version__}
 
 
 def commit() -> str:
@@ -110,13 +100,14 @@ def kept(run_dir: Path, revision: str) -> dict:
                          f"show ({', '.join(PROFILES)})")
     if summary["profile"] in TIMED_ONLY:
         summary = {key: summary.get(key) for key in TIMED_ONLY[summary["profile"]]}
-    summary["protocols"] = {name: _slim(section)
-                            for name, section in summary.get("protocols", {}).items()}
-    default = summary["protocols"].get(summary.get("default_protocol"), {})
-    for key in [k for k in summary if k in default and summary[k] == default[k]]:
-        del summary[key]  # the default protocol's sections, copied to the top level
-    summary["narrow"] = {name: {k: v for k, v in study.items() if k == "comparisons"}
-                         for name, study in summary.get("narrow", {}).items()}
+    else:
+        summary["protocols"] = {name: _slim(section)
+                                for name, section in summary.get("protocols", {}).items()}
+        default = summary["protocols"].get(summary.get("default_protocol"), {})
+        for key in [k for k in summary if k in default and summary[k] == default[k]]:
+            del summary[key]  # the default protocol's sections, copied to the top level
+        summary["narrow"] = {name: {k: v for k, v in study.items() if k == "comparisons"}
+                             for name, study in summary.get("narrow", {}).items()}
     summary["config"] = yaml.safe_load((run_dir / "config.yaml").read_text())
     summary["provenance"] = {**machine(), "commit": revision}
     return _rounded(summary)
@@ -162,20 +153,19 @@ def phases(seconds: dict[str, float]) -> list[tuple[str, dict]]:
         phase, _, protocol = key.rpartition("_")
         if protocol not in ("reference", "corrected"):
             phase, protocol = key, "corrected"
-        rows.setdefault(phase.replace("_", " "), {"reference": None, "corrected": None})
-        rows[phase.replace("_", " ")][protocol] = value
+        row = rows.setdefault(phase.replace("_", " "), {"reference": None, "corrected": None})
+        row[protocol] = value
     for row in rows.values():
         row["share"] = sum(v for v in row.values() if v) / seconds["total"]
     return sorted(rows.items(), key=lambda item: -item[1]["share"])
 
 
 def capacity_cell(entry: dict | None) -> str:
-    """A minimum width with its interval: '4 (2–4)'; 'none' where no width meets the rule."""
+    """A minimum width with its interval, as the report writes them: '4 (2–4)'."""
     if not entry:
         return "—"
-    ends = entry.get("min_hidden_ci") or [None, None]
-    shown = ["none" if v is None else str(v) for v in (entry["min_hidden"], *ends)]
-    return f"{shown[0]} ({shown[1]}–{shown[2]})"
+    shown = "none" if entry["min_hidden"] is None else entry["min_hidden"]
+    return f"{shown} ({min_ci_text(entry.get('min_hidden_ci'))})"
 
 
 def environment() -> jinja2.Environment:

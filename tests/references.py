@@ -70,7 +70,8 @@ def captum_saliency(params: Params, x: torch.Tensor, activation: Activation = "r
 
 
 def jacobian_norm_autograd(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The same norm for any model, via vmap(jacrev): sigmoid for one output, softmax else."""
+    """‖∂p/∂x‖_F for every row of x, for any model, via vmap(jacrev): p is the sigmoid of a
+    single output, the softmax of several (the reference for lowcap's closed-form norms)."""
     def probs(v: torch.Tensor) -> torch.Tensor:
         out = model(v.unsqueeze(0)).squeeze(0)
         return torch.sigmoid(out) if out.numel() == 1 else torch.softmax(out, dim=-1)

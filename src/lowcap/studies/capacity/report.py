@@ -46,7 +46,7 @@ def _headline(result: dict) -> str:
     """Minimum capacity per pair: the paper's against this run's, where the paper gives one."""
     rows = [[pair, PAPER_MIN_CAPACITY[pair],
              entry["min_hidden"] if entry["min_hidden"] is not None else "none",
-             _min_ci(entry.get("min_hidden_ci"))]
+             min_ci_text(entry.get("min_hidden_ci"))]
             for pair, entry in result.items() if PAPER_MIN_CAPACITY.get(pair, "—") != "—"]
     return (table(["pair", "min capacity (paper)", "min capacity (lowcap)", "95% interval"],
                   rows) if rows else "")
@@ -54,7 +54,7 @@ def _headline(result: dict) -> str:
 
 def _capacity_section(result: dict) -> str:
     rows = [[pair, entry["min_hidden"] if entry["min_hidden"] is not None else "none",
-             _min_ci(entry.get("min_hidden_ci")), _min_distribution(entry.get("min_hidden_p")),
+             min_ci_text(entry.get("min_hidden_ci")), _min_distribution(entry.get("min_hidden_p")),
              PAPER_MIN_CAPACITY.get(pair, "—"),
              max(entry["f1_mean"].values())] for pair, entry in result.items()]
     seeds = {len(e.get("seeds", [])) for e in result.values()}
@@ -66,7 +66,9 @@ def _capacity_section(result: dict) -> str:
                       "best mean F1"], rows))
 
 
-def _min_ci(ci: list | None) -> str:
+def min_ci_text(ci: list | None) -> str:
+    """A minimum capacity's 95% interval: '2–4' ('none' for an end no width meets; '—'
+    without an interval)."""
     if not ci:
         return "—"
     return "–".join("none" if h is None else str(h) for h in ci)
