@@ -40,8 +40,8 @@ def _flops(plans: list[ModelPlan], split_of) -> float:
     for plan in plans:
         split = split_of(plan)
         n = len(split.train_idx)
-        updates = updates_per_epoch(n, plan.batch_size, plan.budget_batch_size)
-        seen = updates * min(plan.batch_size or n, n)
+        updates = updates_per_epoch(n, plan.hp.batch_size, plan.hp.budget_batch_size)
+        seen = updates * min(plan.hp.batch_size or n, n)
         total += params(plan.hidden) * (4 * seen + 2 * (len(split.val_idx) + len(split.test_idx)))
     return total
 
@@ -51,11 +51,11 @@ def _timed(groups: list[list[ModelPlan]], bank: ImageBank, split_of, epochs: int
     started = time.perf_counter()
     for plans in groups:
         lanes, _ = layout(plans, split_of)
-        first = plans[0]
-        data = bank if first.dtype == "float32" else ImageBank(bank.images.double())
-        cohort = Cohort(lanes, activation=first.activation, dtype=data.images.dtype)
-        train_cohort(cohort, data, epochs, first.batch_size, precision=first.matmul_precision,
-                     budget=first.budget_batch_size)
+        hp = plans[0].hp
+        data = bank if hp.dtype == "float32" else ImageBank(bank.images.double())
+        cohort = Cohort(lanes, activation=hp.activation, dtype=data.images.dtype)
+        train_cohort(cohort, data, epochs, hp.batch_size, precision=hp.matmul_precision,
+                     budget=hp.budget_batch_size)
     return time.perf_counter() - started
 
 

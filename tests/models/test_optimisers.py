@@ -89,10 +89,10 @@ def test_the_optimiser_is_a_protocol_field_and_names_new_models(tmp_path):
         cfg = parse_config({"protocols": {"corrected": {"optimiser": name,
                                                         "weight_decay": 0.01}}}, "cfg")
         plans[name] = grid(cfg, cfg.protocol("corrected"), [(4, 9)], [4], [0.03])[0]
-    assert plans["adam"].optimiser_spec == OptimiserSpec("adam", weight_decay=0.01)
+    assert plans["adam"].hp.optimiser_spec == OptimiserSpec("adam", weight_decay=0.01)
     assert plans["sgd"].model_id != plans["adam"].model_id
     default = parse_config({"protocols": {"corrected": {}}}, "cfg")
     plain = grid(default, default.protocol("corrected"), [(4, 9)], [4], [0.03])[0]
-    assert plain.optimiser_spec.plain
+    assert plain.hp.optimiser_spec.plain
     with pytest.raises(UserInputError, match="rmsprop"):
         parse_config({"protocols": {"corrected": {"optimiser": "rmsprop"}}}, "cfg")

@@ -90,7 +90,7 @@ def test_augment_is_a_protocol_field_that_names_new_models():
     for on in (False, True):
         cfg = parse_config({"protocols": {"corrected": {"augment": on}}}, "cfg")
         plans[on] = grid(cfg, cfg.protocol("corrected"), [(4, 9)], [4], [0.03])[0]
-    assert not plans[False].augment and plans[True].augment
+    assert not plans[False].hp.augment and plans[True].hp.augment
     assert plans[False].model_id != plans[True].model_id
     assert plans[False].lane_key() != plans[True].lane_key()
     with pytest.raises(UserInputError, match="augment"):

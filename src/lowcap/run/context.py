@@ -48,17 +48,17 @@ class RunContext:
 
     def bank_for(self, plan: ModelPlan) -> ImageBank:
         """The inputs a plan trains on: its dataset's bank in its float type."""
-        return self.datasets.bank(plan.dataset, plan.torch_dtype)
+        return self.datasets.bank(plan.hp.dataset, plan.hp.torch_dtype)
 
     def analysis_bank(self, plan: ModelPlan) -> ImageBank:
         """The inputs analyses read for a plan's model: its dataset's float32 bank."""
-        return self.datasets.bank(plan.dataset)
+        return self.datasets.bank(plan.hp.dataset)
 
     def split(self, plan: ModelPlan) -> TaskSplit:
         """The (cached) split a plan trains and evaluates on."""
         key = plan.lane_key()
         if key not in self._splits:
-            self._splits[key] = plan_split(self.datasets.get(plan.dataset), plan)
+            self._splits[key] = plan_split(self.datasets.get(plan.hp.dataset), plan)
         return self._splits[key]
 
     def map(self, fn: Callable[..., R], items: list[tuple]) -> list[R]:

@@ -39,7 +39,7 @@ def train_remote(data: Dataset, plans: list[ModelPlan], device: str, threads: in
     import ray
 
     torch.set_num_threads(threads)
-    bank = ImageBank.from_dataset(data, device=device, dtype=plans[0].torch_dtype)
+    bank = ImageBank.from_dataset(data, device=device, dtype=plans[0].hp.torch_dtype)
     rows: list[tuple] = []
     models = train_unit(plans, bank, lambda plan: plan_split(data, plan),
                         on_epoch=lambda epoch: rows.extend(epoch.rows))
@@ -138,9 +138,9 @@ class RayExecutor:
             _, lane_plans = layout(group, ctx.split)
             units.extend(lane_plans)
         data = {name: self.ray.put(ctx.datasets.get(name))
-                for name in {plans[0].dataset for plans in units}}
+                for name in {plans[0].hp.dataset for plans in units}}
         device = ctx.device.type
-        pending = {self._task.remote(data[plans[0].dataset], plans, device, self.threads): plans
+        pending = {self._task.remote(data[plans[0].hp.dataset], plans, device, self.threads): plans
                    for plans in units}
         nodes = dict(ctx.store.get_meta("ray_nodes") or {})
         while pending:

@@ -25,12 +25,12 @@ def bank_values(data: DatasetFacts) -> int:
 def _split_sizes(plan: ModelPlan) -> tuple[int, int, int]:
     """(train, validation, test) sample counts of a plan's split, from its dataset's class
     counts."""
-    data = facts(plan.dataset)
+    data = facts(plan.hp.dataset)
     a, b = (data.train_counts[d] for d in plan.pair)
-    pool = 2 * min(a, b) if plan.balance else a + b
-    val = round(pool * plan.val_fraction)
+    pool = 2 * min(a, b) if plan.hp.balance else a + b
+    val = round(pool * plan.hp.val_fraction)
     test = sum(data.test_counts[d] for d in plan.pair)
-    return min(pool - val, plan.train_size or pool), val, test
+    return min(pool - val, plan.hp.train_size or pool), val, test
 
 
 def cohort_bytes(plans: list[ModelPlan]) -> int:
@@ -43,15 +43,15 @@ def cohort_bytes(plans: list[ModelPlan]) -> int:
     n_lanes = len(lanes)
     hidden = max(sum(p.hidden for p in members) for members in lanes.values())
     sizes = [_split_sizes(members[0]) for members in lanes.values()]
-    batch = plans[0].batch_size
+    batch = plans[0].hp.batch_size
     rows = min(batch or max(s[0] for s in sizes), CHUNK)
     kept_inputs = max((0 if batch else s[0]) + s[1] + s[2] for s in sizes)
     # A float64 cohort also needs the bank's float64 copy.
-    float_bytes = plans[0].torch_dtype.itemsize
-    data = facts(plans[0].dataset)
+    float_bytes = plans[0].hp.torch_dtype.itemsize
+    data = facts(plans[0].hp.dataset)
     bank_copy = 0 if float_bytes == 4 else bank_values(data) * float_bytes
     dim = data.input_dim
-    deep = (plans[0].depth - 1) * (4 * hidden * hidden + rows * hidden)  # block layers
+    deep = (plans[0].hp.depth - 1) * (4 * hidden * hidden + rows * hidden)  # block layers
     return bank_copy + float_bytes * n_lanes * (4 * hidden * dim + 4 * rows * hidden
                                                 + kept_inputs * dim + deep)
 

@@ -84,7 +84,7 @@ def open_run(out: Path, cfg: RunConfig, device: torch.device, fresh: bool, quiet
     plans = list(plans)
     data = Datasets(device, cfg.data_dirs, progress=not quiet)
     data.load(datasets_of(plans) if plans else ("mnist",))
-    splits = {plan.lane_key(): plan_split(data.get(plan.dataset), plan) for plan in plans}
+    splits = {plan.lane_key(): plan_split(data.get(plan.hp.dataset), plan) for plan in plans}
     lock = RunLock(out)
     try:
         if fresh:

@@ -16,7 +16,7 @@ import logging
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -74,9 +74,9 @@ def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
     lanes, lane_plans = [], []
     for members in by_lane.values():
         first = members[0]
-        specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.init_spec, p.optimiser_spec)
+        specs = tuple(ModelSpec(p.hidden, p.lr, p.seed, p.hp.init_spec, p.hp.optimiser_spec)
                       for p in members)
-        lanes.append(Lane(split_of(first), first.seed, specs, first.augment))
+        lanes.append(Lane(split_of(first), first.seed, specs, first.hp.augment))
         lane_plans.append(members)
     return lanes, lane_plans
 
@@ -104,10 +104,10 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
     the rows, snapshots, shows progress). The one unit trainer of both executors: it needs no
     store. Returns each model's final parameters and divergence epoch (-1: none)."""
     lanes, lane_plans = layout(plans, split_of)
-    first = plans[0]
-    cohort = Cohort(lanes, activation=first.activation,  # type: ignore[arg-type]
+    hp = plans[0].hp
+    cohort = Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
                     device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim,
-                    depth=first.depth)
+                    depth=hp.depth)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     if resume is not None:
         try:
@@ -121,9 +121,9 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
         if on_epoch is not None:
             on_epoch(UnitEpoch(cohort, diverged_epoch, rows, result.epoch + 1))
 
-    train_cohort(cohort, bank, first.epochs, first.batch_size, start_epoch=start,
+    train_cohort(cohort, bank, hp.epochs, hp.batch_size, start_epoch=start,
                  on_epoch=epoch_done, diverged=diverged_epoch >= 0,
-                 precision=first.matmul_precision, budget=first.budget_batch_size)
+                 precision=hp.matmul_precision, budget=hp.budget_batch_size)
     return [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
 
@@ -143,13 +143,13 @@ def _train_here(ctx: RunContext, study: str, plans: list[ModelPlan],
             log.warning("%s; training %d models of %s from the start", exc, len(plans), study)
 
     def attempt(resume: dict | None, start: int) -> TrainedParams:
-        bar = progress(first.epochs, f"{study} {first.protocol} ({len(plans)} models)",
+        bar = progress(first.hp.epochs, f"{study} {first.protocol} ({len(plans)} models)",
                        ctx.quiet, unit="epochs", initial=start)
         pending: list[tuple] = []  # epoch rows since the last snapshot, committed with the next
 
         def keep(epoch: UnitEpoch) -> None:
             pending.extend(epoch.rows)
-            if epoch.epochs_done % snapshot_every == 0 or epoch.epochs_done == first.epochs:
+            if epoch.epochs_done % snapshot_every == 0 or epoch.epochs_done == first.hp.epochs:
                 _commit_snapshot(ctx, uid, epoch.cohort, epoch.diverged_epoch,
                                  epoch.epochs_done, pending)
                 pending.clear()
@@ -220,7 +220,7 @@ def store_trained(ctx: RunContext, unit: str, models: TrainedParams,
     rows, files = [], []
     for plan, params, diverged in models:
         path = f"checkpoints/{plan.model_id}.safetensors"
-        spec = json.dumps(asdict(plan))
+        spec = json.dumps(plan.record())
         # One metadata key: safetensors writes a header map in no fixed order, and checkpoints
         # of a resumed run must be byte-identical to an uninterrupted run's.
         record = save_tensors(ctx.out / path, params, {"plan": spec})

@@ -21,27 +21,27 @@ def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
     of the split without two images of each class."""
     try:
         split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
-                           balance=plan.balance, val_fraction=plan.val_fraction,
-                           draws=plan.draws)
-        if plan.train_size is not None and plan.train_size < len(split.train_idx):
+                           balance=plan.hp.balance, val_fraction=plan.hp.val_fraction,
+                           draws=plan.hp.draws)
+        if plan.hp.train_size is not None and plan.hp.train_size < len(split.train_idx):
             train_idx, _, train_y, _ = train_test_split(
-                split.train_idx, split.train_y, train_size=plan.train_size,
+                split.train_idx, split.train_y, train_size=plan.hp.train_size,
                 stratify=split.train_y, random_state=plan.seed)
             split = replace(split, train_idx=train_idx, train_y=train_y)
     except ValueError as exc:  # scikit-learn: a part too small for a stratified split
         raise UserInputError(
-            f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: pair "
-            f"{plan.pair_key} of {plan.dataset} (seed {plan.seed}) cannot be split so that "
+            f"val_fraction {plan.hp.val_fraction:g}, train_size {plan.hp.train_size}: pair "
+            f"{plan.pair_key} of {plan.hp.dataset} (seed {plan.seed}) cannot be split so that "
             f"training and validation each hold images of both classes ({exc}); choose a "
             "val_fraction nearer 0.2 or a larger train_size") from exc
     for part, labels in (("training", split.train_y), ("validation", split.val_y)):
         if min(int((labels == 0).sum()), int((labels == 1).sum())) < 1:
             raise UserInputError(
-                f"val_fraction {plan.val_fraction:g}, train_size {plan.train_size}: the "
-                f"{part} part of pair {plan.pair_key} of {plan.dataset} (seed {plan.seed}) "
+                f"val_fraction {plan.hp.val_fraction:g}, train_size {plan.hp.train_size}: the "
+                f"{part} part of pair {plan.pair_key} of {plan.hp.dataset} (seed {plan.seed}) "
                 "holds images of one class only; choose a val_fraction nearer 0.2 or a larger "
                 "train_size")
-    if plan.labels == "random":
+    if plan.hp.labels == "random":
         rng = np.random.default_rng([plan.seed, 1])
         split = replace(split, train_y=rng.permutation(split.train_y))
     return split

@@ -146,8 +146,8 @@ def test_a_smoke_ablation_finds_the_factor_that_decides_a_claim(tmp_path, run_cl
     anchor = next(a for a in summary["anchors"] if a["name"] == "protocol corrected")
     assert anchor["verdicts"]["w1_small"] == HOLDS
     plans = {c.name: capacity_plans(c.cfg, c.protocol) for c in design}
-    assert all(p.train_size == 512 for ps in plans.values() for p in ps)
-    assert {p.batch_size for p in plans["full_batch·normal"]} == {None}
+    assert all(p.hp.train_size == 512 for ps in plans.values() for p in ps)
+    assert {p.hp.batch_size for p in plans["full_batch·normal"]} == {None}
     figures = {p.name for p in (tmp_path / "run" / "figures").iterdir()}
     assert {"figE1_ablation_verdicts.png", "figE2_ablation_effects.png",
             "figE3_ablation_min_capacity.png"} <= figures
@@ -209,4 +209,4 @@ def test_the_default_design_shares_the_corrected_cell_with_its_anchor():
     assert named == ["sgd_128·kaiming·natural·sgd_epochs_100", "protocol corrected"]
     plans = [p for _, p in labelled_plans(cfg)]
     assert len(plans) == 18 * 63 and len({p.model_id for p in plans}) == 17 * 63
-    assert {p.train_size for p in plans} == {1024}
+    assert {p.hp.train_size for p in plans} == {1024}

@@ -93,10 +93,10 @@ def test_batched_kendall_equals_scipy_with_ties():
 def test_the_default_grid_is_novak_scale_and_names_every_factor():
     plans = population(SensitivityScaleConfig())
     assert len(plans) >= 2000 and len({p.model_id for p in plans}) == len(plans)
-    assert {p.depth for p in plans} == {1, 2, 3} and {p.dataset for p in plans} == {
+    assert {p.hp.depth for p in plans} == {1, 2, 3} and {p.hp.dataset for p in plans} == {
         "mnist", "digits"}
-    full = [p for p in plans if p.batch_size is None]
-    assert full and all(p.budget_batch_size == 128 for p in full)
+    full = [p for p in plans if p.hp.batch_size is None]
+    assert full and all(p.hp.budget_batch_size == 128 for p in full)
 
 
 @pytest.mark.parametrize(("section", "named"), [

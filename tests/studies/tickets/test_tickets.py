@@ -48,10 +48,11 @@ def test_the_oneshot_mask_keeps_the_largest_weights_at_the_imp_sparsity(scope):
 
 def _plan(pair=(4, 9), hidden=6, seed=0, epochs=2):
     from lowcap.run.plan import ModelPlan
+    from lowcap.training.hyperparameters import Hyperparameters
 
-    return ModelPlan(protocol="corrected", pair=pair, hidden=hidden, lr=0.05, seed=seed,
-                     epochs=epochs, batch_size=64, init="kaiming_uniform", init_std=0.1,
-                     balance=False, val_fraction=0.2, activation="relu", train_size=300)
+    hp = Hyperparameters(epochs=epochs, batch_size=64, init="kaiming_uniform", init_std=0.1,
+                         balance=False, val_fraction=0.2, activation="relu", train_size=300)
+    return ModelPlan("corrected", pair, hidden, 0.05, seed, hp)
 
 
 def test_a_round_keeps_its_masks_and_measures_oneshot_before_fine_tuning(mnist, bank):
@@ -63,7 +64,7 @@ def test_a_round_keeps_its_masks_and_measures_oneshot_before_fine_tuning(mnist, 
         trained = {k: v + 0.01 * torch.randn_like(v) for k, v in
                    init_params(plan.hidden, plan.seed + 5).items()}
         mask = magnitude_round(trained, None, 0.5, "global")
-        rewind = init_params(plan.hidden, plan.seed, plan.init_spec, pair=plan.pair)
+        rewind = init_params(plan.hidden, plan.seed, plan.hp.init_spec, pair=plan.pair)
         members.append(Member(plan, trained, rewind, mask))
     result = train_round(members, lambda p: plan_split(mnist, p), bank, "global", 1000)
     for member in members:
@@ -155,11 +156,11 @@ def test_rewind_points_are_the_initialisation_or_the_weights_after_k_epochs(mnis
     at_init = tickets_compute._rewind_points(Context(), plans, 0)
     late = tickets_compute._rewind_points(Context(), plans, 2)
     for plan in plans:
-        init = init_params(plan.hidden, plan.seed, plan.init_spec, pair=plan.pair)
+        init = init_params(plan.hidden, plan.seed, plan.hp.init_spec, pair=plan.pair)
         for key in init:
             assert torch.equal(at_init[plan.model_id][key], init[key])
         reference = train_reference(init, plan_split(mnist, plan), bank, plan.lr, 2,
-                                    plan.batch_size, plan.seed)
+                                    plan.hp.batch_size, plan.seed)
         got = {k: v.reshape(p.shape) for (k, v), p in
                zip(late[plan.model_id].items(), reference.parameters(), strict=True)}
         for (key, value), expected in zip(got.items(), reference.parameters(), strict=True):

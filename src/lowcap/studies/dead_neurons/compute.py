@@ -23,7 +23,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             pruned, _ = prune(plist, level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for lvl, params in ((0.0, dense), (level, sparse)):
-                    dead = dead_units(params, x, model.plan.activation)
+                    dead = dead_units(params, x, model.plan.hp.activation)
                     cut = disconnected_units(params) & ~dead
                     for metric, units in (("dead", dead), ("disconnected", cut),
                                           ("live", ~dead & ~cut)):

@@ -38,10 +38,10 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             x, y = bank.sample(split, "val", spec.max_images, spec.seed)
             pruned, _ = prune(plist, spec.level, "layerwise")
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
-                act = model.plan.activation
+                act = model.plan.hp.activation
                 fresh = {k: v.to(x) for k, v in init_params(
-                    model.plan.hidden, spec.seed + 10_000, model.plan.init_spec, x.shape[1],
-                    pair=model.plan.pair, depth=model.plan.depth).items()}
+                    model.plan.hidden, spec.seed + 10_000, model.plan.hp.init_spec, x.shape[1],
+                    pair=model.plan.pair, depth=model.plan.hp.depth).items()}
                 for method in spec.methods:
                     gen = torch.Generator().manual_seed(spec.seed)
                     for state, params in (("dense", dense), ("pruned", sparse)):

@@ -50,7 +50,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             bank = ctx.analysis_bank(members[0].plan)
             inputs = {part: bank.inputs(split, part) for part in ("val", "test")}
             params = [p for _, _, ps, _ in variants for p in ps[start:start + count]]
-            items.append((split, inputs, params, members[0].plan.activation))
+            items.append((split, inputs, params, members[0].plan.hp.activation))
             start += count
         rows: Rows = []
         start = 0

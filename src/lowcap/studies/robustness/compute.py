@@ -44,7 +44,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         x, y = ctx.analysis_bank(models[0].plan).inputs(split, "test")
         save_tensors(ctx.store.artefact(CORRUPTION_EXAMPLE), {"image": x[0].reshape(28, 28)})
         cohort = params_cohort([(split, [ctx.load_params(m.model_id) for m in models])],
-                               models[0].plan.activation, x.device, x.dtype)
+                               models[0].plan.hp.activation, x.device, x.dtype)
         rows: Rows = []
         for name, parameter, severity in settings:
             images = EvalSet.single(corrupt(x, name, parameter, spec.seed), y)

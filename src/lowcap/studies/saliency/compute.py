@@ -28,7 +28,7 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     dense = ctx.load_params(model.model_id)
     (magnitude,), _ = prune([dense], spec.level, "layerwise")
     (random,), _ = prune([dense], spec.level, "random", seed=spec.seed)
-    act = model.plan.activation
+    act = model.plan.hp.activation
     reference = saliency.finite_difference(dense, sample, spec.epsilon, act)
     rows: Rows = []
     per_image = {}

@@ -46,7 +46,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                       for sigma in spec.sigmas}
             inputs[("occlusion", float(spec.occlusion_size))] = x.masked_fill(mask, 0.0)
             for model, params in zip(members, plist, strict=True):
-                act = model.plan.activation
+                act = model.plan.hp.activation
                 rows.append((model.model_id, {"corruption": "clean", "parameter": 0.0}, "f1",
                              _f1(params, x, y, act)))
                 clean = {m: maps.centred_ranks(maps.attribute(m, params, x, act,

@@ -4,7 +4,7 @@ generalization gap, Jacobian norms, misclassification AUC and linear-region tran
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -35,7 +35,7 @@ def population(cfg, spec: SensitivityConfig
     study = [p for p in base if p.pair in spec.pairs and p.hidden in spec.widths]
     out = [("base", p) for p in base]
     for variant in spec.variants:
-        out += [(variant, replace(p, **VARIANT_CHANGES[variant])) for p in study]
+        out += [(variant, p.with_hp(**VARIANT_CHANGES[variant])) for p in study]
     return out
 
 
@@ -150,8 +150,9 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             if model is not None and not model.diverged:
                 by_split[plan.lane_key()].append((variant, plan))
         # One work item per split: its models share the probes (Ray tasks on a cluster).
-        items = [([ctx.load_params(p.model_id) for _, p in group], [p.activation for _, p in group],
-                  Probes.draw(ctx, group[0][1], spec)) for group in by_split.values()]
+        items = [([ctx.load_params(p.model_id) for _, p in group],
+                  [p.hp.activation for _, p in group], Probes.draw(ctx, group[0][1], spec))
+                 for group in by_split.values()]
         rows = []
         for group, measured in zip(by_split.values(), ctx.map(measure_split, items), strict=True):
             for (variant, plan), values in zip(group, measured, strict=True):

@@ -14,6 +14,7 @@ from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import train_plans, trained_models
 from lowcap.studies.sensitivity.compute import Probes, measure_split
 from lowcap.studies.sensitivity_scale.config import SensitivityScaleConfig
+from lowcap.training.hyperparameters import Hyperparameters
 
 PROTOCOL = "sensitivity_scale"  # the models' protocol name in the store
 
@@ -27,14 +28,13 @@ def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
             spec.batch_sizes, spec.augment, spec.labels, spec.seeds):
         batch_size = None if batch == "full" else int(batch)
         budget = spec.budget_batch_size
-        plans.append(ModelPlan(
-            protocol=PROTOCOL, pair=tuple(pair), hidden=width,  # type: ignore[arg-type]
-            lr=spec.learning_rates[optimiser], seed=seed, epochs=spec.epochs,
-            batch_size=batch_size, init=corrected.init, init_std=corrected.init_std,
-            balance=corrected.balance, val_fraction=corrected.val_fraction,
-            activation="relu", labels=labels, train_size=spec.train_size, augment=augment,
-            optimiser=optimiser, dataset=dataset, depth=depth,
-            budget_batch_size="own" if budget is None or budget == batch_size else budget))
+        hp = Hyperparameters.of(
+            corrected, epochs=spec.epochs, batch_size=batch_size, activation="relu",
+            labels=labels, train_size=spec.train_size, augment=augment, optimiser=optimiser,
+            dataset=dataset, depth=depth,
+            budget_batch_size="own" if budget is None or budget == batch_size else budget)
+        plans.append(ModelPlan(PROTOCOL, tuple(pair), width,  # type: ignore[arg-type]
+                               spec.learning_rates[optimiser], seed, hp))
     return plans
 
 

@@ -54,14 +54,15 @@ def _rewind_points(ctx: RunContext, plans: list[ModelPlan], epochs: int) -> dict
     recomputed by training a cohort that far: the stored dense models keep only their end."""
     bank = ctx.bank_for(plans[0])
     if epochs == 0:
-        return {p.model_id: init_params(p.hidden, p.seed, p.init_spec, bank.input_dim,
-                                        pair=p.pair, depth=p.depth) for p in plans}
+        return {p.model_id: init_params(p.hidden, p.seed, p.hp.init_spec, bank.input_dim,
+                                        pair=p.pair, depth=p.hp.depth) for p in plans}
     lanes, lane_plans = layout(plans, ctx.split)
-    cohort = Cohort(lanes, activation=plans[0].activation,  # type: ignore[arg-type]
+    hp = plans[0].hp
+    cohort = Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
                     device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim,
-                    depth=plans[0].depth)
-    train_cohort(cohort, bank, epochs, plans[0].batch_size, precision=plans[0].matmul_precision,
-                 budget=plans[0].budget_batch_size, evaluate_parts=())
+                    depth=hp.depth)
+    train_cohort(cohort, bank, epochs, hp.batch_size, precision=hp.matmul_precision,
+                 budget=hp.budget_batch_size, evaluate_parts=())
     return {plan.model_id: cohort.model_params(g, i)
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)}
 

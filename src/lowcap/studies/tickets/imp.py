@@ -99,8 +99,8 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
         specs, lane_params, lane_masks, lane_tags = [], [], [], []
         for member in group:
             plan, mask = member.plan, member.mask
-            fresh = init_params(plan.hidden, plan.seed + reinit_offset, plan.init_spec,
-                                bank.input_dim, pair=plan.pair, depth=plan.depth)
+            fresh = init_params(plan.hidden, plan.seed + reinit_offset, plan.hp.init_spec,
+                                bank.input_dim, pair=plan.pair, depth=plan.hp.depth)
             chosen = {"imp": (member.rewind, mask), "reinit": (fresh, mask),
                       # Seeded per model: successive rounds' random masks are nested.
                       "random_mask": (member.rewind,
@@ -109,19 +109,19 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
                                            oneshot_mask(member.trained, mask, scope))}
             for method in TRAINED:
                 start, method_mask = chosen[method]
-                specs.append(ModelSpec(plan.hidden, plan.lr, plan.seed, plan.init_spec,
-                                       plan.optimiser_spec))
+                specs.append(ModelSpec(plan.hidden, plan.lr, plan.seed, plan.hp.init_spec,
+                                       plan.hp.optimiser_spec))
                 lane_params.append(start)
                 lane_masks.append(method_mask)
                 lane_tags.append((plan.model_id, method))
-        lanes.append(Lane(split_of(first), first.seed, tuple(specs), first.augment))
+        lanes.append(Lane(split_of(first), first.seed, tuple(specs), first.hp.augment))
         params.append(lane_params)
         masks.append(lane_masks)
         tags.append(lane_tags)
-    plan = members[0].plan
-    cohort = Cohort(lanes, activation=plan.activation,  # type: ignore[arg-type]
+    hp = members[0].plan.hp
+    cohort = Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
                     device=bank.device, dtype=bank.images.dtype, params=params,
-                    input_dim=bank.input_dim, depth=plan.depth)
+                    input_dim=bank.input_dim, depth=hp.depth)
     cohort.set_masks(masks)
     before = evaluate(cohort, EvalSet.of(cohort, bank, "val"))["f1"]
     best = torch.full((cohort.n_lanes, cohort.max_models), -1.0, dtype=torch.float64)
@@ -130,8 +130,8 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
         torch.maximum(best, torch.from_numpy(result.metrics["val_f1"]).nan_to_num(-1.0),
                       out=best)
 
-    train_cohort(cohort, bank, plan.epochs, plan.batch_size, on_epoch=track,
-                 precision=plan.matmul_precision, budget=plan.budget_batch_size,
+    train_cohort(cohort, bank, hp.epochs, hp.batch_size, on_epoch=track,
+                 precision=hp.matmul_precision, budget=hp.budget_batch_size,
                  evaluate_parts=("val",))
     result = RoundResult({}, {})
     for g, lane_tags in enumerate(tags):

@@ -33,7 +33,7 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
     (sparse,), _ = prune([dense], spec.level, "layerwise")
     rows: Rows = []
     arrays = {"labels": torch.from_numpy(y)}
-    act = model.plan.activation
+    act = model.plan.hp.activation
 
     def units(params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Every hidden layer's units side by side (one hidden layer: its h units)."""

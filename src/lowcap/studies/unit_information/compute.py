@@ -30,7 +30,7 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
             for model, dense, sparse in zip(members, plist, pruned, strict=True):
                 for state, params in (("dense", dense), ("pruned", sparse)):
                     # Every hidden layer's units (one hidden layer: its h units).
-                    hidden = torch.cat(every_hidden_layer(params, x, model.plan.activation), 1)
+                    hidden = torch.cat(every_hidden_layer(params, x, model.plan.hp.activation), 1)
                     values = specialisation(unit_label_information(hidden, y, spec.bins))
                     rows += [(model.model_id, {"state": state, "level": spec.level}, metric,
                               value) for metric, value in values.items()]
