@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from filelock import FileLock
 
 # Ray in the tests (a local Ray, a simulated cluster, and the lowcap processes they start)
 # resolves "this node" to the loopback address, not the machine's network address: its
@@ -59,13 +61,33 @@ def run_cli(monkeypatch, capsys):
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """A finished `lowcap reproduce --profile smoke` run directory (shared by the session)."""
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke",
-                           "--out", str(out), "--quiet", "--device", "cpu"],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr
+    """A finished `lowcap reproduce --profile smoke` run directory, made once and shared by
+    every test of the session and by every pytest-xdist worker (read it only: a test that
+    changes a run takes `run_copy`)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' folders share a parent
+        shared = shared.parent
+    out = shared / "smoke" / "run"
+    with FileLock(shared / "smoke.lock"):
+        if not (out / "summary.json").exists():
+            done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--profile",
+                                   "smoke", "--out", str(out), "--quiet", "--device", "cpu"],
+                                  capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, done.stderr
     return out
+
+
+def smoke_subset(folder: Path, *studies: str) -> Path:
+    """A config file in `folder`: the smoke profile (same models, same ids) with only the
+    named studies' sections, for a test that needs just their numbers."""
+    from lowcap.studies.registry import studies as registry
+
+    smoke = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+    dropped = {study.name for study in registry()} - set(studies)
+    path = folder / "smoke-subset.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in smoke.items() if k not in dropped},
+                                   sort_keys=False))
+    return path
 
 
 @pytest.fixture

@@ -8,9 +8,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_prune_with_new_levels_adds_them(run_copy, run_cli):
-    code, _, err = run_cli("prune", str(run_copy), "--levels", "0.3,0.99", "--methods",
-                           "layerwise,random", "--quiet", "--device", "cpu")
+    before = (run_copy / "summary.json").read_bytes()
+    code, out, err = run_cli("prune", str(run_copy), "--levels", "0.3,0.99", "--methods",
+                             "layerwise,random", "--quiet", "--device", "cpu", "--no-report")
     assert code == 0, err
+    assert "report was not rebuilt" in out and "lowcap report" in out
+    assert (run_copy / "summary.json").read_bytes() == before  # stored, not yet reported
+    assert run_cli("report", str(run_copy))[0] == 0
     summary = json.loads((run_copy / "summary.json").read_text())
     levels = summary["pruning"]["4-9"]["24"]
     assert set(levels) == {"0.3", "0.99"}
@@ -50,7 +54,7 @@ def test_sensitivity_and_narrow_commands_recompute_with_new_options(run_copy, ru
     summary = json.loads((run_copy / "summary.json").read_text())
     assert summary["sensitivity"]["models"] > 0
     code, _, err = run_cli("narrow", str(run_copy), "--datasets", "synthetic", "--steps", "20",
-                           "--quiet")
+                           "--quiet", "--no-report")
     assert code == 0, err
     config = (run_copy / "config.yaml").read_text()
     assert "steps: 20" in config and "widths:\n  - 8" in config

@@ -168,11 +168,14 @@ def six_epochs(tmp_path_factory) -> tuple[Path, dict[str, bytes], Path]:
     return config, weights, next((other / "checkpoints").glob("*.safetensors"))
 
 
-def _killed_mid_training(config: Path, out: Path) -> str:
-    """The six-epoch run killed after its third snapshot; the snapshot the store names."""
-    proc = subprocess.Popen([*LOWCAP, "sweep", str(config), "--out", str(out), "--device", "cpu"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+@pytest.fixture(scope="module")
+def killed_six(six_epochs, tmp_path_factory) -> tuple[Path, str]:
+    """The six-epoch run killed after its third snapshot, and the snapshot the store names
+    (each test takes a copy)."""
+    out = tmp_path_factory.mktemp("killed") / "R"
+    proc = subprocess.Popen([*LOWCAP, "sweep", str(six_epochs[0]), "--out", str(out),
+                             "--device", "cpu"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     for line in proc.stderr:
         if line.strip().endswith("3/6 epochs"):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -181,20 +184,21 @@ def _killed_mid_training(config: Path, out: Path) -> str:
     db = sqlite3.connect(out / "store" / "results.sqlite")
     snapshot, = db.execute("SELECT snapshot FROM units WHERE done = 0").fetchone()
     db.close()
-    return snapshot
+    return out, snapshot
 
 
 @pytest.mark.parametrize("replacement", ["another model's weights", "a final checkpoint",
                                          "a checkpoint, in a store without file records"])
 def test_a_snapshot_that_is_not_the_units_own_is_dropped_and_the_unit_retrained(
-        tmp_path, six_epochs, replacement):
+        tmp_path, six_epochs, killed_six, replacement):
     """Cases 3 and 4: a snapshot replaced by another model's state (same shapes), or by a
     final checkpoint (other shapes), is refused by its recorded sha256, or by its header
     where the store has no record (older lowcaps): the run warns, trains the unit from the
     start, and ends with the weights of an uninterrupted run."""
     config, clean, other = six_epochs
     out = tmp_path / "R"
-    snapshot = _killed_mid_training(config, out)
+    shutil.copytree(killed_six[0], out)
+    snapshot = killed_six[1]
     path = out / snapshot
     if replacement == "another model's weights":
         state = load_file(path)

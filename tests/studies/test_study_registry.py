@@ -116,3 +116,24 @@ def test_docs_name_no_shared_folder():
     texts = [p.read_text() for p in [*SRC.rglob("*.py"), *(ROOT / "docs").rglob("*.md"),
                                      ROOT / "README.md"]]
     assert not any(re.search(r"shared/(docs|seeds)", t) for t in texts)
+
+
+def test_a_study_reads_another_studys_section_only_where_it_declares_it():
+    """Every `section(cfg, Kind)` in a study's folder names its own config or one it lists in
+    `Study.reads`; and the check finds the reads that exist (pruning reads t-SNE's)."""
+    import importlib
+
+    found = {}
+    for study in studies():
+        package = importlib.import_module(f"lowcap.studies.{study.name}")
+        folder = Path(package.__file__).parent
+        for path in folder.glob("*.py"):
+            module = importlib.import_module(f"lowcap.studies.{study.name}.{path.stem}"
+                                             if path.stem != "__init__" else package.__name__)
+            for name in re.findall(r"\bsection\([^,()]+,\s*(\w+)\)", path.read_text()):
+                kind = getattr(module, name)
+                found.setdefault(study.name, set()).add(kind)
+                assert kind is study.config or kind in study.reads, (study.name, path, name)
+    registry = {study.name: study for study in studies()}
+    assert registry["tsne"].config in found["pruning"]
+    assert registry["capacity"].config in found["cnn_baseline"]

@@ -113,7 +113,7 @@ def _analysis_command(study) -> click.Command:
     config section overridden by the options; rebuilds the report."""
     spec = study.command
 
-    def run(directory: Path, device: str, quiet: bool, **options) -> None:
+    def run(directory: Path, device: str, quiet: bool, no_report: bool, **options) -> None:
         from lowcap.studies.base import comma
 
         select = {}
@@ -129,11 +129,14 @@ def _analysis_command(study) -> click.Command:
         if spec.check is not None:
             spec.check(cfg, directory)
         _execute(cfg, directory, device, False, quiet, "local", train=False,
-                 analyses=(study.name,))
+                 analyses=(study.name,), report=not no_report)
 
     params = [click.argument("directory", type=PATH),
               click.option("--device", type=DEVICES, default="auto", show_default=True),
               click.option("--quiet", is_flag=True, help="No progress bars."),
+              click.option("--no-report", is_flag=True,
+                           help="Store the results without rebuilding the report (several "
+                                "analyses in a row, then one `lowcap report DIR`)."),
               *spec.options]
     if study.selection is not None:  # every analysis of trained models takes a selection
         params += [click.option(f"--select-{field.replace('_', '-')}", f"select_{field}",
@@ -258,7 +261,8 @@ def _load(profile: str | None, config: Path | None):
 
 def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: str,
              train: bool = True, analyses: tuple[str, ...] | None = None,
-             ray_address: str | None = None, ray_timeout: float = 30.0) -> None:
+             ray_address: str | None = None, ray_timeout: float = 30.0,
+             report: bool = True) -> None:
     from lowcap.report.build import build_report
     from lowcap.run.rundir import check_run, open_run, resolve_device
     from lowcap.studies.schedule import (
@@ -291,12 +295,16 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
             seconds.update(run_analyses(ctx, cfg, analyses))
             for phase, secs in seconds.items():
                 click.echo(f"{phase}: {secs:.1f} s", err=True)
-            summary = build_report(out, ctx.store, parallel=True)
+            summary = build_report(out, ctx.store, parallel=True) if report else None
         finally:
             ctx.close()
     finally:
         if remote is not None:
             remote.shutdown()
+    if summary is None:
+        click.echo(f"done in {time.perf_counter() - started:.1f} s; stored in {out}; the "
+                   f"report was not rebuilt: run `lowcap report {out}` when you want it")
+        return
     click.echo(f"done in {time.perf_counter() - started:.1f} s "
                f"(stored compute {summary['seconds']['total']:.1f} s); "
                f"report: {out / 'report.html'}")

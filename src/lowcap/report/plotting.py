@@ -1,8 +1,11 @@
 """Shared matplotlib plumbing: headless backend, atomic PNG + SVG output (rendered in worker
-processes inside `figure_workers`), seed bands."""
+processes inside `figure_workers`, and only where the figure changed), seed bands."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import multiprocessing
 import os
 import pickle
@@ -17,9 +20,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.transforms import TransformNode
 
-from lowcap.atomic import atomic_path
+from lowcap import __version__
+from lowcap.atomic import atomic_path, atomic_write_text
 from lowcap.concurrency import die_with_parent
+
+# In a run's figures folder: each figure's fingerprint and its files' sizes and times when
+# lowcap drew them, so that a rebuilt report draws only the figures whose content changed.
+RENDERED = "rendered.json"
 
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: int = 1):
@@ -32,6 +41,7 @@ def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: i
 
 _pool: ProcessPoolExecutor | None = None
 _pending: list[Future] = []
+_drawn: list[tuple[Path, str, str]] = []  # (folder, name, fingerprint) drawn, not yet recorded
 
 
 @contextmanager
@@ -49,20 +59,77 @@ def figure_workers(processes: int | None = None) -> Iterator[None]:
             yield
             for future in _pending:
                 future.result()
+            _record_drawn()
         finally:
             _pool = None
             _pending.clear()
+            _drawn.clear()
 
 
 def save_figure(fig: Figure, folder: Path, name: str) -> Path:
-    """Write `name`.png and `name`.svg atomically (in a worker inside `figure_workers`);
-    returns the PNG path."""
-    if _pool is None:
-        _render(fig, folder, name)
-    else:
-        _pending.append(_pool.submit(_render_pickled, pickle.dumps(fig), folder, name))
+    """Write `name`.png and `name`.svg atomically (in a worker inside `figure_workers`), unless
+    both files are what lowcap drew for a figure of the same content; returns the PNG path."""
+    key = fingerprint(fig)
+    on_disk = _entry(folder, name, key)
+    if on_disk is None or _recorded(folder).get(name) != on_disk:
+        if _pool is None:
+            _render(fig, folder, name)
+            _drawn.append((folder, name, key))
+            _record_drawn()
+        else:
+            _pending.append(_pool.submit(_render_pickled, pickle.dumps(fig), folder, name))
+            _drawn.append((folder, name, key))
     plt.close(fig)
     return folder / f"{name}.png"
+
+
+class _ContentPickler(pickle.Pickler):
+    """Pickles a figure without its transforms' back-references (dicts keyed by object ids),
+    the one part of a figure's pickle that differs between two builds of the same figure."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, TransformNode):
+            state = obj.__getstate__()
+            state.pop("_parents", None)
+            return object.__new__, (type(obj),), state
+        return NotImplemented
+
+
+def fingerprint(fig: Figure) -> str:
+    """A hash of everything a figure draws (and of the lowcap and matplotlib that draw it)."""
+    buffer = io.BytesIO()
+    _ContentPickler(buffer, protocol=5).dump(fig)
+    versions = f"{__version__} {matplotlib.__version__}".encode()
+    return hashlib.sha256(versions + buffer.getvalue()).hexdigest()[:32]
+
+
+def _entry(folder: Path, name: str, key: str) -> dict | None:
+    """What the record holds for a figure whose files are on disk (None: one is missing)."""
+    try:
+        stats = [(folder / f"{name}.{ext}").stat() for ext in ("png", "svg")]
+    except OSError:
+        return None
+    return {"fingerprint": key, "files": [[s.st_size, s.st_mtime_ns] for s in stats]}
+
+
+def _recorded(folder: Path) -> dict:
+    """The figures folder's record of what lowcap drew ({} where it has none or cannot read
+    it: everything is drawn again)."""
+    try:
+        record = json.loads((folder / RENDERED).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _record_drawn() -> None:
+    """Add the figures drawn since the last call to their folders' records."""
+    for folder in {folder for folder, _, _ in _drawn}:
+        record = _recorded(folder)
+        record.update({name: _entry(folder, name, key) for where, name, key in _drawn
+                       if where == folder})
+        atomic_write_text(folder / RENDERED, json.dumps(record, indent=0, sort_keys=True))
+    _drawn.clear()
 
 
 def _linear_where_nothing_is_positive(fig: Figure) -> None:

@@ -33,7 +33,7 @@ OWNED: dict[str, tuple[str, ...]] = {
     "store": ("results.sqlite", "results.sqlite-wal", "results.sqlite-shm",
               "results.sqlite-journal", "*.safetensors"),
     "checkpoints": ("*.safetensors",),
-    "figures": ("*.png", "*.svg"),
+    "figures": ("*.png", "*.svg", "rendered.json"),
 }
 # An atomic write's temporary: "." + final name + "." + random suffix + ".tmp" (atomic.py).
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")

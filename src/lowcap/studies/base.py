@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -20,6 +20,14 @@ from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
 from lowcap.studies.selection import Selection
+
+S = TypeVar("S", bound=ConfigSection)
+
+
+def section(cfg: Any, kind: type[S]) -> S | None:
+    """The section of type `kind` that `cfg` sets (None where it is unset), typed: how a study
+    reads its own section, or another study's that it declares in `Study.reads`."""
+    return next((value for value in vars(cfg).values() if type(value) is kind), None)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,9 @@ class Study:
     # a protocol's preset (protocol name → {field: value}).
     protocol_fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     protocol_presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Other studies' config sections it reads where they are set (through `section`), e.g.
+    # the model the t-SNE section embeds; a test holds every such read to this declaration.
+    reads: tuple[type[ConfigSection], ...] = ()
 
 
 def refusal(study: Study, protocol: ProtocolConfig) -> str | None:

@@ -102,7 +102,7 @@ def test_the_study_resumes_after_a_crash_from_its_last_round(run_copy, run_cli, 
     calls.clear()
     monkeypatch.setattr(tickets_compute, "train_round",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
-    code, _, err = run_cli("tickets", str(run_copy), "--rounds", "3", *options)
+    code, _, err = run_cli("tickets", str(run_copy), "--rounds", "3", *options, "--no-report")
     assert code == 0, err
     # corrected resumes at round 2 (rounds 2, 3); reference had not started (rounds 1–3).
     assert len(calls) == 2 + 3
@@ -173,7 +173,7 @@ def test_a_rounds_weights_replaced_on_disk_are_trained_again(run_copy, run_cli, 
     """The kept IMP weights resume the later rounds: a file copied over them (another round's
     here) no longer matches the size and sha256 the store recorded, so its round is trained
     again with a warning, not resumed from."""
-    options = ("--pairs", "4-9", "--widths", "4", "--quiet")
+    options = ("--pairs", "4-9", "--widths", "4", "--quiet", "--no-report")
     assert run_cli("tickets", str(run_copy), "--rounds", "2", *options)[0] == 0
     first = sorted((run_copy / "store").glob("tickets-*-round01.safetensors"))[0]
     second = first.with_name(first.name.replace("round01", "round02"))

@@ -7,7 +7,8 @@ from lowcap.report.statistics import BOOTSTRAP
 from lowcap.report.tables import ModelCurves, model_curves
 from lowcap.run.config import ProtocolConfig, RunConfig
 from lowcap.run.plan import ModelPlan, grid
-from lowcap.studies.base import ReportInput, Section
+from lowcap.studies.base import ReportInput, Section, section
+from lowcap.studies.capacity.config import CapacityConfig
 from lowcap.studies.capacity.figures import capacity_figure, dynamics_figures
 from lowcap.studies.capacity.tables import capacity_table
 
@@ -16,7 +17,7 @@ PAPER_MIN_CAPACITY = {"0-1": "≈ 4", "1-7": "≈ 10", "5-6": "≈ 10", "3-8": "
 
 def plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     """Every pair × width × seed at the main learning rate (none without the section)."""
-    spec = getattr(cfg, "capacity", None)
+    spec = section(cfg, CapacityConfig)
     return [] if spec is None else grid(cfg, protocol, spec.pairs, cfg.widths, [cfg.lr])
 
 

@@ -2,6 +2,7 @@
 same pairs and splits, their capacity curve beside the MLP's."""
 
 from lowcap.studies.base import Command, Study, ints, option
+from lowcap.studies.capacity.config import CapacityConfig
 from lowcap.studies.cnn_baseline.compute import compute
 from lowcap.studies.cnn_baseline.config import CnnBaselineConfig
 from lowcap.studies.cnn_baseline.report import report, summary
@@ -14,4 +15,5 @@ STUDY = Study(
         "(resuming per width); their capacity curve beside the MLP's. Rebuilds the report.",
         options=(option("--channels", "First-layer channels, e.g. 1,2,4,8."),
                  option("--epochs", "Training epochs (15).", int)),
-        overrides=lambda channels, epochs: {"channels": ints(channels), "epochs": epochs}))
+        overrides=lambda channels, epochs: {"channels": ints(channels), "epochs": epochs}),
+    reads=(CapacityConfig,))  # its MLP curve and capacity rule, where the section is set

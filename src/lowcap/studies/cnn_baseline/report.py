@@ -11,7 +11,8 @@ import numpy as np
 from lowcap.data import pair_key
 from lowcap.report.html import table
 from lowcap.report.plotting import new_figure, save_figure
-from lowcap.studies.base import ReportInput, Section
+from lowcap.studies.base import ReportInput, Section, section
+from lowcap.studies.capacity.config import CapacityConfig
 from lowcap.studies.capacity.report import summary as capacity_summary
 from lowcap.studies.capacity.statistics import meets_rule
 from lowcap.studies.cnn_baseline.compute import ANALYSIS, model_id, setting
@@ -21,7 +22,7 @@ DEFAULT_RULE = (0.90, 0.02)  # min F1, max seed std: the capacity study's defaul
 
 
 def _rule(inp: ReportInput) -> tuple[float, float]:
-    spec = getattr(inp.cfg, "capacity", None)
+    spec = section(inp.cfg, CapacityConfig)
     return DEFAULT_RULE if spec is None else (spec.min_f1, spec.max_std)
 
 
@@ -48,7 +49,7 @@ def summary(inp: ReportInput) -> dict:
     capacity rule, in its own unit and in parameters."""
     spec = inp.cfg.cnn_baseline
     min_f1, max_std = _rule(inp)
-    mlp = capacity_summary(inp)["capacity"] if getattr(inp.cfg, "capacity", None) else {}
+    mlp = capacity_summary(inp)["capacity"] if section(inp.cfg, CapacityConfig) else {}
     depth = inp.protocol.depth if inp.protocol is not None else 1
     pairs: dict = {}
     for pair, widths in _cells(inp).items():

@@ -19,7 +19,7 @@ from lowcap.run.config import (
     positive_lrs,
 )
 from lowcap.run.plan import ModelPlan, grid
-from lowcap.studies.base import ReportInput, Section
+from lowcap.studies.base import ReportInput, Section, section
 
 PAPER_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 
@@ -38,7 +38,7 @@ class LRGridConfig(ConfigSection):
 
 def plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     """Every width × learning rate × seed on the grid's pair (none without the section)."""
-    spec = getattr(cfg, "lr_grid", None)
+    spec = section(cfg, LRGridConfig)
     return ([] if spec is None
             else grid(cfg, protocol, [spec.pair], cfg.widths, spec.learning_rates))
 

@@ -10,6 +10,7 @@ from lowcap.studies.pruning.compute import compute
 from lowcap.studies.pruning.config import PruningConfig
 from lowcap.studies.pruning.report import report, summary
 from lowcap.studies.selection import Selection
+from lowcap.studies.tsne.config import TSNEConfig
 
 STUDY = Study(
     "pruning", PruningConfig, compute=compute, report=report, summary=summary,
@@ -24,4 +25,5 @@ STUDY = Study(
     protocol_fields={"pruning_fraction_scale": (Literal["intended", "both"], Field(
         "intended", description="both: also prune with the reference code's fraction/100, "
         "reported as the method layerwise_refscale."))},
-    protocol_presets={"reference": {"pruning_fraction_scale": "both"}})
+    protocol_presets={"reference": {"pruning_fraction_scale": "both"}},
+    reads=(TSNEConfig,))  # its methods figure shows the model the t-SNE section embeds

@@ -13,10 +13,11 @@ from lowcap.report.tables import results_by_model
 from lowcap.report.trends import factor_trend
 from lowcap.run.plan import ModelPlan
 from lowcap.run.store import Store
-from lowcap.studies.base import ReportInput, Section
+from lowcap.studies.base import ReportInput, Section, section
 from lowcap.studies.pruning.compute import pruning_methods
 from lowcap.studies.pruning.methods import pruned_count
 from lowcap.studies.selection import Selection
+from lowcap.studies.tsne.config import TSNEConfig
 
 # The paper's numbering of its pruning figures.
 PRUNING_FIGURES = {"4-9": "fig4", "0-1": "figB1", "1-7": "figB2", "3-8": "figB3", "5-6": "figB4"}
@@ -76,7 +77,7 @@ def report(inp: ReportInput) -> Section:
     by_method = result["pruning_methods"]
     layerwise = _layerwise(by_method)
     figures = pruning_figures(layerwise, inp.figures, name)
-    focus = getattr(cfg, "tsne", None)
+    focus = section(cfg, TSNEConfig)
     pair = f"{focus.pair[0]}-{focus.pair[1]}" if focus else next(iter(layerwise), None)
     hidden = str(focus.hidden) if focus else None
     if pair and hidden:

@@ -14,6 +14,7 @@ from lowcap.run.config import (
     positive_lrs,
 )
 from lowcap.run.plan import ModelPlan, grid
+from lowcap.studies.base import section
 
 
 class SweepConfig(ConfigSection):
@@ -33,6 +34,6 @@ class SweepConfig(ConfigSection):
 
 def plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     """The sweep's grid under a protocol (none without the section)."""
-    spec = getattr(cfg, "sweep", None)
+    spec = section(cfg, SweepConfig)
     return ([] if spec is None
             else grid(cfg, protocol, spec.pairs, spec.widths, spec.learning_rates))

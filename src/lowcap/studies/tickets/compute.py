@@ -19,6 +19,7 @@ from lowcap.run.config import ProtocolConfig, RunConfig
 from lowcap.run.context import RunContext
 from lowcap.run.plan import ModelPlan, grid
 from lowcap.run.runner import layout, train_plans, trained_models
+from lowcap.studies.base import section
 from lowcap.studies.pruning.methods import magnitude_round
 from lowcap.studies.tickets.config import TicketsConfig
 from lowcap.studies.tickets.imp import METHODS, Member, Params, kept_share, train_round
@@ -31,7 +32,7 @@ ANALYSIS = "tickets"
 
 def dense_plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     """The dense models of the study under `protocol` (none without the section)."""
-    spec: TicketsConfig | None = getattr(cfg, "tickets", None)
+    spec = section(cfg, TicketsConfig)
     if spec is None:
         return []
     narrowed = protocol.model_copy(update={"seeds": protocol.seeds[: spec.seeds],
