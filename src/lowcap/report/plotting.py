@@ -84,15 +84,19 @@ def save_figure(fig: Figure, folder: Path, name: str) -> Path:
 
 
 class _ContentPickler(pickle.Pickler):
-    """Pickles a figure without its transforms' back-references (dicts keyed by object ids),
-    the one part of a figure's pickle that differs between two builds of the same figure."""
+    """Pickles a figure without what differs between two builds of the same figure: its
+    transforms' back-references (dicts keyed by object ids) and its pyplot number (how many
+    figures the process made before it)."""
 
     def reducer_override(self, obj):
-        if isinstance(obj, TransformNode):
-            state = obj.__getstate__()
-            state.pop("_parents", None)
-            return object.__new__, (type(obj),), state
-        return NotImplemented
+        drop = ("_parents",) if isinstance(obj, TransformNode) else (
+            ("_number", "_restore_to_pylab") if isinstance(obj, Figure) else None)
+        if drop is None:
+            return NotImplemented
+        state = obj.__getstate__()
+        for key in drop:
+            state.pop(key, None)
+        return object.__new__, (type(obj),), state
 
 
 def fingerprint(fig: Figure) -> str:
