@@ -14,6 +14,9 @@ from lowcap.data.tasks import pair_key
 from lowcap.run.config import Pair, ProtocolConfig, RunConfig
 from lowcap.training.hyperparameters import Hyperparameters
 
+# A plan's fields beside its hyperparameters, in the order its record lists them.
+_GRID_AXES = ("protocol", "pair", "hidden", "lr", "seed")
+
 
 @dataclass(frozen=True)
 class ModelPlan:
@@ -28,23 +31,26 @@ class ModelPlan:
 
     @cached_property  # hashed once: studies look ids up thousands of times
     def model_id(self) -> str:
-        """A short hash of the plan's record (its name in the store and checkpoints/)."""
-        values = {"protocol": self.protocol, "pair": self.pair, "hidden": self.hidden,
-                  "lr": self.lr, "seed": self.seed, **self.hp.named()}
+        """A short hash of the plan's grid axes and naming hyperparameters (its name in the
+        store and checkpoints/)."""
+        values = {**self._grid_axes(), **self.hp.named()}
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
     def record(self) -> dict[str, Any]:
         """The plan as one flat mapping (stored beside each model and in its checkpoint)."""
-        return {"protocol": self.protocol, "pair": list(self.pair), "hidden": self.hidden,
-                "lr": self.lr, "seed": self.seed, **asdict(self.hp)}
+        return {**self._grid_axes(), **asdict(self.hp)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ModelPlan:
         """The plan a `record()` describes (fields added since it was written: defaults)."""
-        grid_axes = {name: record[name] for name in ("protocol", "hidden", "lr", "seed")}
+        axes = {name: record[name] for name in _GRID_AXES}
         hp = {k: v for k, v in record.items() if k in Hyperparameters.__dataclass_fields__}
-        return cls(pair=tuple(record["pair"]), hp=Hyperparameters(**hp),  # type: ignore[arg-type]
-                   **grid_axes)
+        return cls(**{**axes, "pair": tuple(axes["pair"])}, hp=Hyperparameters(**hp))
+
+    def _grid_axes(self) -> dict[str, Any]:
+        """The fields beside `hp`, as JSON writes them (the pair as a list)."""
+        return {name: list(self.pair) if name == "pair" else getattr(self, name)
+                for name in _GRID_AXES}
 
     def with_hp(self, **changes: Any) -> ModelPlan:
         """This plan with some hyperparameters changed."""
