@@ -126,8 +126,14 @@ class Run:
         params = load_tensors(self.path / path, record=self.store.file_records().get(path))
         return build_mlp(params, row["spec"]["activation"])
 
-    def summary(self) -> dict:
-        """The run's summary.json (as the last `lowcap report` wrote it)."""
+    def summary(self, from_store: bool = False) -> dict:
+        """The run's summary.json (as the last `lowcap report` wrote it); with `from_store`,
+        the summary the report would write now, computed from the store alone without
+        drawing or writing anything (e.g. after `--no-report`)."""
+        if from_store:
+            from lowcap.report.build import summarize
+
+            return summarize(self.path)
         return json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
 
     def figure(self, name: str) -> Path:

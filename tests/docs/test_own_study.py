@@ -200,20 +200,19 @@ def test_a_collapsed_model_is_flagged_in_table_plot_data_and_api(walkthrough, tm
 
 
 @pytest.mark.slow
-def test_more_seeds_extend_the_run_and_say_what_was_reused(walkthrough, tmp_path):
+def test_more_seeds_extend_the_run_and_say_what_was_reused(walkthrough, tmp_path, run_cli):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(walkthrough, run)
     done = subprocess.run([sys.executable, "-m", "lowcap.cli", "sweep",
                            str(ROOT / "configs/examples/robustness-2-7.yaml"), "--out", str(run),
-                           "--seeds", "4", "--device", "cpu"],
+                           "--seeds", "4", "--device", "cpu", "--no-report"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "lowcap: sweep: 18 models reused, 6 to train" in done.stderr
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["robustness"]["trends"]["gaussian"]["seeds"] == 4
-    bad = subprocess.run([sys.executable, "-m", "lowcap.cli", "sweep",
-                          str(ROOT / "configs/examples/robustness-2-7.yaml"), "--out", str(run),
-                          "--seeds", "0"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--seeds" in bad.stderr
+    with open_run(run) as opened:
+        assert opened.summary(from_store=True)["robustness"]["trends"]["gaussian"]["seeds"] == 4
+    code, _, err = run_cli("sweep", str(ROOT / "configs/examples/robustness-2-7.yaml"), "--out",
+                           str(run), "--seeds", "0")
+    assert code == 2 and "--seeds" in err

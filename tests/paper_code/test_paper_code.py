@@ -64,7 +64,7 @@ def test_cohort_on_the_replica_ends_where_the_paper_code_ends(mnist, seed):
                                               for h in widths)))
     cohort = Cohort(lanes, dtype=torch.float64)
     final = {}
-    train_cohort(cohort, bank, 100, None,
+    train_cohort(cohort, bank, 100, None, evaluate_parts=("val",),
                  on_epoch=lambda c, result: final.update(result.metrics))
     for g, key in enumerate(pairs):
         for i, spec in enumerate(lanes[g].models):

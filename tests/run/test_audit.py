@@ -163,7 +163,7 @@ def six_epochs(tmp_path_factory) -> tuple[Path, dict[str, bytes], Path]:
     clean, other = folder / "clean", folder / "other"
     for cfg, out in ((config, clean), (_config(folder, "other.yaml", lr=0.5), other)):
         subprocess.run([*LOWCAP, "sweep", str(cfg), "--out", str(out), "--quiet", "--device",
-                        "cpu"], check=True, capture_output=True, timeout=300)
+                        "cpu", "--no-report"], check=True, capture_output=True, timeout=300)
     weights = {p.name: p.read_bytes() for p in (clean / "checkpoints").iterdir()}
     return config, weights, next((other / "checkpoints").glob("*.safetensors"))
 
@@ -212,7 +212,8 @@ def test_a_snapshot_that_is_not_the_units_own_is_dropped_and_the_unit_retrained(
             db.commit()
             db.close()
     done = subprocess.run([*LOWCAP, "sweep", str(config), "--out", str(out), "--quiet",
-                           "--device", "cpu"], capture_output=True, text=True, timeout=300)
+                           "--device", "cpu", "--no-report"], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert "training 1 models of capacity from the start" in done.stderr
     assert {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()} == clean

@@ -198,19 +198,19 @@ def _locked(marker: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_two_reproduce_processes_on_one_folder(tmp_path):
+def test_two_reproduce_processes_on_one_folder(tmp_path, run_cli):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "lowcap.cli", "reproduce", "--profile", "smoke", "--out",
-               str(out), "--quiet", "--device", "cpu"]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["reproduce", "--profile", "smoke", "--out", str(out), "--quiet", "--device", "cpu"]
+    first = subprocess.Popen([sys.executable, "-m", "lowcap.cli", *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while not _locked(out / MARKER) and first.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert _locked(out / MARKER), "the first run never took the lock"
-        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        assert second.returncode == 2
-        assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+        code, _, err = run_cli(*args)  # the second: this process
+        assert code == 2
+        assert f"pid {first.pid}" in err and "Traceback" not in err
     finally:
         first.kill()
         first.wait()

@@ -40,6 +40,9 @@ def _common_run_options(func):
                         help="Delete what lowcap wrote in the run folder and start over "
                              "(only a lowcap run folder; your own files there stay).")(func)
     func = click.option("--quiet", is_flag=True, help="No progress bars.")(func)
+    func = click.option("--no-report", is_flag=True,
+                        help="Store the results without writing the report (write it later "
+                             "with `lowcap report DIR`).")(func)
     return func
 
 
@@ -159,7 +162,7 @@ def _train_command(study) -> click.Command:
                        "(more seeds extend a finished run: its models are reused).")
     @_common_run_options
     def run(config: Path, out: Path, seeds: int | None, device: str, fresh: bool,
-            quiet: bool) -> None:
+            quiet: bool, no_report: bool) -> None:
         from lowcap.studies.registry import studies
         from lowcap.studies.schedule import training_groups
 
@@ -170,7 +173,7 @@ def _train_command(study) -> click.Command:
             trainers = ", ".join(f"'{s.name}:'" for s in studies() if s.plans is not None)
             raise UserInputError(f"{config}: declares nothing to train (add a section that "
                                  f"trains models: {trainers})")
-        _execute(cfg, out, device, fresh, quiet, "local")
+        _execute(cfg, out, device, fresh, quiet, "local", report=not no_report)
 
     return run
 
@@ -326,11 +329,11 @@ def _execute(cfg, out: Path, device: str, fresh: bool, quiet: bool, executor: st
 @_common_run_options
 def reproduce(profile: str, config: Path | None, out: Path | None, executor: str,
               ray_address: str | None, ray_timeout: float, device: str, fresh: bool,
-              quiet: bool) -> None:
+              quiet: bool, no_report: bool) -> None:
     """Run every study of a profile or config (resuming DIR), then write the report."""
     cfg = _load(profile, config)
     _execute(cfg, out or Path("runs") / cfg.profile, device, fresh, quiet, executor,
-             ray_address=ray_address, ray_timeout=ray_timeout)
+             ray_address=ray_address, ray_timeout=ray_timeout, report=not no_report)
 
 
 @cli.command()

@@ -12,6 +12,7 @@ import pickle
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +43,18 @@ def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: i
 _pool: ProcessPoolExecutor | None = None
 _pending: list[Future] = []
 _drawn: list[tuple[Path, str, str]] = []  # (folder, name, fingerprint) drawn, not yet recorded
+_drawing: ContextVar[bool] = ContextVar("drawing", default=True)
+
+
+@contextmanager
+def figures_not_drawn() -> Iterator[None]:
+    """Inside the block, `save_figure` only closes each figure: it draws and writes nothing
+    (a report's numbers without its pictures)."""
+    token = _drawing.set(False)
+    try:
+        yield
+    finally:
+        _drawing.reset(token)
 
 
 @contextmanager
@@ -68,7 +81,11 @@ def figure_workers(processes: int | None = None) -> Iterator[None]:
 
 def save_figure(fig: Figure, folder: Path, name: str) -> Path:
     """Write `name`.png and `name`.svg atomically (in a worker inside `figure_workers`), unless
-    both files are what lowcap drew for a figure of the same content; returns the PNG path."""
+    both files are what lowcap drew for a figure of the same content, or the call is inside
+    `figures_not_drawn`; returns the PNG path."""
+    if not _drawing.get():
+        plt.close(fig)
+        return folder / f"{name}.png"
     key = fingerprint(fig)
     on_disk = _entry(folder, name, key)
     if on_disk is None or _recorded(folder).get(name) != on_disk:
