@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from flops import gemm_peak, params
+from flops import gemm_peak, machine, params
 
 from lowcap.data.bank import ImageBank
 from lowcap.data.loading import load_mnist
@@ -81,6 +81,7 @@ def main() -> None:
     for plan in unique.values():
         cohorts[plan.cohort_key()].append(plan)
     peak = gemm_peak(torch.device("cpu"))
+    print(machine(torch.device("cpu")))
     scale = cfg.epochs / args.epochs
     print(f"{len(cells)} cells and anchors, {len(unique)} distinct models; GEMM peak "
           f"{peak:.0f} GFLOP/s float32; {args.epochs} epochs timed, projected to {cfg.epochs}\n")

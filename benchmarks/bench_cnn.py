@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from flops import gemm_peak, per_step
+from flops import gemm_peak, machine, per_step
 
 from lowcap.studies.cnn_baseline.network import LeNet, initial_stack, sgd_step
 
@@ -39,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     peak = gemm_peak(device)
+    print(machine(device))
     print(f"device {device}, float32 GEMM peak {peak:.0f} GFLOP/s, {args.models} models, "
           f"batch {BATCH}")
     print(f"{'c':>3} {'grouped ms':>11} {'loop ms':>8} {'loop/grouped':>13} "

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, sync, train_flops
+from flops import gemm_peak, machine, sync, train_flops
 
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
 from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
@@ -118,6 +118,7 @@ def main() -> None:
     mnist = load_mnist(progress=False).mnist
     bank = ImageBank.from_mnist(mnist, device=device)
     peak = gemm_peak(device)
+    print(machine(device))
     rows = []
     for reference, batch in ((False, 128), (True, None)):
         lanes = lanes_for(mnist, [(4, 9)], [0], PAPER_WIDTHS, reference)

@@ -21,7 +21,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, per_step
+from flops import gemm_peak, machine, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from lowcap.data import ImageBank, load_mnist, make_split
@@ -56,6 +56,7 @@ def main() -> None:
     weight = torch.ones_like(y)
     specs = tuple(ModelSpec(h, lr, 0) for h in WIDTHS for lr in LRS)
     peak = gemm_peak(device)
+    print(machine(device))
     print(f"device {device}, float32 GEMM peak {peak:.0f} GFLOP/s, {LANES} lanes × "
           f"{len(specs)} models, batch {BATCH}")
     print(f"{'depth':>5} {'backend':<16} {'ms/step':>8} {'% peak':>7} {'× block':>8}")

@@ -26,7 +26,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, params, per_step
+from flops import gemm_peak, machine, params, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
@@ -113,6 +113,7 @@ def main() -> None:
     cohort = Cohort(lanes, device=device)
     x, y, weight = batch_of(cohort, bank)
     peak = gemm_peak(device)
+    print(machine(device))
     step_flops = 4 * BATCH * len(SEEDS) * len(PAPER_PAIRS) * sum(params(h) for h in PAPER_WIDTHS)
 
     timings = {"cohort, eager": per_step(device, lambda: cohort.step(x, y, weight),

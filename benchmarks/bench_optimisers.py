@@ -15,7 +15,7 @@ import argparse
 
 import torch
 from bench_gpu import BATCH, LR, SEEDS, batch_of
-from flops import gemm_peak, params, per_step
+from flops import gemm_peak, machine, params, per_step
 
 from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
 from lowcap.models import Cohort, Lane, ModelSpec
@@ -46,6 +46,7 @@ def main() -> None:
                 "SGD / momentum / Adam mixed": cohort(
                     lambda i: OptimiserSpec(KINDS[i % 3], weight_decay=1e-4))}
     peak = gemm_peak(device)
+    print(machine(device))
     flops = 4 * BATCH * len(splits) * sum(params(h) for h in PAPER_WIDTHS)
     print(f"device {device}, float32 GEMM peak {peak:.0f} GFLOP/s, 165 models, batch {BATCH}")
     print(f"{'variant':<30} {'ms/step':>8} {'% peak':>7} {'× fused':>8}")

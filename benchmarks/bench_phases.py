@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 import torch
-from flops import gemm_peak, params, train_flops
+from flops import gemm_peak, machine, params, train_flops
 
 from lowcap.data import load_mnist
 from lowcap.run.split import plan_split
@@ -80,6 +80,7 @@ def main() -> None:
              for precision in ("highest", "medium")}
     peaks["float64"] = gemm_peak(torch.device("cpu"), dtype=torch.float64)
     dtypes = phase_dtypes(args.run)
+    print(machine(torch.device("cpu")))
     print(f"GEMM peak {peaks['highest']:.0f} GFLOP/s float32, {peaks['medium']:.0f} GFLOP/s at "
           f"matmul precision 'medium', {peaks['float64']:.0f} GFLOP/s float64 (this machine, "
           f"{torch.get_num_threads()} threads)")

@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from lowcap.machine import cpu_facts
 from lowcap.training import matmul_precision
 
 
@@ -22,6 +23,17 @@ def params(hidden: int) -> int:
 def train_flops(hidden: int, n_train: int, n_eval: int, epochs: int) -> float:
     """FLOPs of `epochs` epochs on n_train samples with n_eval samples evaluated each epoch."""
     return float(params(hidden)) * (4 * n_train + 2 * n_eval) * epochs
+
+
+def machine(device: torch.device) -> str:
+    """One line naming where a benchmark ran: the CPU model, its logical CPUs and ISA (AVX-512,
+    AMX), torch and its thread count, and the GPU where `device` is one. Printed by every
+    benchmark beside the GEMM peaks it measures, since its percentages are of those."""
+    facts = cpu_facts()
+    isa = ", ".join([name for name in ("avx512", "amx") if facts[name]] or ["no AVX-512"])
+    gpu = (f"; GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    return (f"machine: {facts['cpu']} ({facts['logical_cpus']} logical CPUs; {isa}), torch "
+            f"{torch.__version__} on {torch.get_num_threads()} threads{gpu}")
 
 
 def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,

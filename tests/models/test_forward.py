@@ -91,7 +91,7 @@ def test_a_tanh_runs_analyses_use_tanh(tmp_path, run_cli):
     path.write_text(yaml.safe_dump(config))
     out = tmp_path / "run"
     code, _, err = run_cli("reproduce", "--config", str(path), "--out", str(out), "--quiet",
-                           "--device", "cpu")
+                           "--device", "cpu", "--no-report")
     assert code == 0, err
     db = sqlite3.connect(out / "store" / "results.sqlite")
     (checkpoint,) = db.execute("SELECT checkpoint FROM models WHERE hidden = 8").fetchone()
