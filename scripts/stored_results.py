@@ -44,7 +44,8 @@ PROFILES = ("paper", "ablation", "sensitivity", "quick")  # the profiles kept as
 # Profiles whose pages show only how long they took: their stores keep just that.
 TIMED_ONLY = {"quick": ("profile", "seconds", "models", "device", "train_matmul",
                         "lowcap_version")}
-ALL_PROFILES = ("paper", "paper-full", "quick", "smoke", "ablation", "sensitivity")
+ALL_PROFILES = ("paper", "paper-full", "quick", "smoke", "ablation", "sensitivity",
+                "calibration")
 # Per-model arrays and curves no page shows: (section path, key) dropped from every protocol.
 DROPPED = ("pruning_methods", "dead_neurons_all", "claims")  # claims: all at the top level
 DROPPED_INSIDE = {"unit_information": ("cells",), "faithfulness": ("by_width",),

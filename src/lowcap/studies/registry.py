@@ -17,6 +17,7 @@ from lowcap.run import config as core
 from lowcap.run.store import Store
 from lowcap.studies import (
     ablation,
+    calibration,
     capacity,
     cnn_baseline,
     dead_neurons,
@@ -50,6 +51,7 @@ _STUDIES: list[Study] = [
     tickets.STUDY,
     dead_neurons.STUDY,
     unit_information.STUDY,
+    calibration.STUDY,
     tsne.STUDY,
     robustness.STUDY,
     saliency.STUDY,
