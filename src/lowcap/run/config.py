@@ -35,7 +35,6 @@ Pair = tuple[int, int]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 # numpy, scikit-learn and torch all accept seeds in [0, 2³²).
 Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
-BOOLEAN_FIELDS = {"balance", "separability", "augment"}
 C = TypeVar("C", bound="RunConfig")
 
 
@@ -56,7 +55,8 @@ class ConfigSection(BaseModel):
     def _no_booleans_for_numbers(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
-                if key not in BOOLEAN_FIELDS and _holds_bool(value):
+                declared = cls.model_fields.get(key)  # a field declared `bool` takes yes/no
+                if (declared is None or declared.annotation is not bool) and _holds_bool(value):
                     raise ValueError(f"{key}: {value!r} holds a yes/no value where a number or "
                                      "name belongs")
         return data

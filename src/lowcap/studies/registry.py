@@ -17,6 +17,7 @@ from lowcap.run import config as core
 from lowcap.run.store import Store
 from lowcap.studies import (
     ablation,
+    adversarial,
     calibration,
     capacity,
     cnn_baseline,
@@ -54,6 +55,7 @@ _STUDIES: list[Study] = [
     calibration.STUDY,
     tsne.STUDY,
     robustness.STUDY,
+    adversarial.STUDY,
     saliency.STUDY,
     faithfulness.STUDY,
     saliency_shift.STUDY,

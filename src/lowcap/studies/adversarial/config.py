@@ -1,0 +1,41 @@
+"""The adversarial-robustness study's config section."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from lowcap.run.config import ConfigSection, Seed
+from lowcap.studies.selection import ModelFilter
+
+Epsilon = Annotated[float, Field(gt=0, le=28)]
+
+
+class AdversarialConfig(ConfigSection):
+    """Robustness of every selected model to adversarial perturbations of its test images
+    (FGSM and PGD, ℓ∞ and ℓ2), each model attacked with its own gradients: does capacity buy
+    adversarial robustness (Madry et al. 2018)?"""
+
+    # Which trained models it reads (default: the capacity sweep's).
+    select: ModelFilter = ModelFilter()
+    # The attacks: fgsm (one ℓ∞ step of size ε), pgd_linf and pgd_l2 (projected gradient
+    # ascent on the loss, `steps` steps from a random start in the ball).
+    attacks: list[Literal["fgsm", "pgd_linf", "pgd_l2"]] = ["fgsm", "pgd_linf", "pgd_l2"]
+    # Radii of the ℓ∞ attacks, in pixel intensity (pixels lie in [0, 1]).
+    eps_linf: list[Epsilon] = [0.05, 0.1, 0.2]
+    # Radii of the ℓ2 attack, in the same units over the whole image.
+    eps_l2: list[Epsilon] = [0.5, 1.0, 2.0]
+    # PGD steps.
+    steps: int = Field(20, strict=True, ge=1, le=1000)
+    # PGD step size as a multiple of ε (Madry et al.: 2.5 ε / steps).
+    rel_step: float = Field(0.125, gt=0, le=1)
+    # Whether PGD starts from a uniformly random point of the ball (else from the image).
+    random_start: bool = Field(True, strict=True)
+    # Test images attacked per model (a random subset fixed by `seed`).
+    max_images: int = Field(500, strict=True, ge=10)
+    # Seed of the image subset and of the random starts.
+    seed: Seed = 0
+    # The practical threshold, in robust test F1: a width effect the statistics support but
+    # smaller than this is reported as negligible.
+    min_effect: float = Field(0.01, ge=0)

@@ -1,0 +1,141 @@
+"""Adversarial robustness: the batched attacks equal Foolbox 3's on the same start, model by
+model; the claim never holds on noise and holds on a clear effect; the command measures a
+finished run's models.
+
+Foolbox, not torchattacks or the Adversarial Robustness Toolbox: torchattacks pins
+requests 2.25 (the docs toolchain needs a newer one) and ART brings a framework-agnostic
+stack for what is three attacks here. Foolbox's attacks are written for PyTorch models and
+expose the random start (`get_random_start`) that a fair comparison must share."""
+
+from __future__ import annotations
+
+import json
+
+import eagerpy as ep
+import foolbox as fb
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lowcap.models.mlp import InitSpec, build_mlp, init_params
+from lowcap.report.claims import check_claims
+from lowcap.studies.adversarial.attacks import attack, random_start, stack_models
+from lowcap.studies.adversarial.claims import CLAIMS
+
+WIDTHS = (3, 8, 16)
+
+
+class TwoClass(nn.Module):
+    """A binary model as the two-class logits (0, f) an attack library expects."""
+
+    def __init__(self, params: dict[str, torch.Tensor]):
+        super().__init__()
+        self.net = build_mlp(params)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.net(x.flatten(1))
+        return torch.cat([torch.zeros_like(f), f], dim=1)
+
+
+class FixedStart:
+    """A Foolbox attack whose random start is the one given."""
+
+    def __init__(self, cls, start: torch.Tensor, **kwargs):
+        outer = self
+
+        class Attack(cls):
+            def get_random_start(self, x0, epsilon):
+                return ep.astensor(outer.start)
+
+        self.start, self.attack = start, Attack(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def problem(mnist):
+    keep = np.flatnonzero(np.isin(mnist.test_labels, (4, 9)))[:48]
+    x = torch.from_numpy(mnist.test_images[keep].reshape(len(keep), -1)).double() / 255
+    y = torch.from_numpy((mnist.test_labels[keep] == 9).astype(np.float64))
+    models = [{k: v.double() for k, v in init_params(h, h, InitSpec("kaiming")).items()}
+              for h in WIDTHS]
+    return x, y, models
+
+
+def foolbox_attack(attack_obj, params, x, y, eps):
+    model = fb.PyTorchModel(TwoClass(params).double().eval(), bounds=(0, 1))
+    _, clipped, _ = attack_obj(model, x, y.long(), epsilons=eps)
+    return clipped
+
+
+@pytest.mark.parametrize("norm, eps", [("linf", 0.1), ("l2", 1.0)])
+def test_pgd_on_every_model_at_once_equals_foolbox_model_by_model(problem, norm, eps):
+    x, y, models = problem
+    stack = stack_models(models)
+    generator = torch.Generator().manual_seed(0)
+    start = random_start(x.expand(len(models), *x.shape), eps, norm, generator)
+    ours = attack(stack, x, y, "relu", norm, eps, steps=10, rel_step=0.125, start=start)
+    cls = fb.attacks.LinfPGD if norm == "linf" else fb.attacks.L2PGD
+    for i, params in enumerate(models):
+        library = FixedStart(cls, start[i], rel_stepsize=0.125, steps=10, random_start=True)
+        theirs = foolbox_attack(library.attack, params, x, y, eps)
+        torch.testing.assert_close(ours[i], theirs, atol=1e-9, rtol=0)
+
+
+def test_fgsm_equals_foolbox_and_moves_every_pixel_by_at_most_epsilon(problem):
+    x, y, models = problem
+    ours = attack(stack_models(models), x, y, "relu", "linf", 0.2, steps=1, rel_step=1.0)
+    for i, params in enumerate(models):
+        theirs = foolbox_attack(fb.attacks.FGSM(), params, x, y, 0.2)
+        torch.testing.assert_close(ours[i], theirs, atol=1e-12, rtol=0)
+    assert (ours - x).abs().max() <= 0.2 + 1e-12 and ours.min() >= 0 and ours.max() <= 1
+
+
+def test_random_starts_lie_in_the_ball(problem):
+    x, _, _ = problem
+    generator = torch.Generator().manual_seed(1)
+    linf = random_start(x.expand(2, *x.shape), 0.1, "linf", generator)
+    l2 = random_start(x.expand(2, *x.shape), 1.5, "l2", generator)
+    assert (linf - x).abs().max() <= 0.1 + 1e-12
+    assert (l2 - x).norm(dim=-1).max() <= 1.5 + 1e-9
+    assert (linf - x).abs().max() > 0.05  # not the clean images
+
+
+def adversarial_section(f1) -> dict:
+    """PGD-ℓ∞ F1 per (pair, ε, width, seed) from `f1(width, rng)`."""
+    rng = np.random.default_rng(7)
+    return {"adversarial": {"min_effect": 0.01, "f1": {}, "f1_by_seed": {
+        pair: {f"pgd_linf@{eps}": {str(w): {str(s): float(f1(w, rng)) for s in range(10)}
+                                   for w in (2, 8, 32)} for eps in ("0.05", "0.1")}
+        for pair in ("0-1", "4-9")}}}
+
+
+def verdict(section: dict) -> str:
+    (claim,) = check_claims("corrected", section, CLAIMS)
+    return claim["verdict"]
+
+
+def test_the_claim_never_holds_on_noise_and_holds_on_a_clear_effect():
+    verdicts = [verdict(adversarial_section(lambda w, rng, c=c: rng.normal(0.5, 0.1)))
+                for c in range(20)]
+    assert "holds" not in verdicts
+    assert verdict(adversarial_section(
+        lambda w, rng: 0.3 + 0.05 * np.log2(w) + rng.normal(0, 0.01))) == "holds"
+    assert verdict(adversarial_section(
+        lambda w, rng: 0.5 + 0.0005 * np.log2(w) + rng.normal(0, 0.0001))) == "negligible"
+    assert verdict(adversarial_section(
+        lambda w, rng: 0.8 - 0.05 * np.log2(w) + rng.normal(0, 0.01))) == "does not hold"
+
+
+@pytest.mark.slow
+def test_the_command_attacks_a_runs_models_and_reports_them(run_copy, run_cli):
+    code, _, err = run_cli("adversarial", str(run_copy), "--attacks", "fgsm,pgd_linf",
+                           "--eps-linf", "0.1", "--steps", "5", "--max-images", "60",
+                           "--quiet", "--device", "cpu")
+    assert code == 0, err
+    summary = json.loads((run_copy / "summary.json").read_text())
+    section = summary["protocols"]["corrected"]["adversarial"]
+    assert set(section["f1"]) == {"clean", "fgsm", "pgd_linf"}
+    for width, f1 in section["f1"]["pgd_linf"]["0.1"].items():  # an attack lowers F1
+        assert f1 <= section["f1"]["clean"]["0"][width] + 1e-9
+    assert (run_copy / "figures" / "figV1_adversarial_corrected.png").is_file()
+    assert "adversarial robustness by width" in (run_copy / "report.html").read_text()
