@@ -40,17 +40,18 @@ from lowcap.studies.registry import load_config
 ROOT = Path(__file__).resolve().parents[1]
 STORES = ROOT / "docs" / "results"
 TEMPLATES = STORES / "templates"
-PROFILES = ("paper", "ablation", "sensitivity", "quick", "calibration")  # kept as stores
+PROFILES = ("paper", "ablation", "sensitivity", "quick", "calibration",
+            "adversarial")  # the profiles kept as stores
 # Profiles whose pages show only how long they took: their stores keep just that.
 TIMED_ONLY = {"quick": ("profile", "seconds", "models", "device", "train_matmul",
                         "lowcap_version")}
 ALL_PROFILES = ("paper", "paper-full", "quick", "smoke", "ablation", "sensitivity",
-                "calibration")
+                "calibration", "adversarial")
 # Per-model arrays and curves no page shows: (section path, key) dropped from every protocol.
 DROPPED = ("pruning_methods", "dead_neurons_all", "claims")  # claims: all at the top level
 DROPPED_INSIDE = {"unit_information": ("cells",), "faithfulness": ("by_width",),
                   "robustness": ("collapsed_models", "gaussian_by_seed", "occlusion_by_seed"),
-                  "calibration": ("reliability",)}
+                  "calibration": ("reliability",), "adversarial": ("f1_by_seed",)}
 # (page, region or None for the whole page, template)
 PAGES = ((ROOT / "README.md", "claims", "readme-claims.md.jinja"),
          (ROOT / "README.md", "profiles", "readme-profiles.md.jinja"),
@@ -58,7 +59,8 @@ PAGES = ((ROOT / "README.md", "claims", "readme-claims.md.jinja"),
          (ROOT / "docs" / "results.md", None, "results.md.jinja"),
          (ROOT / "docs" / "ablation.md", None, "ablation.md.jinja"),
          (ROOT / "docs" / "sensitivity.md", None, "sensitivity.md.jinja"),
-         (ROOT / "docs" / "calibration.md", None, "calibration.md.jinja"))
+         (ROOT / "docs" / "calibration.md", None, "calibration.md.jinja"),
+         (ROOT / "docs" / "adversarial.md", None, "adversarial.md.jinja"))
 
 
 def _rounded(value):
