@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import stat
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -38,6 +38,11 @@ Seed = Annotated[int, Field(strict=True, ge=0, lt=2**32)]
 C = TypeVar("C", bound="RunConfig")
 
 
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type is bool, or holds bools (list[bool], bool | None, …)."""
+    return annotation is bool or any(_takes_bool(a) for a in get_args(annotation))
+
+
 def _holds_bool(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_holds_bool(v) for v in value)
@@ -55,8 +60,8 @@ class ConfigSection(BaseModel):
     def _no_booleans_for_numbers(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
-                declared = cls.model_fields.get(key)  # a field declared `bool` takes yes/no
-                if (declared is None or declared.annotation is not bool) and _holds_bool(value):
+                declared = cls.model_fields.get(key)  # a field declared bool takes yes/no
+                if not (declared and _takes_bool(declared.annotation)) and _holds_bool(value):
                     raise ValueError(f"{key}: {value!r} holds a yes/no value where a number or "
                                      "name belongs")
         return data

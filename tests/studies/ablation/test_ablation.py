@@ -181,8 +181,9 @@ def test_ablate_on_a_run_refuses_an_unknown_factor_then_runs_and_reports(run_cop
     assert code == 2 and "unknown factor 'colour'" in err
     assert {p: p.stat().st_mtime_ns for p in run_copy.rglob("*")} == before
     code, _, err = run_cli("ablate", str(run_copy), "--factors", "optimiser,budget", "--pairs",
-                           "4-9", "--widths", "2", "--quiet")
+                           "4-9", "--widths", "2", "--quiet", "--no-report")
     assert code == 0, err
+    assert run_cli("report", str(run_copy))[0] == 0
     summary = json.loads((run_copy / "summary.json").read_text())["ablation"]
     assert [c["name"] for c in summary["cells"]] == [
         "full_batch·updates_100", "full_batch·sgd_epochs_100", "sgd_128·updates_100",

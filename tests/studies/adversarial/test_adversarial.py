@@ -20,7 +20,12 @@ from torch import nn
 
 from lowcap.models.mlp import InitSpec, build_mlp, init_params
 from lowcap.report.claims import check_claims
-from lowcap.studies.adversarial.attacks import attack, random_start, stack_models
+from lowcap.studies.adversarial.attacks import (
+    attack,
+    logit_gradient_norms,
+    random_start,
+    stack_models,
+)
 from lowcap.studies.adversarial.claims import CLAIMS
 
 WIDTHS = (3, 8, 16)
@@ -109,9 +114,9 @@ def adversarial_section(f1) -> dict:
         for pair in ("0-1", "4-9")}}}
 
 
-def verdict(section: dict) -> str:
-    (claim,) = check_claims("corrected", section, CLAIMS)
-    return claim["verdict"]
+def verdict(section: dict, claim_id: str = "adversarial_robustness_grows_with_width") -> str:
+    return next(c for c in check_claims("corrected", section, CLAIMS)
+                if c["id"] == claim_id)["verdict"]
 
 
 def test_the_claim_never_holds_on_noise_and_holds_on_a_clear_effect():
@@ -126,6 +131,37 @@ def test_the_claim_never_holds_on_noise_and_holds_on_a_clear_effect():
         lambda w, rng: 0.8 - 0.05 * np.log2(w) + rng.normal(0, 0.01))) == "does not hold"
 
 
+def lipschitz_section(constant) -> dict:
+    """Empirical Lipschitz constants per (pair, width, seed) from `constant(width, rng)`."""
+    rng = np.random.default_rng(11)
+    return {"adversarial": {"lipschitz_min_effect": 0.1, "lipschitz": {}, "parameters": {},
+                            "lipschitz_by_seed": {
+        pair: {str(w): {str(s): float(constant(w, rng)) for s in range(10)} for w in (2, 8, 32)}
+        for pair in ("0-1", "4-9")}}}
+
+
+def test_the_lipschitz_claim_never_holds_on_noise_and_holds_on_a_clear_fall():
+    claim = "lipschitz_falls_with_parameters"
+    noise = [verdict(lipschitz_section(lambda w, rng, c=c: rng.lognormal(1.0, 0.3)), claim)
+             for c in range(20)]
+    assert "holds" not in noise
+    falls = lipschitz_section(lambda w, rng: 10 / np.sqrt(w) * rng.lognormal(0, 0.05))
+    assert verdict(falls, claim) == "holds"
+    rises = lipschitz_section(lambda w, rng: np.sqrt(w) * rng.lognormal(0, 0.05))
+    assert verdict(rises, claim) == "does not hold"
+
+
+def test_the_lipschitz_constant_is_the_largest_logit_gradient_norm(problem):
+    x, _, models = problem
+    norms = logit_gradient_norms(stack_models(models), x.expand(len(models), *x.shape), "relu")
+    for i, params in enumerate(models):
+        net = build_mlp(params)
+        for n in (0, 17):
+            image = x[n:n + 1].clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(net(image).sum(), image)
+            assert norms[i, n].item() == pytest.approx(grad.norm().item(), rel=1e-10)
+
+
 @pytest.mark.slow
 def test_the_command_attacks_a_runs_models_and_reports_them(run_copy, run_cli):
     code, _, err = run_cli("adversarial", str(run_copy), "--attacks", "fgsm,pgd_linf",
@@ -137,5 +173,7 @@ def test_the_command_attacks_a_runs_models_and_reports_them(run_copy, run_cli):
     assert set(section["f1"]) == {"clean", "fgsm", "pgd_linf"}
     for width, f1 in section["f1"]["pgd_linf"]["0.1"].items():  # an attack lowers F1
         assert f1 <= section["f1"]["clean"]["0"][width] + 1e-9
+    assert set(section["lipschitz"]) == {"2", "8", "24"}
+    assert section["parameters"]["8"] == 784 * 8 + 8 + 8 + 1
     assert (run_copy / "figures" / "figV1_adversarial_corrected.png").is_file()
     assert "adversarial robustness by width" in (run_copy / "report.html").read_text()

@@ -55,6 +55,17 @@ def input_gradient(stack: Params, x: torch.Tensor, y: torch.Tensor,
     return grad
 
 
+def logit_gradient_norms(stack: Params, x: torch.Tensor, activation: Activation
+                         ) -> torch.Tensor:
+    """‖∂f/∂x‖ [M, N] of each model's logit at its inputs x [M, N, d]: its local Lipschitz
+    constant there (the largest over test images bounds the model's Lipschitz constant from
+    below)."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(stacked_logits(stack, x, activation).sum(), x)
+    return grad.norm(dim=-1)
+
+
 def random_start(x0: torch.Tensor, eps: float, norm: str, generator: torch.Generator
                  ) -> torch.Tensor:
     """A uniformly random point of each image's ε-ball (ℓ∞: per pixel; ℓ2: Voelker et al.'s

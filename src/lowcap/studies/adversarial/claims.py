@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
-from lowcap.report.statistics import above, bootstrap_mean_ci, ci_text, practical, undecided
+from lowcap.report.statistics import (
+    above,
+    below,
+    bootstrap_mean_ci,
+    ci_text,
+    practical,
+    undecided,
+)
 
 ATTACK = "pgd_linf"  # the attack the claim reads: the strongest ℓ∞ attack measured
 
@@ -48,6 +55,39 @@ def _grows(r: dict) -> Verdict:
             + (f"; F1 by ε and width {listing(shown)}" if shown else ""))
 
 
+def _lipschitz_per_seed(r: dict) -> SeedValues:
+    """Per seed: log10 of the widest model's empirical Lipschitz constant minus the
+    narrowest's, mean over the pairs where the seed has both."""
+    differences: dict[str, list[float]] = {}
+    for widths in r.get("adversarial", {}).get("lipschitz_by_seed", {}).values():
+        if len(widths) < 2:
+            continue
+        small, large = widths[min(widths, key=int)], widths[max(widths, key=int)]
+        for seed in small:
+            if seed in large and small[seed] > 0 and large[seed] > 0:
+                differences.setdefault(seed, []).append(float(np.log10(large[seed])
+                                                              - np.log10(small[seed])))
+    return {seed: float(np.mean(d)) for seed, d in sorted(differences.items(),
+                                                           key=lambda kv: int(kv[0]))}
+
+
+def _lipschitz_falls(r: dict) -> Verdict:
+    section = r.get("adversarial", {})
+    per_seed = _lipschitz_per_seed(r)
+    if not per_seed:
+        return undecided(), "no Lipschitz constants of two widths measured"
+    values = np.array(list(per_seed.values()))
+    ci = bootstrap_mean_ci(values)
+    effect = float(np.nanmean(values))
+    lip, sizes = section.get("lipschitz", {}), section.get("parameters", {})
+    shown = {f"h={w} ({int(sizes[w]):,} parameters)": f"{v:.3g}" for w, v in lip.items()
+             if w in sizes}
+    return (practical(below(ci, 0.0), effect, float(section.get("lipschitz_min_effect", 0.1))),
+            f"log10 Lipschitz(widest) − log10 Lipschitz(narrowest): {effect:+.3f} decades, "
+            f"95% bootstrap interval over {len(values)} seeds {ci_text(ci, '+.3f')}; "
+            f"mean empirical Lipschitz constant {listing(shown)}")
+
+
 CLAIMS = (
     Claim("adversarial_robustness_grows_with_width", "Madry et al. (2018): capacity alone "
           "makes a naturally trained network somewhat more robust to adversarial examples.",
@@ -57,4 +97,14 @@ CLAIMS = (
           "(negligible if smaller), does not hold if below 0",
           _grows, _per_seed, "one seed's PGD-ℓ∞ F1 of the widest minus the narrowest model, "
           "mean over ε and pairs"),
+    Claim("lipschitz_falls_with_parameters", "Bubeck & Sellke (2021): fitting data "
+          "smoothly needs many parameters (a Lipschitz constant of order √(n·d/p)), so wider "
+          "models fit with smaller Lipschitz constants.",
+          "statistic: per seed, log10 of the widest model's empirical Lipschitz constant (its "
+          "largest logit-gradient norm over the attacked test images) minus the narrowest's, "
+          f"mean over pairs; {CI} of its mean over seeds. Holds if the interval lies below 0 "
+          "and the mean effect is at least `adversarial.lipschitz_min_effect` decades "
+          "(negligible if smaller), does not hold if above 0",
+          _lipschitz_falls, _lipschitz_per_seed, "one seed's log10 Lipschitz constant of the "
+          "widest minus the narrowest model, mean over pairs"),
 )

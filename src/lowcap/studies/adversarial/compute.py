@@ -11,6 +11,7 @@ from lowcap.run.context import RunContext
 from lowcap.studies.adversarial.attacks import (
     NORMS,
     attack,
+    logit_gradient_norms,
     random_start,
     stack_models,
     stacked_logits,
@@ -29,7 +30,8 @@ def settings(spec: AdversarialConfig) -> list[tuple[str, float]]:
 def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
     """Per model, attack and ε: test F1 and accuracy on the attacked images (FGSM: one ℓ∞
     step of size ε; PGD: `steps` projected steps, from a random start drawn per lane from
-    `seed`)."""
+    `seed`); and per model its empirical Lipschitz constant (the largest ‖∂f/∂x‖ of its logit
+    over the clean images) and its parameter count."""
     spec: AdversarialConfig = cfg.adversarial
     models = Selection(spec.select).healthy(ctx, cfg, protocol)
 
@@ -60,8 +62,16 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
                 for i, model in enumerate(members):
                     rows += [(model.model_id, where, "test_f1", float(f1[i])),
                              (model.model_id, where, "test_accuracy", float(accuracy[i]))]
+            norms = logit_gradient_norms(stack, x0, activation).cpu()
+            for i, (model, params) in enumerate(zip(members, plist, strict=True)):
+                where = {"attack": "clean", "eps": 0.0}
+                rows += [(model.model_id, where, "lipschitz", float(norms[i].max())),
+                         (model.model_id, where, "parameters",
+                          float(sum(t.numel() for t in params.values())))]
         return rows
 
-    identity = {"models": [m.model_id for m in models], "version": 1,
-                **spec.model_dump(mode="json", exclude={"select", "min_effect"})}
+    # "version" 2: each model's largest logit-gradient norm over the images, and its size.
+    identity = {"models": [m.model_id for m in models], "version": 2,
+                **spec.model_dump(mode="json",
+                                 exclude={"select", "min_effect", "lipschitz_min_effect"})}
     return run_analysis_unit(ctx, "adversarial", identity, measure)

@@ -39,3 +39,5 @@ class AdversarialConfig(ConfigSection):
     # The practical threshold, in robust test F1: a width effect the statistics support but
     # smaller than this is reported as negligible.
     min_effect: float = Field(0.01, ge=0)
+    # The practical threshold of the Lipschitz claim, in decades (log10) of the constant.
+    lipschitz_min_effect: float = Field(0.1, ge=0)

@@ -24,12 +24,20 @@ def summary(inp: ReportInput) -> dict:
     plans = Selection(spec.select).plans(inp.cfg, inp.protocol)
     by_id = {p.model_id: p for p in plans}
     by_seed: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    lipschitz: dict = defaultdict(lambda: defaultdict(dict))
     pooled: dict = defaultdict(list)
+    sizes: dict[str, float] = {}
     for model_id, rows in results_by_model(inp.store, "adversarial", plans).items():
         plan = by_id[model_id]
         for row in rows:
             value = np.nan if row["value"] is None else row["value"]
             attack, eps = row["params"]["attack"], f"{row['params']['eps']:g}"
+            if row["metric"] == "lipschitz":
+                lipschitz[plan.pair_key][str(plan.hidden)][str(plan.seed)] = value
+                continue
+            if row["metric"] == "parameters":
+                sizes[str(plan.hidden)] = value
+                continue
             pooled[(row["metric"], attack, eps, plan.hidden)].append(value)
             if row["metric"] == "test_f1":
                 cell = by_seed[plan.pair_key][f"{attack}@{eps}"][str(plan.hidden)]
@@ -40,9 +48,17 @@ def summary(inp: ReportInput) -> dict:
                                                        key=lambda kv: kv[0][3]):
         finite = [v for v in values if np.isfinite(v)]
         means[metric][attack][eps][str(width)] = float(np.mean(finite)) if finite else None
+    by_width: dict[str, list[float]] = defaultdict(list)
+    for widths in lipschitz.values():
+        for width, seeds in widths.items():
+            by_width[width] += [v for v in seeds.values() if np.isfinite(v)]
     return {"adversarial": {
         "images": spec.max_images, "steps": spec.steps, "rel_step": spec.rel_step,
-        "min_effect": spec.min_effect,
+        "min_effect": spec.min_effect, "lipschitz_min_effect": spec.lipschitz_min_effect,
+        "parameters": sizes,
+        "lipschitz": {w: float(np.mean(v)) for w, v in sorted(by_width.items(),
+                                                              key=lambda kv: int(kv[0])) if v},
+        "lipschitz_by_seed": {p: dict(w) for p, w in lipschitz.items()},
         "f1": {a: dict(e) for a, e in means["test_f1"].items()},
         "accuracy": {a: dict(e) for a, e in means["test_accuracy"].items()},
         "f1_by_seed": {p: {k: dict(w) for k, w in cells.items()}
@@ -53,7 +69,8 @@ def _figure(section: dict, folder: Path, protocol: str) -> Path | None:
     attacks = [a for a in section["f1"] if a != "clean"]
     if not attacks:
         return None
-    fig, axes = new_figure(len(attacks), 3.6, 3.0)
+    fig, axes = new_figure(len(attacks) + 1, 3.6, 3.0)
+    _lipschitz_panel(axes.pop(), section)
     clean = section["f1"].get("clean", {}).get("0", {})
     for ax, name in zip(axes, attacks, strict=True):
         widths = sorted({int(w) for e in section["f1"][name].values() for w in e})
@@ -70,6 +87,25 @@ def _figure(section: dict, folder: Path, protocol: str) -> Path | None:
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
     return save_figure(fig, folder, f"figV1_adversarial_{protocol}")
+
+
+def _lipschitz_panel(ax, section: dict) -> None:
+    """Each width's mean empirical Lipschitz constant against its parameter count, beside
+    Bubeck and Sellke's p^(-1/2) law through the narrowest model (the law's shape, not its
+    constant)."""
+    widths = [w for w in section["lipschitz"] if w in section["parameters"]]
+    if not widths:
+        return
+    p = np.array([section["parameters"][w] for w in widths])
+    lip = np.array([section["lipschitz"][w] for w in widths])
+    ax.plot(p, lip, marker="o", label="measured (mean over models)")
+    ax.plot(p, lip[0] * np.sqrt(p[0] / p), "k:", label="∝ p^(−1/2) (Bubeck & Sellke)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("max ‖∂f/∂x‖ over test images")
+    ax.set_title("empirical Lipschitz constant")
+    ax.legend(fontsize=7)
 
 
 def report(inp: ReportInput) -> Section:
