@@ -102,6 +102,9 @@ def _lipschitz_panel(ax, section: dict) -> None:
     ax.plot(p, lip[0] * np.sqrt(p[0] / p), "k:", label="∝ p^(−1/2) (Bubeck & Sellke)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.minorticks_off()  # the minor ticks' labels of a short log range overlap
+    shown = np.geomspace(min(lip.min(), lip[0] * np.sqrt(p[0] / p[-1])), lip.max(), 4)
+    ax.set_yticks(shown, [f"{v:.3g}" for v in shown])
     ax.set_xlabel("parameters")
     ax.set_ylabel("max ‖∂f/∂x‖ over test images")
     ax.set_title("empirical Lipschitz constant")
