@@ -16,7 +16,9 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from lowcap.report.statistics import BOOTSTRAP, Decision
+import numpy as np
+
+from lowcap.report.statistics import BOOTSTRAP, Decision, bootstrap_mean_ci
 from lowcap.report.tables import map_leaves
 
 # (the decision, or a bare verdict without a statistic; the measured numbers in words)
@@ -45,6 +47,32 @@ class Claim:
     quantity: Callable[[dict], SeedValues] | None = None
     measures: str = ""
     applies: Callable[[dict], bool] | None = None
+
+
+def widest_minus_narrowest(groups: Iterable[dict[str, dict[str, float]]],
+                           value: Callable[[float], float] = float) -> SeedValues:
+    """Per seed: value(the widest model's number) − value(the narrowest's), mean over the
+    groups ({width: {seed: number}}, e.g. one per pair) where the seed has both; differences
+    that are not finite are left out."""
+    differences: dict[str, list[float]] = {}
+    for widths in groups:
+        if len(widths) < 2:
+            continue
+        small, large = widths[min(widths, key=int)], widths[max(widths, key=int)]
+        for seed in small:
+            if seed in large:
+                with np.errstate(all="ignore"):
+                    difference = value(large[seed]) - value(small[seed])
+                if np.isfinite(difference):
+                    differences.setdefault(seed, []).append(float(difference))
+    return {seed: float(np.mean(d)) for seed, d in sorted(differences.items(),
+                                                           key=lambda kv: int(kv[0]))}
+
+
+def over_seeds(per_seed: SeedValues) -> tuple[np.ndarray, tuple[float, float], float]:
+    """The per-seed values, the bootstrap interval of their mean, and their mean."""
+    values = np.array(list(per_seed.values()), dtype=float)
+    return values, bootstrap_mean_ci(values), float(np.nanmean(values))
 
 
 def listing(values: dict) -> str:

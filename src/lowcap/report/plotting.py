@@ -178,6 +178,14 @@ def _render_pickled(blob: bytes, folder: Path, name: str) -> None:
     plt.close(fig)
 
 
+def width_axis(ax, widths: list[int]) -> None:
+    """A log₂ x axis labelled with the widths themselves (no overlapping minor labels)."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(widths, [str(w) for w in widths])
+    ax.minorticks_off()
+    ax.set_xlabel("width")
+
+
 def band(ax, x, runs: np.ndarray, label: str, color=None) -> None:
     """Mean line over rows of `runs` with a ±1 std band (NaN rows, e.g. diverged, ignored)."""
     with np.errstate(all="ignore"):

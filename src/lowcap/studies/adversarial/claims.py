@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
+from lowcap.report.claims import (
+    CI,
+    Claim,
+    SeedValues,
+    Verdict,
+    listing,
+    over_seeds,
+    widest_minus_narrowest,
+)
 from lowcap.report.statistics import (
     above,
     below,
-    bootstrap_mean_ci,
     ci_text,
     practical,
     undecided,
@@ -20,17 +27,9 @@ ATTACK = "pgd_linf"  # the attack the claim reads: the strongest ℓ∞ attack m
 def _per_seed(r: dict) -> SeedValues:
     """Per seed: PGD-ℓ∞ test F1 of the widest minus the narrowest model, mean over the ε
     measured and the pairs where the seed has both."""
-    differences: dict[str, list[float]] = {}
-    for cells in r.get("adversarial", {}).get("f1_by_seed", {}).values():
-        for key, widths in cells.items():
-            if not key.startswith(f"{ATTACK}@") or len(widths) < 2:
-                continue
-            small, large = widths[min(widths, key=int)], widths[max(widths, key=int)]
-            for seed in small:
-                if seed in large:
-                    differences.setdefault(seed, []).append(large[seed] - small[seed])
-    return {seed: float(np.mean(d)) for seed, d in sorted(differences.items(),
-                                                           key=lambda kv: int(kv[0]))}
+    cells = r.get("adversarial", {}).get("f1_by_seed", {}).values()
+    return widest_minus_narrowest(widths for by_key in cells for key, widths in by_key.items()
+                                  if key.startswith(f"{ATTACK}@"))
 
 
 def _grows(r: dict) -> Verdict:
@@ -38,9 +37,7 @@ def _grows(r: dict) -> Verdict:
     per_seed = _per_seed(r)
     if not per_seed:
         return undecided(), f"no {ATTACK} attack on two widths measured"
-    values = np.array(list(per_seed.values()))
-    ci = bootstrap_mean_ci(values)
-    effect = float(np.nanmean(values))
+    values, ci, effect = over_seeds(per_seed)
     cells = [(key.split("@")[1], widths) for by_key in section["f1_by_seed"].values()
              for key, widths in by_key.items() if key.startswith(f"{ATTACK}@")]
     measured = sorted({int(w) for _, widths in cells for w in widths})
@@ -58,17 +55,8 @@ def _grows(r: dict) -> Verdict:
 def _lipschitz_per_seed(r: dict) -> SeedValues:
     """Per seed: log10 of the widest model's empirical Lipschitz constant minus the
     narrowest's, mean over the pairs where the seed has both."""
-    differences: dict[str, list[float]] = {}
-    for widths in r.get("adversarial", {}).get("lipschitz_by_seed", {}).values():
-        if len(widths) < 2:
-            continue
-        small, large = widths[min(widths, key=int)], widths[max(widths, key=int)]
-        for seed in small:
-            if seed in large and small[seed] > 0 and large[seed] > 0:
-                differences.setdefault(seed, []).append(float(np.log10(large[seed])
-                                                              - np.log10(small[seed])))
-    return {seed: float(np.mean(d)) for seed, d in sorted(differences.items(),
-                                                           key=lambda kv: int(kv[0]))}
+    return widest_minus_narrowest(
+        r.get("adversarial", {}).get("lipschitz_by_seed", {}).values(), np.log10)
 
 
 def _lipschitz_falls(r: dict) -> Verdict:
@@ -76,9 +64,7 @@ def _lipschitz_falls(r: dict) -> Verdict:
     per_seed = _lipschitz_per_seed(r)
     if not per_seed:
         return undecided(), "no Lipschitz constants of two widths measured"
-    values = np.array(list(per_seed.values()))
-    ci = bootstrap_mean_ci(values)
-    effect = float(np.nanmean(values))
+    values, ci, effect = over_seeds(per_seed)
     lip, sizes = section.get("lipschitz", {}), section.get("parameters", {})
     shown = {f"h={w} ({int(sizes[w]):,} parameters)": f"{v:.3g}" for w, v in lip.items()
              if w in sizes}

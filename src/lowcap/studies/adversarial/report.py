@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from lowcap.report.html import table
-from lowcap.report.plotting import new_figure, save_figure
+from lowcap.report.plotting import new_figure, save_figure, width_axis
 from lowcap.report.tables import results_by_model
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.selection import Selection
@@ -78,10 +78,7 @@ def _figure(section: dict, folder: Path, protocol: str) -> Path | None:
         for eps, by_width in sorted(section["f1"][name].items(), key=lambda kv: float(kv[0])):
             ax.plot(widths, [by_width.get(str(w), np.nan) for w in widths], marker="o",
                     label=f"ε = {eps}")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(widths, [str(w) for w in widths])
-        ax.minorticks_off()
-        ax.set_xlabel("width")
+        width_axis(ax, widths)
         ax.set_ylabel("test F1 under attack")
         ax.set_title(LABELS[name])
         ax.set_ylim(-0.02, 1.02)

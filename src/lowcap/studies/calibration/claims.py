@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from lowcap.report.claims import CI, Claim, SeedValues, Verdict, listing
-from lowcap.report.statistics import above, bootstrap_mean_ci, ci_text, practical, undecided
+from lowcap.report.claims import (
+    CI,
+    Claim,
+    SeedValues,
+    Verdict,
+    listing,
+    over_seeds,
+    widest_minus_narrowest,
+)
+from lowcap.report.statistics import above, ci_text, practical, undecided
 
 
 def _per_seed(r: dict) -> SeedValues:
     """Per seed: ECE of the widest minus the narrowest model, mean over the pairs where the
     seed has both."""
-    differences: dict[str, list[float]] = {}
-    for widths in r.get("calibration", {}).get("ece_by_seed", {}).values():
-        if len(widths) < 2:
-            continue
-        small, large = widths[min(widths, key=int)], widths[max(widths, key=int)]
-        for seed in small:
-            if seed in large:
-                differences.setdefault(seed, []).append(large[seed] - small[seed])
-    return {seed: float(np.mean(d)) for seed, d in sorted(differences.items(), key=lambda kv:
-                                                           int(kv[0]))}
+    return widest_minus_narrowest(r.get("calibration", {}).get("ece_by_seed", {}).values())
 
 
 def _grows(r: dict) -> Verdict:
@@ -28,9 +25,7 @@ def _grows(r: dict) -> Verdict:
     per_seed = _per_seed(r)
     if not per_seed:
         return undecided(), "fewer than two widths measured"
-    values = np.array(list(per_seed.values()))
-    ci = bootstrap_mean_ci(values)
-    effect = float(np.nanmean(values))
+    values, ci, effect = over_seeds(per_seed)
     pairs = section.get("ece_by_seed", {})
     widths = {w for by_width in pairs.values() for w in by_width}
     small, large = min(widths, key=int), max(widths, key=int)

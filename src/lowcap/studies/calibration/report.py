@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from lowcap.report.html import table
-from lowcap.report.plotting import new_figure, save_figure
+from lowcap.report.plotting import new_figure, save_figure, width_axis
 from lowcap.report.tables import results_by_model
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.calibration.compute import STATES
@@ -92,10 +92,7 @@ def _figure(section: dict, folder: Path, protocol: str) -> Path | None:
             scores.plot(widths, [section["by_width"][str(w)].get(state, {}).get(metric, np.nan)
                                  for w in widths], style, marker=marker,
                         label=f"{metric.upper() if metric == 'ece' else 'Brier'}, {state}")
-    scores.set_xscale("log", base=2)
-    scores.set_xticks(widths, [str(w) for w in widths])
-    scores.minorticks_off()
-    scores.set_xlabel("width")
+    width_axis(scores, widths)
     scores.set_ylabel("test-set score (lower is better)")
     scores.legend(fontsize=7)
     diagram.plot([0, 1], [0, 1], color="grey", lw=0.8, label="calibrated")
