@@ -49,11 +49,11 @@ class Claim:
     applies: Callable[[dict], bool] | None = None
 
 
-def widest_minus_narrowest(groups: Iterable[dict[str, dict[str, float]]],
+def widest_minus_smallest(groups: Iterable[dict[str, dict[str, float]]],
                            value: Callable[[float], float] = float) -> SeedValues:
-    """Per seed: value(the widest model's number) − value(the narrowest's), mean over the
-    groups ({width: {seed: number}}, e.g. one per pair) where the seed has both; differences
-    that are not finite are left out."""
+    """Per seed: value(the widest model's number) − value(the smallest width's), mean over
+    the groups ({width: {seed: number}}, e.g. one per pair) where the seed has both;
+    differences that are not finite are left out."""
     differences: dict[str, list[float]] = {}
     for widths in groups:
         if len(widths) < 2:

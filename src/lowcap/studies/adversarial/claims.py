@@ -11,7 +11,7 @@ from lowcap.report.claims import (
     Verdict,
     listing,
     over_seeds,
-    widest_minus_narrowest,
+    widest_minus_smallest,
 )
 from lowcap.report.statistics import (
     above,
@@ -28,7 +28,7 @@ def _per_seed(r: dict) -> SeedValues:
     """Per seed: PGD-ℓ∞ test F1 of the widest minus the narrowest model, mean over the ε
     measured and the pairs where the seed has both."""
     cells = r.get("adversarial", {}).get("f1_by_seed", {}).values()
-    return widest_minus_narrowest(widths for by_key in cells for key, widths in by_key.items()
+    return widest_minus_smallest(widths for by_key in cells for key, widths in by_key.items()
                                   if key.startswith(f"{ATTACK}@"))
 
 
@@ -55,7 +55,7 @@ def _grows(r: dict) -> Verdict:
 def _lipschitz_per_seed(r: dict) -> SeedValues:
     """Per seed: log10 of the widest model's empirical Lipschitz constant minus the
     narrowest's, mean over the pairs where the seed has both."""
-    return widest_minus_narrowest(
+    return widest_minus_smallest(
         r.get("adversarial", {}).get("lipschitz_by_seed", {}).values(), np.log10)
 
 

@@ -9,7 +9,7 @@ from lowcap.report.claims import (
     Verdict,
     listing,
     over_seeds,
-    widest_minus_narrowest,
+    widest_minus_smallest,
 )
 from lowcap.report.statistics import above, ci_text, practical, undecided
 
@@ -17,7 +17,7 @@ from lowcap.report.statistics import above, ci_text, practical, undecided
 def _per_seed(r: dict) -> SeedValues:
     """Per seed: ECE of the widest minus the narrowest model, mean over the pairs where the
     seed has both."""
-    return widest_minus_narrowest(r.get("calibration", {}).get("ece_by_seed", {}).values())
+    return widest_minus_smallest(r.get("calibration", {}).get("ece_by_seed", {}).values())
 
 
 def _grows(r: dict) -> Verdict:
