@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STORES = ROOT / "docs" / "results"
 TEMPLATES = STORES / "templates"
 PROFILES = ("paper", "ablation", "sensitivity", "quick", "calibration",
-            "adversarial")  # the profiles kept as stores
+            "adversarial", "double_descent")  # the profiles kept as stores
 # Profiles whose pages show only how long they took: their stores keep just that.
 TIMED_ONLY = {"quick": ("profile", "seconds", "models", "device", "train_matmul",
                         "lowcap_version")}
 ALL_PROFILES = ("paper", "paper-full", "quick", "smoke", "ablation", "sensitivity",
-                "calibration", "adversarial")
+                "calibration", "adversarial", "double_descent")
 # Per-model arrays and curves no page shows: (section path, key) dropped from every protocol.
 DROPPED = ("pruning_methods", "dead_neurons_all", "claims")  # claims: all at the top level
 DROPPED_INSIDE = {"unit_information": ("cells",), "faithfulness": ("by_width",),
@@ -60,7 +60,8 @@ PAGES = ((ROOT / "README.md", "claims", "readme-claims.md.jinja"),
          (ROOT / "docs" / "ablation.md", None, "ablation.md.jinja"),
          (ROOT / "docs" / "sensitivity.md", None, "sensitivity.md.jinja"),
          (ROOT / "docs" / "calibration.md", None, "calibration.md.jinja"),
-         (ROOT / "docs" / "adversarial.md", None, "adversarial.md.jinja"))
+         (ROOT / "docs" / "adversarial.md", None, "adversarial.md.jinja"),
+         (ROOT / "docs" / "double_descent.md", None, "double_descent.md.jinja"))
 
 
 def _rounded(value):

@@ -14,7 +14,7 @@ from references import rel_err, train_reference, write_idx
 
 from lowcap.data import catalog
 from lowcap.data.bank import ImageBank
-from lowcap.data.datasets import FACTS, DatasetFacts, facts
+from lowcap.data.datasets import FACTS, PCA_COMPONENTS, DatasetFacts, facts
 from lowcap.data.sources import IDX_FILES
 from lowcap.errors import DataError, UserInputError
 from lowcap.models.cohort import Cohort, Lane, ModelSpec
@@ -48,6 +48,27 @@ def test_mnist1d_leaves_numpys_global_stream_alone(tmp_path):
     assert np.random.rand() == expected
     again = catalog.mnist1d(cache_dir=tmp_path)  # from the cache, the same arrays
     np.testing.assert_array_equal(again.train_inputs, catalog.mnist1d(tmp_path).train_inputs)
+
+
+def test_mnist_pca_is_mnist_on_its_training_images_principal_components(tmp_path):
+    """Equal, up to each component's sign, to a plain eigendecomposition of the training
+    images' covariance: centred by the training mean, the test images never in the fit;
+    made once, then read from the cache."""
+    data = catalog.mnist_pca(cache_dir=tmp_path)
+    mnist = catalog.load_mnist(progress=False).mnist
+    train = mnist.train_images.reshape(60000, -1) / 255.0
+    mean = train.mean(axis=0)
+    _, vectors = np.linalg.eigh(np.cov(train, rowvar=False))
+    top = vectors[:, ::-1][:, :PCA_COMPONENTS]
+    for ours, images in ((data.train_inputs, train),
+                         (data.test_inputs, mnist.test_images.reshape(10000, -1) / 255.0)):
+        plain = (images - mean) @ top
+        signs = np.sign(np.sum(ours * plain, axis=0))
+        np.testing.assert_allclose(ours, plain * signs, atol=2e-4)
+    assert np.all(np.diff(data.train_inputs.var(axis=0)) < 0)  # by falling variance
+    np.testing.assert_array_equal(data.test_labels, mnist.test_labels)
+    again = catalog.mnist_pca(cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.test_inputs, data.test_inputs)
 
 
 def _fake_published(monkeypatch, folder, name="fashion_mnist"):

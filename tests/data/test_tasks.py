@@ -45,3 +45,27 @@ def test_any_pair_works(mnist):
     split = make_split(mnist.train_labels, mnist.test_labels, (9, 2), 0)
     assert set(np.unique(mnist.train_labels[split.train_idx])) == {2, 9}
     assert split.train_y[mnist.train_labels[split.train_idx] == 9].sum() == 0  # first digit → 0
+
+
+@pytest.mark.parametrize("noise", [0.1, 0.3])
+def test_label_noise_flips_that_share_of_training_labels_only(mnist, noise):
+    """The flipped labels: round(noise · n) of the training split's, drawn per seed; the
+    images, validation and test labels are those of the noiseless split."""
+    from dataclasses import replace
+
+    from lowcap.run.plan import ModelPlan
+    from lowcap.run.split import plan_split
+    from lowcap.training.hyperparameters import Hyperparameters
+
+    hp = Hyperparameters(1, 128, "kaiming_uniform", 0.1, False, 0.2, "relu")
+    clean = plan_split(mnist, ModelPlan("corrected", (4, 9), 8, 0.03, 0, hp))
+    noisy = plan_split(mnist, ModelPlan("corrected", (4, 9), 8, 0.03, 0,
+                                        replace(hp, label_noise=noise)))
+    assert (noisy.train_idx == clean.train_idx).all() and (noisy.val_y == clean.val_y).all()
+    assert (noisy.test_y == clean.test_y).all()
+    assert (noisy.train_y != clean.train_y).sum() == round(noise * len(clean.train_y))
+    other_seed = plan_split(mnist, ModelPlan("corrected", (4, 9), 8, 0.03, 1,
+                                             replace(hp, label_noise=noise)))
+    clean_1 = plan_split(mnist, ModelPlan("corrected", (4, 9), 8, 0.03, 1, hp))
+    assert not np.array_equal(np.flatnonzero(other_seed.train_y != clean_1.train_y),
+                              np.flatnonzero(noisy.train_y != clean.train_y))

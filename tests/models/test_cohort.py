@@ -174,3 +174,27 @@ def test_medium_matmul_precision_is_deterministic_close_and_measures_in_float32(
     with torch.no_grad():
         val = evaluate(a, EvalSet.of(a, bank, "val"))
     np.testing.assert_array_equal(last_a.metrics["val_loss"], val["loss"].numpy())
+
+
+def test_evaluating_every_few_epochs_changes_only_the_recorded_metrics(mnist, bank):
+    """`evaluate_every=3` over 5 epochs: validation and test metrics after epochs 3 and 5
+    equal those of evaluating every epoch, NaN after the others; the same weights."""
+    lane = Lane(small_split(mnist, (4, 9), 0, 300), 0, (ModelSpec(4, 0.05, 0),
+                                                        ModelSpec(8, 0.1, 0)))
+    runs = {}
+    for every in (1, 3):
+        seen: list[dict] = []
+        cohort = Cohort([lane])
+        train_cohort(cohort, bank, epochs=5, batch_size=None, evaluate_every=every,
+                     on_epoch=lambda _, result, seen=seen: seen.append(result.metrics))
+        runs[every] = (cohort, seen)
+    (each, every_epoch), (sparse, sparse_epochs) = runs[1], runs[3]
+    torch.testing.assert_close(sparse.module(0, 1).state_dict(),
+                               each.module(0, 1).state_dict(), rtol=0, atol=0)
+    for epoch in range(5):
+        for name in ("val_f1", "test_loss", "train_loss"):
+            got, want = sparse_epochs[epoch][name], every_epoch[epoch][name]
+            if name.startswith("train") or epoch in (2, 4):
+                np.testing.assert_array_equal(got, want)
+            else:
+                assert np.isnan(got).all()

@@ -153,7 +153,7 @@ def test_a_depth_2_protocol_trains_and_its_logit_analyses_run(tmp_path, run_cli)
                         "points": 50, "ellipses": 1, "trajectory_points": 64, "bootstrap": 50},
         "pruning": {"levels": [0.5, 0.9]},
         "dead_neurons": {"models": [[4, 9, 6]]}, "unit_information": {},
-        "tsne": {"pair": [4, 9], "hidden": 6, "max_points": 60},
+        "tsne": {"pair": [4, 9], "hidden": 6, "max_points": 60, "embeddings": 1},
         "saliency": {"pair": [4, 9], "hidden": 6, "max_images": 20},
         "faithfulness": {"pair": [4, 9], "widths": [6], "max_images": 10, "points": 5},
         "saliency_shift": {"pair": [4, 9], "widths": [6], "max_images": 10, "sigmas": [0.3],

@@ -83,9 +83,9 @@ def test_a_tanh_runs_analyses_use_tanh(tmp_path, run_cli):
         "protocols": {"corrected": {"seeds": [0]}}, "capacity": {"pairs": [[4, 9]]},
         "pruning": {"levels": [0.5], "methods": ["layerwise"], "rounding": ["floor"]},
         "dead_neurons": {"models": [[4, 9, 8]], "level": 0.5},
-        "tsne": {"pair": [4, 9], "hidden": 8, "max_points": 60, "level": 0.5},
+        "tsne": {"pair": [4, 9], "hidden": 8, "max_points": 60, "level": 0.5, "embeddings": 1},
         "robustness": {"pair": [4, 9], "widths": [8], "sigmas": [0.0], "mnist_c": [],
-                       "severities": [1]},
+                       "mnist_c_parity": [], "severities": [1]},
         "saliency": {"pair": [4, 9], "hidden": 8, "max_images": 10, "level": 0.5}}
     path = tmp_path / "tanh.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -114,3 +114,15 @@ def test_a_tanh_runs_analyses_use_tanh(tmp_path, run_cli):
                               "'robustness' AND metric = 'test_f1' AND params LIKE "
                               "'%gaussian%'").fetchall()
     assert f1 == pytest.approx(dense[(mid, "test_f1")], abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_module_holds_its_parameters_in_their_own_float_type(dtype):
+    """A float64 model (the reference protocol's) stays float64 to the last bit: a float32
+    layer in between would round it."""
+    params = {k: (v.double() / 3).to(dtype) for k, v in init_params(5, 0, depth=2).items()}
+    module = build_mlp(params)
+    held = [p.detach() for p in module.parameters()]
+    assert all(p.dtype == dtype for p in held)
+    flat = [params[f"{kind}{k}"].reshape(-1) for k in (1, 2, 3) for kind in ("w", "b")]
+    assert all(torch.equal(p.reshape(-1), q) for p, q in zip(held, flat, strict=True))

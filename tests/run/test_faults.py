@@ -146,9 +146,9 @@ def test_a_learning_rate_that_diverges_every_model_is_reported(tmp_path, run_cli
         "protocols": {"corrected": {"seeds": [0]}, "reference": {"seeds": [0]}},
         "capacity": {"pairs": [[4, 9]]}, "lr_grid": {"pair": [4, 9], "learning_rates": [1e38]},
         "pruning": {"levels": [0.5]}, "dead_neurons": {"models": [[4, 9, 4]]},
-        "tsne": {"pair": [4, 9], "hidden": 4, "max_points": 100},
+        "tsne": {"pair": [4, 9], "hidden": 4, "max_points": 100, "embeddings": 1},
         "robustness": {"pair": [4, 9], "widths": [2, 4], "sigmas": [0.0, 0.3],
-                       "mnist_c": ["stripe"], "severities": [1]},
+                       "mnist_c": ["stripe"], "mnist_c_parity": ["stripe"], "severities": [1]},
         "saliency": {"pair": [4, 9], "hidden": 4, "max_images": 10}}))
     out = tmp_path / "run"
     code, _, err = run_cli("sweep", str(config), "--out", str(out), "--quiet", "--device", "cpu")

@@ -56,6 +56,15 @@ def test_a_new_hyperparameter_is_one_field_and_keeps_every_id():
     assert PLAN.with_hp(labels="random").model_id != PLAN.model_id
 
 
+def test_a_field_keyed_when_set_keeps_every_stored_key():
+    """Label noise is shared by a lane, like the split it changes, and joins the lane key only
+    where it is set: every stored lane key (and the splits named by them) stays."""
+    noisy = PLAN.with_hp(label_noise=0.2)
+    assert PLAN.lane_key()[-1] is False  # the last field keyed whatever its value
+    assert noisy.lane_key() == (*PLAN.lane_key(), ("label_noise", 0.2))
+    assert noisy.model_id != PLAN.model_id and noisy.cohort_key() == PLAN.cohort_key()
+
+
 def test_a_record_is_the_flat_plan_and_reads_back():
     record = PLAN.record()
     assert list(record)[:6] == ["protocol", "pair", "hidden", "lr", "seed", "epochs"]

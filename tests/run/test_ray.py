@@ -20,40 +20,30 @@ except ImportError:
     ray = None
 
 
-def test_smoke_on_ray_matches_local(smoke_run, tmp_path):
+def test_a_local_ray_trains_with_the_local_numbers(smoke_run, tmp_path):
+    """`--executor ray` without an address starts a Ray instance on this machine (on the
+    loopback address) and trains one task per lane under the local run's ids. The studies'
+    own Ray tasks and the numbers of every compared section are held on a cluster
+    (test_ray_cluster.py); here the learning-rate grid alone, to keep it short."""
     if ray is None:
         if os.environ.get("CI"):
             pytest.fail("Ray is missing: scripts/setup.sh installs lowcap[ray]")
         pytest.skip("Ray not installed (pip install 'lowcap[ray]')")
     out = tmp_path / "ray_run"
-    config = smoke_subset(tmp_path, "capacity", "lr_grid", "pruning", "dead_neurons",
-                          "robustness", "saliency", "sensitivity", "narrow")
+    config = smoke_subset(tmp_path, "lr_grid")
     done = subprocess.run([sys.executable, "-m", "lowcap.cli", "reproduce", "--config",
                            str(config), "--out", str(out), "--quiet", "--device", "cpu",
                            "--executor", "ray", "--no-report"],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    local_summary = json.loads((smoke_run / "summary.json").read_text())
-    remote_summary = summarize(out)
-    # The narrow-network study ran as one Ray task per (dataset, width, method): same numbers.
-    assert remote_summary["narrow"] == local_summary["narrow"]
-    local, remote = local_summary["protocols"], remote_summary["protocols"]
-    # The sensitivity study measured its models as one Ray task per split (its variant models
-    # were trained remotely, so again to rounding).
-    a, b = flat_numbers(local_summary["sensitivity"]), flat_numbers(remote_summary["sensitivity"])
-    assert a.keys() == b.keys() and len(a) > 10
-    assert max(abs(a[k] - b[k]) for k in a if a[k] is not None) <= 1e-3
-    # Every model was trained remotely, one Ray task per lane, under the local run's ids.
-    assert _checkpoints(out) and _checkpoints(out) <= _checkpoints(smoke_run)
-    # Training-derived numbers agree to float rounding (a lane trained alone may sum in another
-    # order than inside a bigger cohort); saliency rank statistics get a looser bound.
+    assert _checkpoints(out) and _checkpoints(out) <= _checkpoints(smoke_run)  # same ids
+    local = json.loads((smoke_run / "summary.json").read_text())["protocols"]
+    remote = summarize(out)["protocols"]
     for protocol in local:
-        for key in ("capacity", "lr_grid", "pruning", "dead_neurons", "robustness", "saliency"):
-            a, b = flat_numbers(local[protocol][key]), flat_numbers(remote[protocol][key])
-            assert a.keys() == b.keys()
-            tolerance = 2e-3 if key == "saliency" else 1e-4
-            worst = max((abs(a[k] - b[k]) for k in a if a[k] is not None), default=0.0)
-            assert worst <= tolerance, (protocol, key, worst)
+        a, b = flat_numbers(local[protocol]["lr_grid"]), flat_numbers(remote[protocol]["lr_grid"])
+        assert a.keys() == b.keys() and a
+        # A lane trained alone may sum in another order than inside a bigger cohort.
+        assert max(abs(a[k] - b[k]) for k in a if a[k] is not None) <= 1e-4
 
 
 def test_ray_address_without_ray_executor(tmp_path, run_cli):

@@ -90,12 +90,18 @@ def _first_difference(a, b, path: str = "") -> str | None:
 
 
 def _with_section(cfg, section: str, overrides: dict):
-    """The config with `section` set (defaults first) and overridden; validated."""
+    """The config with `section` set (defaults first) and overridden (an override that is a
+    mapping, like `select`, changes only the fields it names); validated."""
     from lowcap.studies.registry import parse_config
 
     data = cfg.model_dump(mode="json")
-    data[section] = {**(data.get(section) or {}),
-                     **{k: v for k, v in overrides.items() if v is not None}}
+    current = data.get(section) or {}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            value = {**current[key], **value}
+        if value is not None:
+            current[key] = value
+    data[section] = current
     return parse_config(data, f"--{section} options")
 
 
@@ -112,8 +118,9 @@ SELECT_OPTIONS = {
 
 
 def _analysis_command(study) -> click.Command:
-    """`lowcap <command> DIR [options]`: the study's compute on an existing run, with its
-    config section overridden by the options; rebuilds the report."""
+    """`lowcap <command> DIR [options]`: the study's compute on an existing run (after
+    training the models its section declares, if it declares any), with its config section
+    overridden by the options; rebuilds the report."""
     spec = study.command
 
     def run(directory: Path, device: str, quiet: bool, no_report: bool, **options) -> None:
@@ -126,12 +133,13 @@ def _analysis_command(study) -> click.Command:
         cfg = _run_config(directory)
         overrides = spec.overrides(**options)
         if any(v is not None for v in select.values()):
-            current = (cfg.model_dump(mode="json").get(study.name) or {}).get("select") or {}
-            overrides["select"] = {**current, **{k: v for k, v in select.items() if v}}
+            overrides["select"] = {k: v for k, v in select.items() if v}
         cfg = _with_section(cfg, study.name, overrides)
         if spec.check is not None:
             spec.check(cfg, directory)
-        _execute(cfg, directory, device, False, quiet, "local", train=False,
+        # A study that trains its own models (double descent) trains them into the run
+        # first; the run's finished models are kept as they are.
+        _execute(cfg, directory, device, False, quiet, "local", train=study.plans is not None,
                  analyses=(study.name,), report=not no_report)
 
     params = [click.argument("directory", type=PATH),
@@ -219,7 +227,8 @@ def cli() -> None:
 @click.option("--no-download", is_flag=True, help="Do not try the download mirrors.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--dataset", default="mnist", show_default=True,
-              help="Which dataset: mnist, fashion_mnist, kmnist, digits or mnist1d.")
+              help="Which dataset: mnist, fashion_mnist, kmnist, digits, mnist1d or "
+                   "mnist_pca.")
 def data(cache_dir: Path | None, idx_dir: Path | None, no_download: bool, quiet: bool,
          dataset: str) -> None:
     """Prepare and verify a dataset (MNIST by default); print the source used and checks."""

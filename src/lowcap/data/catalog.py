@@ -6,6 +6,7 @@
   torchvision lists for them).
 - `digits`: scikit-learn's bundled 8×8 digits, split 75/25 (stratified, random_state 0).
 - `mnist1d`: generated locally by the `mnist1d` package from its default arguments, cached.
+- `mnist_pca`: MNIST projected on its training images' first principal components, cached.
 
 Every result is verified against the dataset's facts (`lowcap.data.datasets`).
 """
@@ -20,7 +21,7 @@ import torch
 
 from lowcap.atomic import atomic_path
 from lowcap.data.bank import ImageBank
-from lowcap.data.datasets import Dataset, facts
+from lowcap.data.datasets import PCA_COMPONENTS, Dataset, facts
 from lowcap.data.idx import read_idx
 from lowcap.data.loading import default_cache_dir, load_mnist
 from lowcap.data.sources import IDX_FILES, file_digest
@@ -72,14 +73,26 @@ def sklearn_digits() -> Dataset:
                    labels[test]).verify("scikit-learn digits")
 
 
+def cached_arrays(path: Path, make: Callable[[], dict[str, np.ndarray]]
+                  ) -> dict[str, np.ndarray]:
+    """The arrays stored at `path` (an .npz), made by `make` and written atomically the first
+    time (for the datasets lowcap derives itself)."""
+    if path.exists():
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    arrays = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+    return arrays
+
+
 def mnist1d(cache_dir: Path | None = None) -> Dataset:
     """MNIST-1D as the `mnist1d` package generates it with its default arguments (4,000
     training and 1,000 test signals of 40 values), cached as float32."""
     cache = (cache_dir or default_cache_dir()) / "mnist1d-default-seed42.npz"
-    if cache.exists():
-        with np.load(cache, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in ("x", "y", "x_test", "y_test")}
-    else:
+
+    def make() -> dict[str, np.ndarray]:
         try:
             from mnist1d.data import get_dataset_args, make_dataset
         except ImportError as exc:
@@ -90,14 +103,37 @@ def mnist1d(cache_dir: Path | None = None) -> Dataset:
             made = make_dataset(get_dataset_args())
         finally:
             np.random.set_state(state)
-        arrays = {"x": made["x"].astype(np.float32), "y": made["y"].astype(np.uint8),
-                  "x_test": made["x_test"].astype(np.float32),
-                  "y_test": made["y_test"].astype(np.uint8)}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+        return {"x": made["x"].astype(np.float32), "y": made["y"].astype(np.uint8),
+                "x_test": made["x_test"].astype(np.float32),
+                "y_test": made["y_test"].astype(np.uint8)}
+
+    arrays = cached_arrays(cache, make)
     return Dataset(facts("mnist1d"), arrays["x"], arrays["y"], arrays["x_test"],
                    arrays["y_test"]).verify(f"MNIST-1D ({cache})")
+
+
+def mnist_pca(cache_dir: Path | None = None, progress: bool = True) -> Dataset:
+    """MNIST's images (pixels / 255) projected on the first `PCA_COMPONENTS` principal
+    components of its 60,000 training images (scikit-learn's PCA: centred by their mean, the
+    components' signs fixed by its svd_flip; the test images never enter the fit), float32,
+    cached. The inputs of double descent on MNIST pairs: few enough that the interpolation
+    threshold falls at widths a CPU trains in seconds."""
+    cache = (cache_dir or default_cache_dir()) / f"mnist-pca{PCA_COMPONENTS}-v1.npz"
+
+    def make() -> dict[str, np.ndarray]:
+        from sklearn.decomposition import PCA
+
+        mnist = load_mnist(progress=progress).mnist
+        train = mnist.train_images.reshape(len(mnist.train_labels), -1) / 255.0
+        test = mnist.test_images.reshape(len(mnist.test_labels), -1) / 255.0
+        # The covariance route: 784 × 784 eigenproblem instead of an SVD of 60,000 rows.
+        pca = PCA(PCA_COMPONENTS, svd_solver="covariance_eigh").fit(train)
+        return {"x": pca.transform(train).astype(np.float32), "y": mnist.train_labels,
+                "x_test": pca.transform(test).astype(np.float32), "y_test": mnist.test_labels}
+
+    arrays = cached_arrays(cache, make)
+    return Dataset(facts("mnist_pca"), arrays["x"], arrays["y"], arrays["x_test"],
+                   arrays["y_test"]).verify(f"MNIST-PCA ({cache})")
 
 
 def load_dataset(name: str, data_dirs: Mapping[str, Path] | None = None,
@@ -114,7 +150,9 @@ def load_dataset(name: str, data_dirs: Mapping[str, Path] | None = None,
                                  f"data_dirs: {{{name}: FOLDER}} in the config, FOLDER holding "
                                  "its four published gzip IDX files")
         return read_published_idx(name, Path(dirs[name])), f"IDX folder {dirs[name]}"
-    loaders: dict[str, Callable[[], Dataset]] = {"digits": sklearn_digits, "mnist1d": mnist1d}
+    loaders: dict[str, Callable[[], Dataset]] = {
+        "digits": sklearn_digits, "mnist1d": mnist1d,
+        "mnist_pca": lambda: mnist_pca(progress=progress)}
     return loaders[name](), facts(name).source
 
 

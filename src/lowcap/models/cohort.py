@@ -28,10 +28,11 @@ import torch
 from torch import nn
 
 from lowcap.data.tasks import TaskSplit
-from lowcap.models import step
+from lowcap.models import pgd, step
 from lowcap.models.forward import ACTIVATE_IN_PLACE
 from lowcap.models.mlp import INPUT_DIM, Activation, InitSpec, build_mlp, init_params
 from lowcap.models.optimisers import CohortOptimiser, OptimiserSpec
+from lowcap.models.pgd import PGDSpec
 from lowcap.ops import finite_or_zero
 
 
@@ -62,15 +63,20 @@ class Cohort:
     def __init__(self, lanes: list[Lane], activation: Activation = "relu",
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  params: list[list[dict[str, torch.Tensor]]] | None = None,
-                 input_dim: int = INPUT_DIM, depth: int = 1):
+                 input_dim: int = INPUT_DIM, depth: int = 1, pgd: PGDSpec | None = None):
         """Lay out and initialise every model (from its seed), or take `params[lane][index]`
         ({w1, b1, …, w(depth+1), b(depth+1)} as `model_params` returns) for already trained
         models. Inputs have `input_dim` values (the dataset's; MNIST's 784 by default); every
-        model has `depth` hidden layers of its width."""
+        model has `depth` hidden layers of its width. With `pgd` every update trains on its
+        batch's worst-case inputs (`step`), which are each model's own: one model per lane."""
         if depth < 1:
             raise ValueError(f"depth {depth}: a model needs at least one hidden layer")
         if not lanes or any(not lane.models for lane in lanes):
             raise ValueError("a cohort needs at least one lane and one model per lane")
+        if pgd is not None and any(len(lane.models) > 1 for lane in lanes):
+            raise ValueError("training on PGD inputs needs one model per lane: a lane's "
+                             "inputs are shared by its models, and each model's are its own")
+        self.pgd = pgd
         self.lanes = lanes
         self.activation: Activation = activation
         self.n_lanes = len(lanes)
@@ -259,7 +265,11 @@ class Cohort:
         """One update of every model on its lane's batch (x [G, B, d] or its pieces along B,
         labels y and sample weights [G, B]: each model minimises the weighted mean BCE);
         returns the pre-update logits [G, B, M]. Learning rates, optimiser state, masks and
-        frozen models all apply inside (`lowcap.models.step`)."""
+        frozen models all apply inside (`lowcap.models.step`). A cohort with `pgd` first
+        moves each lane's inputs to its model's worst case (`lowcap.models.pgd`); the logits
+        returned are those of the inputs it learns from."""
+        if self.pgd is not None:
+            x = pgd.lanes_worst_inputs(self, x, y)
         return step.update(self, x, y, weight)
 
     def freeze(self, models: torch.Tensor) -> None:

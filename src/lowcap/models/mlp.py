@@ -111,12 +111,13 @@ def build_mlp(params: dict[str, torch.Tensor], activation: Activation = "relu") 
     layers = layer_count(params)
     for k in range(1, layers + 1):
         weight = params[f"w{k}"].reshape(-1, params[f"w{k}"].shape[-1])
-        linear = nn.Linear(weight.shape[1], weight.shape[0])
+        # Made in the parameters' own float type: a float32 layer would round float64 ones.
+        linear = nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype,
+                           device=weight.device)
         with torch.no_grad():
             linear.weight.copy_(weight)
             linear.bias.copy_(params[f"b{k}"].reshape(-1))
         modules.append(linear)
         if k < layers:
             modules.append(nn.ReLU() if activation == "relu" else nn.Tanh())
-    w1 = params["w1"]
-    return nn.Sequential(*modules).to(dtype=w1.dtype, device=w1.device)
+    return nn.Sequential(*modules)

@@ -3,6 +3,7 @@ processes inside `figure_workers`, and only where the figure changed), seed band
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -14,14 +15,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.transforms import TransformNode
 
 from lowcap import __version__
 from lowcap.atomic import atomic_path, atomic_write_text
@@ -31,11 +27,27 @@ from lowcap.concurrency import die_with_parent
 # lowcap drew them, so that a rebuilt report draws only the figures whose content changed.
 RENDERED = "rendered.json"
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@functools.cache
+def pyplot():
+    """matplotlib's pyplot on the headless backend, imported at the first figure: a process
+    that draws nothing (a training command, `--no-report`) never loads matplotlib, which is
+    a tenth of lowcap's start-up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0, nrows: int = 1):
     """A figure with `nrows` × `ncols` axes (each `width` × `height` inches), as a flat list in
     reading order."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+    fig, axes = pyplot().subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
                              squeeze=False)
     return fig, list(axes.flat)
 
@@ -83,20 +95,18 @@ def save_figure(fig: Figure, folder: Path, name: str) -> Path:
     """Write `name`.png and `name`.svg atomically (in a worker inside `figure_workers`), unless
     both files are what lowcap drew for a figure of the same content, or the call is inside
     `figures_not_drawn`; returns the PNG path."""
-    if not _drawing.get():
-        plt.close(fig)
-        return folder / f"{name}.png"
-    key = fingerprint(fig)
-    on_disk = _entry(folder, name, key)
-    if on_disk is None or _recorded(folder).get(name) != on_disk:
-        if _pool is None:
-            _render(fig, folder, name)
-            _drawn.append((folder, name, key))
-            _record_drawn()
-        else:
-            _pending.append(_pool.submit(_render_pickled, pickle.dumps(fig), folder, name))
-            _drawn.append((folder, name, key))
-    plt.close(fig)
+    if _drawing.get():
+        key = fingerprint(fig)
+        on_disk = _entry(folder, name, key)
+        if on_disk is None or _recorded(folder).get(name) != on_disk:
+            if _pool is None:
+                _render(fig, folder, name)
+                _drawn.append((folder, name, key))
+                _record_drawn()
+            else:
+                _pending.append(_pool.submit(_render_pickled, pickle.dumps(fig), folder, name))
+                _drawn.append((folder, name, key))
+    pyplot().close(fig)
     return folder / f"{name}.png"
 
 
@@ -105,9 +115,16 @@ class _ContentPickler(pickle.Pickler):
     transforms' back-references (dicts keyed by object ids) and its pyplot number (how many
     figures the process made before it)."""
 
+    def __init__(self, file: io.BytesIO):
+        from matplotlib.figure import Figure
+        from matplotlib.transforms import TransformNode
+
+        super().__init__(file, protocol=5)
+        self._dropped = ((TransformNode, ("_parents",)),
+                         (Figure, ("_number", "_restore_to_pylab")))
+
     def reducer_override(self, obj):
-        drop = ("_parents",) if isinstance(obj, TransformNode) else (
-            ("_number", "_restore_to_pylab") if isinstance(obj, Figure) else None)
+        drop = next((keys for kind, keys in self._dropped if isinstance(obj, kind)), None)
         if drop is None:
             return NotImplemented
         state = obj.__getstate__()
@@ -119,8 +136,10 @@ class _ContentPickler(pickle.Pickler):
 def fingerprint(fig: Figure) -> str:
     """A hash of everything a figure draws (and of the lowcap and matplotlib that draw it)."""
     buffer = io.BytesIO()
-    _ContentPickler(buffer, protocol=5).dump(fig)
-    versions = f"{__version__} {matplotlib.__version__}".encode()
+    _ContentPickler(buffer).dump(fig)
+    from matplotlib import __version__ as matplotlib_version
+
+    versions = f"{__version__} {matplotlib_version}".encode()
     return hashlib.sha256(versions + buffer.getvalue()).hexdigest()[:32]
 
 
@@ -173,6 +192,7 @@ def _render(fig: Figure, folder: Path, name: str) -> None:
 
 
 def _render_pickled(blob: bytes, folder: Path, name: str) -> None:
+    plt = pyplot()  # the headless backend before the figure is rebuilt
     fig = pickle.loads(blob)
     _render(fig, folder, name)
     plt.close(fig)

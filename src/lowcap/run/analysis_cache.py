@@ -22,7 +22,11 @@ def _analysis_uid(analysis: str, identity: object) -> str:
 
 def analysis_done(ctx: RunContext, analysis: str, identity: object) -> bool:
     """Whether the store holds the analysis unit of this exact `identity`."""
-    unit = ctx.store.unit(_analysis_uid(analysis, identity))
+    return _unit_done(ctx, _analysis_uid(analysis, identity))
+
+
+def _unit_done(ctx: RunContext, uid: str) -> bool:
+    unit = ctx.store.unit(uid)
     return unit is not None and bool(unit["done"])
 
 
@@ -34,7 +38,7 @@ def run_analysis_unit(ctx: RunContext, analysis: str, identity: object,
     are committed in one transaction. Returns whether work was done.
     """
     uid = _analysis_uid(analysis, identity)
-    if analysis_done(ctx, analysis, identity):
+    if _unit_done(ctx, uid):
         return False
     rows = compute()
     ctx.store.commit_results(analysis, uid, [

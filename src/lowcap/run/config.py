@@ -153,6 +153,9 @@ class ProtocolConfig(ConfigSection):
     # Augment the training images: each image of each batch shifted by up to ±2 pixels and
     # turned by up to ±10°, drawn per (seed, epoch) (lowcap.training.augment).
     augment: bool = Field(False, strict=True)
+    # The fraction of each split's training labels flipped (a draw per seed; validation and
+    # test keep the true labels): label noise, as in model-wise double descent.
+    label_noise: float = Field(0.0, ge=0, le=0.5)
     # Every model's optimiser, with torch's arithmetic: sgd, momentum (SGD with momentum, no
     # dampening) or adam (bias-corrected).
     optimiser: Literal["sgd", "momentum", "adam"] = "sgd"
@@ -167,10 +170,40 @@ class ProtocolConfig(ConfigSection):
     # Hidden layers of every model, each of the model's width (1: the paper's d → h → 1).
     depth: int = Field(1, strict=True, ge=1, le=3)
     # The dataset whose class pairs the models learn: mnist, fashion_mnist, kmnist (from
-    # data_dirs), digits (scikit-learn's 8×8) or mnist1d (40 values). Pairs name class indices.
+    # data_dirs), digits (scikit-learn's 8×8), mnist1d (40 values) or mnist_pca (MNIST on its
+    # first 32 principal components). Pairs name class indices.
     dataset: str = "mnist"
+    # Train on worst-case inputs (Madry et al. 2018): every update on its batch moved by
+    # pgd_steps projected gradient steps of pgd_step_size up the loss, within the pgd_norm
+    # ball (linf or l2) of radius pgd_eps, pixels kept in [0, 1]. Unset: natural training.
+    pgd_norm: Literal["linf", "l2"] | None = None
+    # The ball's radius, in pixel intensity (linf) or over the whole image (l2).
+    pgd_eps: float = Field(0.0, ge=0, le=28)
+    # Steps of the inner maximisation, from the clean image.
+    pgd_steps: int = Field(0, strict=True, ge=0, le=1000)
+    # Each step's size, in the units of pgd_eps (Madry et al. on MNIST: 0.01 for ε 0.3).
+    pgd_step_size: float = Field(0.0, ge=0, le=28)
 
     _dataset = field_validator("dataset")(known_dataset)
+
+    @model_validator(mode="after")
+    def _pgd_is_whole(self) -> ProtocolConfig:
+        given = {"pgd_eps": self.pgd_eps, "pgd_steps": self.pgd_steps,
+                 "pgd_step_size": self.pgd_step_size}
+        if self.pgd_norm is None:
+            stray = [name for name, value in given.items() if value]
+            if stray:
+                raise ValueError(f"{stray[0]} is set but pgd_norm is not; set pgd_norm: linf "
+                                 "or l2 to train on PGD inputs, or remove it")
+            return self
+        missing = [name for name, value in given.items() if not value]
+        if missing:
+            raise ValueError(f"pgd_norm {self.pgd_norm}: {missing[0]} must be above 0 (e.g. "
+                             "pgd_eps: 0.1, pgd_steps: 7, pgd_step_size: 0.025)")
+        if not facts(self.dataset).is_image:
+            raise ValueError(f"pgd_norm: dataset {self.dataset} holds signals, not images in "
+                             "[0, 1]; remove pgd_norm or use an image dataset")
+        return self
 
     @model_validator(mode="after")
     def _augment_needs_images(self) -> ProtocolConfig:

@@ -66,8 +66,12 @@ class ModelPlan:
         return (self.hp.dataset, self.pair, self.seed, *self.hp.shared_by("lane"))
 
     def cohort_key(self) -> tuple:
-        """Models with the same cohort key can train in one tensor program."""
-        return self.hp.shared_by("cohort")
+        """Models with the same cohort key can train in one tensor program. Models trained on
+        PGD inputs train one per lane (`layout`), so a cohort holds one width: lanes of
+        several widths would each be padded to the widest (three times the units on the
+        paper's widths)."""
+        own_width = (self.hidden,) if self.hp.pgd is not None else ()
+        return (*self.hp.shared_by("cohort"), *own_width)
 
 
 def datasets_of(plans: Iterable[ModelPlan]) -> set[str]:

@@ -67,10 +67,13 @@ def train_plans(ctx: RunContext, study: str, plans: list[ModelPlan], snapshot_ev
 
 def layout(plans: list[ModelPlan], split_of: Callable[[ModelPlan], TaskSplit]
            ) -> tuple[list[Lane], list[list[ModelPlan]]]:
-    """Lanes (models sharing a split and batch order) and the plans of each lane, in order."""
+    """Lanes (models sharing a split and batch order) and the plans of each lane, in order.
+    A model trained on PGD inputs has a lane of its own (its inputs are its own), on the
+    split and batch order of the lane it would share."""
     by_lane: dict[tuple, list[ModelPlan]] = defaultdict(list)
     for plan in sorted(plans, key=lambda p: (p.lane_key(), p.hidden, p.lr)):
-        by_lane[plan.lane_key()].append(plan)
+        own = (plan.model_id,) if plan.hp.pgd is not None else ()
+        by_lane[(*plan.lane_key(), *own)].append(plan)
     lanes, lane_plans = [], []
     for members in by_lane.values():
         first = members[0]
@@ -107,7 +110,7 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
     hp = plans[0].hp
     cohort = Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
                     device=bank.device, dtype=bank.images.dtype, input_dim=bank.input_dim,
-                    depth=hp.depth)
+                    depth=hp.depth, pgd=hp.pgd)
     diverged_epoch = np.full((cohort.n_lanes, cohort.max_models), -1, dtype=np.int64)
     if resume is not None:
         try:
@@ -123,7 +126,8 @@ def train_unit(plans: list[ModelPlan], bank: ImageBank,
 
     train_cohort(cohort, bank, hp.epochs, hp.batch_size, start_epoch=start,
                  on_epoch=epoch_done, diverged=diverged_epoch >= 0,
-                 precision=hp.matmul_precision, budget=hp.budget_batch_size)
+                 precision=hp.matmul_precision, budget=hp.budget_batch_size,
+                 evaluate_every=hp.evaluate_every)
     return [(plan, cohort.model_params(g, i), int(diverged_epoch[g, i]))
             for g, members in enumerate(lane_plans) for i, plan in enumerate(members)]
 

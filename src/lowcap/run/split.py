@@ -16,9 +16,10 @@ from lowcap.run.plan import ModelPlan
 
 def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
     """The split a plan trains and evaluates on (`train_size`: a stratified draw of that many
-    training images; random labels: training labels shuffled; validation and test are whole
-    and keep the truth). UserInputError when `val_fraction` or `train_size` leaves a part
-    of the split without two images of each class."""
+    training images; random labels: training labels shuffled; `label_noise`: a fraction of
+    them flipped; validation and test are whole and keep the truth). UserInputError when
+    `val_fraction` or `train_size` leaves a part of the split without two images of each
+    class."""
     try:
         split = make_split(data.train_labels, data.test_labels, plan.pair, plan.seed,
                            balance=plan.hp.balance, val_fraction=plan.hp.val_fraction,
@@ -44,4 +45,17 @@ def plan_split(data: Dataset | MNIST, plan: ModelPlan) -> TaskSplit:
     if plan.hp.labels == "random":
         rng = np.random.default_rng([plan.seed, 1])
         split = replace(split, train_y=rng.permutation(split.train_y))
+    if plan.hp.label_noise:
+        split = replace(split, train_y=flip_labels(split.train_y, plan.hp.label_noise,
+                                                   plan.seed))
     return split
+
+
+def flip_labels(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Binary labels with round(fraction · n) of them flipped, which ones drawn from `seed`
+    (the label noise of model-wise double descent, Nakkiran et al. 2019)."""
+    flipped = labels.copy()
+    chosen = np.random.default_rng([seed, 2]).permutation(len(labels))[
+        :round(fraction * len(labels))]
+    flipped[chosen] = 1 - flipped[chosen]
+    return flipped

@@ -12,6 +12,7 @@ import torch
 
 from lowcap.models.mlp import InitSpec
 from lowcap.models.optimisers import OptimiserSpec
+from lowcap.models.pgd import PGDSpec
 
 # Which models share a value: "model" (each model of a cohort has its own), "lane" (models
 # differing in it train in one cohort, on separate splits and batch orders) or "cohort"
@@ -20,12 +21,16 @@ Sharing = Literal["model", "lane", "cohort"]
 
 
 def hyperparameter(default: Any = MISSING, *, shared_by: Sharing = "cohort",
-                   always_named: bool = False) -> Any:
+                   always_named: bool = False, keyed_when_set: bool = False) -> Any:
     """A Hyperparameters field. `always_named`: part of every model id whatever its value
     (the fields of the first stores); any other field names a model only where its value
-    differs from its default, so adding one keeps every stored model's id (as in open_lth)."""
+    differs from its default, so adding one keeps every stored model's id (as in open_lth).
+    `keyed_when_set`: in the lane or cohort key (`shared_by`) only where it differs from its
+    default, as (name, value), so that a field added to a key keeps every stored key (the
+    linear baseline names its splits by a hash of the lane key)."""
     return field(default=default, metadata={"shared_by": shared_by,
-                                            "always_named": always_named})
+                                            "always_named": always_named,
+                                            "keyed_when_set": keyed_when_set})
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Hyperparameters:
     train_size: int | None = hyperparameter(None, shared_by="lane")
     # Random shifts and rotations of the training images (lowcap.training.augment).
     augment: bool = hyperparameter(False, shared_by="lane")
+    # The fraction of training labels flipped, drawn per seed (lowcap.run.split).
+    label_noise: float = hyperparameter(0.0, shared_by="lane", keyed_when_set=True)
     # The optimiser and its hyper-parameters (lowcap.models.optimisers).
     optimiser: str = hyperparameter("sgd", shared_by="model")
     momentum: float = hyperparameter(0.9, shared_by="model")
@@ -61,6 +68,17 @@ class Hyperparameters:
     dataset: str = hyperparameter("mnist")
     # Hidden layers of `hidden` units each (lowcap.models.cohort: block-diagonal beyond one).
     depth: int = hyperparameter(1)
+    # Training on worst-case inputs (Madry et al. 2018; lowcap.models.pgd): every update on its
+    # batch moved by `pgd_steps` projected gradient steps of `pgd_step_size` within the
+    # `pgd_norm` ball ('linf' or 'l2') of radius `pgd_eps` (None: the batch as it is).
+    pgd_norm: str | None = hyperparameter(None)
+    pgd_eps: float = hyperparameter(0.0)
+    pgd_steps: int = hyperparameter(0)
+    pgd_step_size: float = hyperparameter(0.0)
+    # Validation and test metrics every this many epochs and after the last (the epochs
+    # between record NaN): a study that reads only the final models skips the evaluation
+    # passes, which on large test splits cost more than full-batch steps on a few samples.
+    evaluate_every: int = hyperparameter(1, keyed_when_set=True)
 
     @classmethod
     def of(cls, *sources: object, **values: Any) -> Hyperparameters:
@@ -74,9 +92,12 @@ class Hyperparameters:
         return cls(**taken)
 
     def shared_by(self, sharing: Sharing) -> tuple:
-        """The values of the fields shared by `sharing`, in declaration order."""
-        return tuple(getattr(self, f.name) for f in fields(self)
-                     if f.metadata.get("shared_by", "cohort") == sharing)
+        """The values of the fields shared by `sharing`, in declaration order (a
+        `keyed_when_set` field as (name, value), and only where it is set)."""
+        kept = [f for f in fields(self) if f.metadata.get("shared_by", "cohort") == sharing]
+        return (*(getattr(self, f.name) for f in kept if not f.metadata.get("keyed_when_set")),
+                *((f.name, getattr(self, f.name)) for f in kept
+                  if f.metadata.get("keyed_when_set") and getattr(self, f.name) != _default(f)))
 
     def named(self) -> dict[str, Any]:
         """The fields that name a model: the always-named ones and any other that differs
@@ -94,6 +115,14 @@ class Hyperparameters:
     def optimiser_spec(self) -> OptimiserSpec:
         return OptimiserSpec(self.optimiser, self.momentum, self.adam_beta1,  # type: ignore[arg-type]
                              self.adam_beta2, self.weight_decay)
+
+    @property
+    def pgd(self) -> PGDSpec | None:
+        """The inner maximisation of training on worst-case inputs (None: natural training)."""
+        if self.pgd_norm is None:
+            return None
+        return PGDSpec(self.pgd_norm, self.pgd_eps, self.pgd_steps,  # type: ignore[arg-type]
+                       self.pgd_step_size)
 
     @property
     def torch_dtype(self) -> torch.dtype:

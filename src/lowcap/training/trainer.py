@@ -87,6 +87,7 @@ def train_cohort(
     budget: Budget = "own",
     cuda_graphs: bool = True,
     evaluate_parts: tuple[str, ...] = ("val", "test"),
+    evaluate_every: int = 1,
 ) -> None:
     """Train epochs `start_epoch`..`epochs-1`, calling `on_epoch` after each.
 
@@ -101,7 +102,8 @@ def train_cohort(
     learning from it. Models that diverge (non-finite loss or weights) are frozen
     and reported with NaN metrics; the rest train on unaffected. On CUDA each update replays
     a captured CUDA graph of the step (`cuda_graphs=False`: eager launches). Only the
-    `evaluate_parts` are evaluated after each epoch (the others' metrics are NaN).
+    `evaluate_parts` are evaluated, after every `evaluate_every`-th epoch and the last (the
+    others' metrics, and every metric of the epochs between, are NaN).
     """
     done = torch.zeros(cohort.n_lanes, cohort.max_models, dtype=torch.bool,
                        device=cohort.device)
@@ -112,7 +114,9 @@ def train_cohort(
     eval_sets = {part: EvalSet.of(cohort, bank, part) for part in evaluate_parts}
     nan = torch.full((cohort.n_lanes, cohort.max_models), np.nan, device=cohort.device,
                      dtype=cohort.w1.dtype)
-    graphs = StepGraphs(cohort) if cuda_graphs and cohort.device.type == "cuda" else None
+    # A step on PGD inputs differentiates through the forward pass: it is not captured.
+    graphs = (StepGraphs(cohort) if cuda_graphs and cohort.device.type == "cuda"
+              and cohort.pgd is None else None)
     for epoch in range(start_epoch, epochs):
         batches = epoch_batches(cohort, bank, epoch, batch_size, budget)
         # The same full batch every epoch, unless it is augmented anew each epoch.
@@ -127,8 +131,9 @@ def train_cohort(
         metrics.update({f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()})
         done |= cohort.diverged(metrics["train_loss"])
         cohort.freeze(done)
+        evaluated = (epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs
         with matmul_precision("highest"):
-            for part, inputs in eval_sets.items():
+            for part, inputs in (eval_sets if evaluated else {}).items():
                 values = cohort_metrics(cohort.logits(inputs.x), inputs.labels)
                 metrics.update({f"{part}_{k}": v for k, v in values.items()})
         # One device→host copy of the epoch's results.

@@ -131,6 +131,36 @@ def test_the_claim_never_holds_on_noise_and_holds_on_a_clear_effect():
         lambda w, rng: 0.8 - 0.05 * np.log2(w) + rng.normal(0, 0.01))) == "does not hold"
 
 
+def trained_section(f1, change) -> dict:
+    """PGD-trained twins: their PGD-ℓ∞ F1 per (pair, ε, width, seed) from `f1(width, rng)`,
+    and their clean-F1 change against the natural models from `change(width, rng)`."""
+    rng = np.random.default_rng(5)
+    pairs, widths = ("0-1", "4-9"), (2, 8, 32)
+    return {"adversarial": {"min_effect": 0.01, "f1": {}, "f1_by_seed": {},
+                            "pgd_trained": {"f1": {}, "f1_by_seed": {
+        pair: {"pgd_linf@0.1": {str(w): {str(s): float(f1(w, rng)) for s in range(10)}
+                                for w in widths}} for pair in pairs}},
+        "clean_change_by_seed": {pair: {str(w): {str(s): float(change(w, rng))
+                                                 for s in range(10)} for w in widths}
+                                 for pair in pairs}}}
+
+
+def test_the_pgd_training_claims_never_hold_on_noise_and_hold_on_clear_effects():
+    grows, costs = ("adversarial_training_robustness_grows_with_width",
+                    "adversarial_training_costs_small_networks_more")
+    for _ in range(20):
+        noise = trained_section(lambda w, rng: rng.normal(0.5, 0.1),
+                                lambda w, rng: rng.normal(-0.1, 0.1))
+        assert verdict(noise, grows) != "holds" and verdict(noise, costs) != "holds"
+    clear = trained_section(lambda w, rng: 0.2 + 0.1 * np.log2(w) + rng.normal(0, 0.01),
+                            lambda w, rng: -0.3 / w + rng.normal(0, 0.01))  # small pay more
+    assert verdict(clear, grows) == "holds" and verdict(clear, costs) == "holds"
+    reverse = trained_section(lambda w, rng: 0.9 - 0.1 * np.log2(w) + rng.normal(0, 0.01),
+                              lambda w, rng: -0.01 * w + rng.normal(0, 0.01))
+    assert verdict(reverse, grows) == verdict(reverse, costs) == "does not hold"
+    assert verdict(adversarial_section(lambda w, rng: 0.5), costs) == "inconclusive"
+
+
 def lipschitz_section(constant) -> dict:
     """Empirical Lipschitz constants per (pair, width, seed) from `constant(width, rng)`."""
     rng = np.random.default_rng(11)
@@ -177,3 +207,55 @@ def test_the_command_attacks_a_runs_models_and_reports_them(run_copy, run_cli):
     assert section["parameters"]["8"] == 784 * 8 + 8 + 8 + 1
     assert (run_copy / "figures" / "figV1_adversarial_corrected.png").is_file()
     assert "adversarial robustness by width" in (run_copy / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_command_trains_pgd_twins_beside_the_models_and_reports_both(run_copy, run_cli):
+    code, _, err = run_cli("adversarial", str(run_copy), "--attacks", "pgd_linf", "--eps-linf",
+                           "0.1", "--steps", "5", "--max-images", "40", "--training",
+                           "linf,0.1,2,0.05", "--select-protocols", "corrected",
+                           "--select-pairs", "4-9", "--quiet", "--device", "cpu")
+    assert code == 0, err
+    section = json.loads((run_copy / "summary.json").read_text())[
+        "protocols"]["corrected"]["adversarial"]
+    assert section["training"] == {"norm": "linf", "eps": 0.1, "steps": 2, "step_size": 0.05}
+    natural, trained = section["f1_by_seed"]["4-9"], section["pgd_trained"]["f1_by_seed"]["4-9"]
+    assert set(trained["clean@0"]) == set(natural["clean@0"]) == {"2", "8", "24"}
+    for width, seeds in section["clean_change_by_seed"]["4-9"].items():
+        for seed, change in seeds.items():
+            expected = trained["clean@0"][width][seed] - natural["clean@0"][width][seed]
+            assert change == pytest.approx(expected, abs=1e-12)
+    from lowcap.api import open_run
+
+    with open_run(run_copy) as run:  # each twin: its model's plan, trained on PGD inputs
+        twins = run.models(study="adversarial/pgd_trained")
+        assert len(twins) == 6 and set(twins.pgd_norm) == {"linf"}
+        models = run.models(study="capacity", pair="4-9", protocol="corrected")
+        assert sorted(zip(twins.hidden, twins.seed, strict=True)) == sorted(
+            zip(models.hidden, models.seed, strict=True))
+    claims = {c["id"]: c for c in json.loads((run_copy / "summary.json").read_text())[
+        "protocols"]["corrected"]["claims"]}
+    cost = claims["adversarial_training_costs_small_networks_more"]
+    assert cost["measured"].startswith("clean-F1 cost of PGD training") and np.isfinite(
+        cost["effect"])  # measured on the twins (on 2 seeds it may be inconclusive)
+    assert "PGD-trained twins" in (run_copy / "report.html").read_text()
+
+
+def test_the_training_option_keeps_the_configs_choice_of_twins():
+    """`--training NORM,EPS,STEPS,STEP_SIZE` changes how the twins train, not which models
+    get one: the config's `training.pairs` and `training.widths` stay (so does `select`)."""
+    from lowcap.cli.main import _with_section
+    from lowcap.studies.adversarial import STUDY
+    from lowcap.studies.registry import parse_config
+
+    cfg = parse_config({"protocols": {"corrected": {}}, "capacity": {"pairs": [[4, 9]]},
+                        "adversarial": {"select": {"seeds": [0]},
+                                        "training": {"pairs": [[4, 9]], "widths": [2]}}}, "t")
+    changed = _with_section(cfg, "adversarial", STUDY.command.overrides(
+        attacks=None, eps_linf=None, eps_l2=None, steps=None, max_images=None,
+        training="l2,1.5,3,0.5"))
+    training = changed.adversarial.training
+    assert (training.norm, training.eps, training.steps, training.step_size) == (
+        "l2", 1.5, 3, 0.5)
+    assert training.pairs == [(4, 9)] and training.widths == [2]
+    assert changed.adversarial.select.seeds == [0]

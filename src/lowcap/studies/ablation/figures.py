@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import ListedColormap
 
 from lowcap.report.plotting import new_figure, save_figure
 
@@ -21,6 +20,8 @@ def verdict_figure(entries: list[dict], claims: list[str], folder: Path) -> Path
                      for c in claims])
     fig, (ax,) = new_figure(width=max(6.0, 0.45 * len(entries) + 3),
                             height=0.45 * len(claims) + 2.5)
+    from matplotlib.colors import ListedColormap  # loaded with the figure (pyplot())
+
     colours = ListedColormap(["#d9534f", "#cccccc", "#f0ad4e", "#5cb85c"])  # VERDICT_VALUE order
     ax.imshow(grid, cmap=colours, vmin=0, vmax=1, aspect="auto")
     anchors = sum(not e["levels"] for e in entries)

@@ -3,16 +3,15 @@ one shape, each attacked with its own gradients on its own copy of the images.
 
 A binary model's loss is the binary cross-entropy of its logit, which is the cross-entropy of
 the two-class logits (0, f) that attack libraries use; every model's images move only by the
-gradient of its own loss. The steps are those of Madry et al. (2018) as Foolbox 3 writes
-them: an ℓ∞ step is ε·rel_step·sign(g), an ℓ2 step ε·rel_step·g/‖g‖; the result is projected
-back onto the ε-ball around the clean image and clipped to the pixel range [0, 1]."""
+gradient of its own loss. The steps are `lowcap.models.pgd`'s (Foolbox 3's), of size
+rel_step·ε."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lowcap.models.mlp import Activation, layer_count
+from lowcap.models.pgd import loss_gradient, project_step
 
 Params = dict[str, torch.Tensor]
 NORMS = {"fgsm": "linf", "pgd_linf": "linf", "pgd_l2": "l2"}
@@ -41,18 +40,6 @@ def stacked_logits(stack: Params, x: torch.Tensor, activation: Activation) -> to
         h = act(torch.baddbmm(stack[f"b{k}"].unsqueeze(1), h, stack[f"w{k}"].transpose(1, 2)))
     readout = stack[f"w{last}"].reshape(len(h), -1, 1)
     return torch.bmm(h, readout).squeeze(-1) + stack[f"b{last}"].reshape(-1, 1)
-
-
-def input_gradient(stack: Params, x: torch.Tensor, y: torch.Tensor,
-                   activation: Activation) -> torch.Tensor:
-    """∂/∂x of each model's summed binary cross-entropy on its inputs x [M, N, d], y [N]."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = stacked_logits(stack, x, activation)
-        loss = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits),
-                                                  reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad
 
 
 def logit_gradient_norms(stack: Params, x: torch.Tensor, activation: Activation
@@ -88,14 +75,6 @@ def attack(stack: Params, x: torch.Tensor, y: torch.Tensor, activation: Activati
     x0 = x.expand(len(stack["w1"]), *x.shape)
     adv = x0 if start is None else start
     for _ in range(steps):
-        grad = input_gradient(stack, adv, y, activation)
-        if norm == "linf":
-            adv = adv + rel_step * eps * grad.sign()
-            delta = (adv - x0).clamp(-eps, eps)
-        else:
-            adv = adv + rel_step * eps * grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-            delta = adv - x0
-            delta = delta * (eps / delta.norm(dim=-1, keepdim=True).clamp_min(1e-12)).clamp(
-                max=1)
-        adv = (x0 + delta).clamp(0, 1)
+        grad = loss_gradient(lambda inputs: stacked_logits(stack, inputs, activation), adv, y)
+        adv = project_step(adv, x0, grad, norm, eps, rel_step * eps)
     return adv.detach()

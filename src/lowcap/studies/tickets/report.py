@@ -7,7 +7,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
 from lowcap.report.html import table
 from lowcap.report.plotting import band, new_figure, save_figure
@@ -109,7 +108,7 @@ def _figure(cells: dict, folder: Path, protocol: str) -> Path | None:
             ax.set_xscale("log")
             ticks = [t for t in (100, 50, 20, 10, 5, 2, 1, 0.5) if x.min() <= t <= x.max()]
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_minor_formatter("")  # no labels on the log axis' minor ticks
             ax.invert_xaxis()
             ax.set_xlabel("weights remaining (%)", fontsize=7)
             ax.set_ylabel("best val F1", fontsize=7)
