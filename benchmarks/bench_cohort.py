@@ -26,13 +26,12 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, machine, sync, train_flops
+from flops import benchmark_inputs, gemm_peak, machine, sync, train_flops
 
-from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
+from lowcap.data import PAPER_PAIRS, make_split
 from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
 from lowcap.run.config import PAPER_WIDTHS
 from lowcap.training import classification_metrics, epoch_order, train_cohort
-from lowcap.training.malloc import keep_freed_memory
 
 REFERENCE_INIT = InitSpec("normal", 0.1)
 
@@ -110,13 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--baseline-epochs", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--full-sweep", action="store_true")
-    args = parser.parse_args()
-    keep_freed_memory()
-    device = torch.device(args.device)
-    mnist = load_mnist(progress=False).mnist
-    bank = ImageBank.from_mnist(mnist, device=device)
+    args, device, mnist, bank = benchmark_inputs(parser)
     peak = gemm_peak(device)
     print(machine(device))
     rows = []

@@ -21,13 +21,12 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, machine, per_step
+from flops import benchmark_inputs, gemm_peak, machine, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-from lowcap.data import ImageBank, load_mnist, make_split
+from lowcap.data import make_split
 from lowcap.models import Cohort, Lane, ModelSpec
 from lowcap.models.mlp import build_mlp, init_params
-from lowcap.training.malloc import keep_freed_memory
 
 WIDTHS = (8, 16, 32, 64)
 LRS = (0.05, 0.02)
@@ -41,13 +40,8 @@ def _params(width: int, depth: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    keep_freed_memory()
-    device = torch.device(args.device)
-    mnist = load_mnist(progress=False).mnist
-    bank = ImageBank.from_mnist(mnist, device=device)
+    args, device, mnist, bank = benchmark_inputs(parser)
     split = make_split(mnist.train_labels, mnist.test_labels, (4, 9), 0)
     gen = torch.Generator().manual_seed(0)
     rows = torch.randint(0, len(split.train_idx), (LANES, BATCH), generator=gen)

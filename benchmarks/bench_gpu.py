@@ -26,15 +26,14 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import gemm_peak, machine, params, per_step
+from flops import benchmark_inputs, gemm_peak, machine, params, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
+from lowcap.data import PAPER_PAIRS, ImageBank, make_split
 from lowcap.models import Cohort, Lane, ModelSpec, build_mlp
 from lowcap.run.config import PAPER_WIDTHS
 from lowcap.training import EvalSet, classification_metrics, cohort_metrics
 from lowcap.training.graphs import CapturedStep
-from lowcap.training.malloc import keep_freed_memory
 
 BATCH, LR, SEEDS = 128, 0.03, (0, 1, 2)
 
@@ -99,14 +98,9 @@ def per_lane_metrics(cohort: Cohort, logits: torch.Tensor, inputs: EvalSet) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--loop-steps", type=int, default=3)
-    args = parser.parse_args()
-    keep_freed_memory()
-    device = torch.device(args.device)
-    mnist = load_mnist(progress=False).mnist
-    bank = ImageBank.from_mnist(mnist, device=device)
+    args, device, mnist, bank = benchmark_inputs(parser)
     lanes = [Lane(make_split(mnist.train_labels, mnist.test_labels, pair, seed), seed,
                   tuple(ModelSpec(h, LR, seed) for h in PAPER_WIDTHS))
              for pair in PAPER_PAIRS for seed in SEEDS]

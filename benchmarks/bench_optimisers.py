@@ -13,26 +13,19 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from bench_gpu import BATCH, LR, SEEDS, batch_of
-from flops import gemm_peak, machine, params, per_step
+from flops import benchmark_inputs, gemm_peak, machine, params, per_step
 
-from lowcap.data import PAPER_PAIRS, ImageBank, load_mnist, make_split
+from lowcap.data import PAPER_PAIRS, make_split
 from lowcap.models import Cohort, Lane, ModelSpec
 from lowcap.models.optimisers import KINDS, OptimiserSpec
 from lowcap.run.config import PAPER_WIDTHS
-from lowcap.training.malloc import keep_freed_memory
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=30)
-    args = parser.parse_args()
-    keep_freed_memory()
-    device = torch.device(args.device)
-    mnist = load_mnist(progress=False).mnist
-    bank = ImageBank.from_mnist(mnist, device=device)
+    args, device, mnist, bank = benchmark_inputs(parser)
     splits = {(pair, seed): make_split(mnist.train_labels, mnist.test_labels, pair, seed)
               for pair in PAPER_PAIRS for seed in SEEDS}
 

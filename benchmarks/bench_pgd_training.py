@@ -17,13 +17,12 @@ import argparse
 import torch
 import torch.nn.functional as F
 from bench_gpu import BATCH, LR, SEEDS, batch_of
-from flops import gemm_peak, machine, per_step
+from flops import benchmark_inputs, gemm_peak, machine, per_step
 
-from lowcap.data import ImageBank, load_mnist, make_split
+from lowcap.data import make_split
 from lowcap.models import Cohort, Lane, ModelSpec
 from lowcap.models.pgd import PGDSpec, loss_gradient, project_step
 from lowcap.run.config import PAPER_WIDTHS
-from lowcap.training.malloc import keep_freed_memory
 
 SPEC = PGDSpec("linf", 0.05, 7, 0.018)
 
@@ -42,13 +41,8 @@ def naive_step(nets, optimisers, x: torch.Tensor, y: torch.Tensor) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    keep_freed_memory()
-    device = torch.device(args.device)
-    mnist = load_mnist(progress=False).mnist
-    bank = ImageBank.from_mnist(mnist, device=device)
+    args, device, mnist, bank = benchmark_inputs(parser)
     splits = [make_split(mnist.train_labels, mnist.test_labels, (4, 9), seed) for seed in SEEDS]
     peak = gemm_peak(device)
     print(machine(device))

@@ -8,12 +8,16 @@ engine is supposed to keep small.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
 
+from lowcap.data import ImageBank, load_mnist
+from lowcap.data.mnist import MNIST
 from lowcap.machine import cpu_facts
 from lowcap.training import matmul_precision
+from lowcap.training.malloc import keep_freed_memory
 
 
 def params(hidden: int) -> int:
@@ -23,6 +27,18 @@ def params(hidden: int) -> int:
 def train_flops(hidden: int, n_train: int, n_eval: int, epochs: int) -> float:
     """FLOPs of `epochs` epochs on n_train samples with n_eval samples evaluated each epoch."""
     return float(params(hidden)) * (4 * n_train + 2 * n_eval) * epochs
+
+
+def benchmark_inputs(parser: argparse.ArgumentParser
+                     ) -> tuple[argparse.Namespace, torch.device, MNIST, ImageBank]:
+    """A benchmark's start: its options, with `--device` added, parsed; freed memory kept
+    (as `lowcap` keeps it); MNIST and its image bank on the device."""
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    keep_freed_memory()
+    device = torch.device(args.device)
+    mnist = load_mnist(progress=False).mnist
+    return args, device, mnist, ImageBank.from_mnist(mnist, device=device)
 
 
 def machine(device: torch.device) -> str:
