@@ -73,7 +73,7 @@ def _verdict(r: dict, noisy: bool) -> Verdict:
 
 RULE = ("statistic: per seed, the mean test error of the widths with parameters / n in "
         f"[1/{WINDOW:g}, {WINDOW:g}] minus the larger of the mean test error below that "
-        "window and the mean beyond it, mean over pairs and training sizes; "
+        "window and the mean beyond it, mean over datasets, pairs and training sizes; "
         f"{CI} of its mean over seeds. Holds if the interval lies above 0 and the mean "
         "effect is at least `double_descent.min_effect` (negligible if smaller), does not "
         "hold if below 0")
