@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from flops import gemm_peak, machine, per_step
+from flops import gemm_peak, interleaved, machine
 
 from lowcap.studies.cnn_baseline.network import LeNet, initial_stack, sgd_step
 
@@ -64,8 +64,8 @@ def main() -> None:
                     model(x[:, m]), y[:, m]).backward()
                 optimiser.step()
 
-        t_grouped = per_step(device, grouped, args.steps)
-        t_loop = per_step(device, loop, args.steps)
+        times = interleaved(device, {"grouped": grouped, "loop": loop}, args.steps)
+        t_grouped, t_loop = times["grouped"], times["loop"]
         achieved = step_flops(channels, BATCH) * args.models / t_grouped / 1e9
         print(f"{channels:>3} {t_grouped * 1e3:>11.1f} {t_loop * 1e3:>8.1f} "
               f"{t_loop / t_grouped:>13.2f} {100 * achieved / peak:>14.1f}%")

@@ -21,7 +21,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import benchmark_inputs, gemm_peak, machine, per_step
+from flops import benchmark_inputs, gemm_peak, interleaved, machine
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from lowcap.data import make_split
@@ -58,11 +58,8 @@ def main() -> None:
         flops = 4 * BATCH * LANES * sum(_params(s.hidden, depth) for s in specs)
         cohort = Cohort([Lane(split, g, specs) for g in range(LANES)], device=device,
                         depth=depth)
-        times = {"block-diagonal": per_step(device, lambda c=cohort: c.step(x, y, weight),
-                                            args.steps)}
         modules = {(g, s): build_mlp({k: v.float().to(device) for k, v in init_params(
             s.hidden, 0, depth=depth).items()}) for g in range(LANES) for s in specs}
-        times["stacked (vmap)"] = per_step(device, _stacked_step(modules, x, y), args.steps)
         optimisers = {key: torch.optim.SGD(m.parameters(), lr=key[1].lr)
                       for key, m in modules.items()}
 
@@ -72,7 +69,11 @@ def main() -> None:
                 F.binary_cross_entropy_with_logits(module(x[g]).squeeze(1), y[g]).backward()
                 optimisers[(g, spec)].step()
 
-        times["loop"] = per_step(device, loop, max(3, args.steps // 5))
+        times = interleaved(
+            device, {"block-diagonal": lambda c=cohort: c.step(x, y, weight),
+                     "stacked (vmap)": _stacked_step(modules, x, y), "loop": loop},
+            {"block-diagonal": args.steps, "stacked (vmap)": args.steps,
+             "loop": max(3, args.steps // 5)})
         for name, seconds in times.items():
             print(f"{depth:>5} {name:<16} {seconds * 1e3:>8.2f} "
                   f"{100 * flops / seconds / 1e9 / peak:>6.1f}% "

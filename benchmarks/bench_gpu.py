@@ -26,7 +26,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from flops import benchmark_inputs, gemm_peak, machine, params, per_step
+from flops import benchmark_inputs, gemm_peak, interleaved, machine, params, per_step
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from lowcap.data import PAPER_PAIRS, ImageBank, make_split
@@ -110,16 +110,17 @@ def main() -> None:
     print(machine(device))
     step_flops = 4 * BATCH * len(SEEDS) * len(PAPER_PAIRS) * sum(params(h) for h in PAPER_WIDTHS)
 
-    timings = {"cohort, eager": per_step(device, lambda: cohort.step(x, y, weight),
-                                         args.steps)}
+    steps = {"cohort, eager": lambda: cohort.step(x, y, weight)}
+    repeats = {"cohort, eager": args.steps}
     if device.type == "cuda":
         captured = CapturedStep(cohort, lambda *a: cohort.step(*a), x, y, weight)
-        timings["cohort, CUDA graph"] = per_step(device, lambda: captured(x, y, weight),
-                                                 args.steps)
-    timings["torch.func vmap per width"] = per_step(device, vmap_steps(cohort, x, y),
-                                                    max(3, args.steps // 5))
-    timings["per-model loop (165 nn.Modules)"] = per_step(device, loop_step(cohort, x, y),
-                                                          args.loop_steps)
+        steps["cohort, CUDA graph"] = lambda: captured(x, y, weight)
+        repeats["cohort, CUDA graph"] = args.steps
+    steps["torch.func vmap per width"] = vmap_steps(cohort, x, y)
+    repeats["torch.func vmap per width"] = max(3, args.steps // 5)
+    steps["per-model loop (165 nn.Modules)"] = loop_step(cohort, x, y)
+    repeats["per-model loop (165 nn.Modules)"] = args.loop_steps
+    timings = interleaved(device, steps, repeats)
 
     print(f"device {device}, threads {torch.get_num_threads()}, 165 models, batch {BATCH}, "
           f"float32 GEMM peak {peak:.0f} GFLOP/s")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from bench_gpu import BATCH, LR, SEEDS, batch_of
-from flops import benchmark_inputs, gemm_peak, machine, params, per_step
+from flops import benchmark_inputs, gemm_peak, interleaved, machine, params
 
 from lowcap.data import PAPER_PAIRS, make_split
 from lowcap.models import Cohort, Lane, ModelSpec
@@ -43,12 +43,13 @@ def main() -> None:
     flops = 4 * BATCH * len(splits) * sum(params(h) for h in PAPER_WIDTHS)
     print(f"device {device}, float32 GEMM peak {peak:.0f} GFLOP/s, 165 models, batch {BATCH}")
     print(f"{'variant':<30} {'ms/step':>8} {'% peak':>7} {'× fused':>8}")
-    fused = None
+    steps = {}
     for name, c in variants.items():
         x, y, weight = batch_of(c, bank)
-        seconds = per_step(device, lambda c=c, x=x, y=y, w=weight: c.step(x, y, w),
-                           args.steps)
-        fused = fused or seconds
+        steps[name] = lambda c=c, x=x, y=y, w=weight: c.step(x, y, w)
+    times = interleaved(device, steps, args.steps)
+    fused = times["plain SGD (fused)"]
+    for name, seconds in times.items():
         print(f"{name:<30} {seconds * 1e3:>8.2f} {100 * flops / seconds / 1e9 / peak:>6.1f}% "
               f"{seconds / fused:>8.2f}")
 

@@ -17,7 +17,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 from bench_gpu import BATCH, LR, SEEDS, batch_of
-from flops import benchmark_inputs, gemm_peak, machine, per_step
+from flops import benchmark_inputs, gemm_peak, interleaved, machine
 
 from lowcap.data import make_split
 from lowcap.models import Cohort, Lane, ModelSpec
@@ -52,15 +52,16 @@ def main() -> None:
     for width in PAPER_WIDTHS:
         lanes = [Lane(split, seed, (ModelSpec(width, LR, seed),))
                  for seed, split in zip(SEEDS, splits, strict=True)]
+        steps = {}
         for name, pgd in (("natural (cohort)", None), ("PGD (cohort)", SPEC)):
             cohort = Cohort(lanes, device=device, pgd=pgd)
             x, y, weight = batch_of(cohort, bank)
-            totals[name] += per_step(device, lambda c=cohort, x=x, y=y, w=weight: c.step(x, y, w),
-                                     args.steps)
+            steps[name] = lambda c=cohort, x=x, y=y, w=weight: c.step(x, y, w)
         nets = [cohort.module(g, 0) for g in range(len(lanes))]
         optimisers = [torch.optim.SGD(net.parameters(), lr=LR) for net in nets]
-        totals["PGD (naive loop)"] += per_step(
-            device, lambda n=nets, o=optimisers, x=x, y=y: naive_step(n, o, x, y), args.steps)
+        steps["PGD (naive loop)"] = lambda n=nets, o=optimisers, x=x, y=y: naive_step(n, o, x, y)
+        for name, seconds in interleaved(device, steps, args.steps).items():
+            totals[name] += seconds
     print(f"{'update':<20} {'ms':>8} {'× natural':>10} {'× PGD cohort':>13}")
     for name, seconds in totals.items():
         print(f"{name:<20} {seconds * 1e3:>8.2f} {seconds / totals['natural (cohort)']:>10.2f} "

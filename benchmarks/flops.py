@@ -9,7 +9,9 @@ engine is supposed to keep small.
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -68,16 +70,33 @@ def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def per_step(device: torch.device, step, repeats: int) -> float:
+def per_step(device: torch.device, step: Callable[[], object], repeats: int) -> float:
     """Seconds per call of `step`, after two warm-up calls."""
-    for _ in range(2):
+    return interleaved(device, {"step": step}, repeats, rounds=1)["step"]
+
+
+def interleaved(device: torch.device, steps: dict[str, Callable[[], object]],
+                repeats: int | dict[str, int], rounds: int = 3) -> dict[str, float]:
+    """Seconds per call of each of `steps` (an engine and its baselines): after two warm-up
+    calls of each, `rounds` rounds that time every step in turn (`repeats` calls, one number
+    or one per step), the order rotated each round; the minimum over the rounds. Alternating
+    keeps a noisy machine's drift (load, clock) from favouring whichever ran first, and the
+    minimum is the least disturbed round."""
+    count = repeats if isinstance(repeats, dict) else dict.fromkeys(steps, repeats)
+    for step in steps.values():
+        step()
         step()
     sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    sync(device)
-    return (time.perf_counter() - start) / repeats
+    names = list(steps)
+    best = dict.fromkeys(names, math.inf)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            for _ in range(count[name]):
+                steps[name]()
+            sync(device)
+            best[name] = min(best[name], (time.perf_counter() - start) / count[name])
+    return best
 
 
 def sync(device: torch.device) -> None:
