@@ -30,6 +30,16 @@ def test_the_grid_trains_every_setting_by_full_batch_adam_on_its_dataset():
     assert {(p.hp.dataset, p.hp.optimiser, p.hp.batch_size, p.hp.epochs, p.lr)
             for p in grid} == {("mnist1d", "adam", None, 40, 0.01)}
     assert plans(cfg, cfg.protocol("reference")) == []  # the section names its protocol
+    trained_otherwise = parse_config({
+        "protocols": {"corrected": {"seeds": [0, 1], "augment": True,
+                                    "pgd_norm": "linf", "pgd_eps": 0.1, "pgd_steps": 3,
+                                    "pgd_step_size": 0.05}},
+        "double_descent": {"label_noise": [0.0, 0.1], "train_sizes": [50, 100],
+                           "widths": [2, 8], "epochs": 40}}, "t")
+    # The protocol's other training choices do not reach the study: the same models.
+    assert [p.model_id for p in plans(trained_otherwise,
+                                      trained_otherwise.protocol("corrected"))] == [
+        p.model_id for p in grid]
 
 
 def section(error) -> dict:

@@ -69,9 +69,12 @@ def plans(cfg: RunConfig, protocol: ProtocolConfig) -> list[ModelPlan]:
     spec = section(cfg, DoubleDescentConfig)
     if spec is None or protocol.name != spec.protocol:
         return []
+    # Natural training without augmentation, whatever else the protocol trains with;
+    # evaluated only after the last epoch (the study reads nothing else).
     hp = Hyperparameters.of(protocol, cfg, batch_size=None, budget_batch_size="own",
                             epochs=spec.epochs, optimiser="adam", draws="lowcap",
-                            evaluate_every=spec.epochs)  # it reads only the final models
+                            evaluate_every=spec.epochs, augment=False,
+                            pgd_norm=None, pgd_eps=0.0, pgd_steps=0, pgd_step_size=0.0)
     return [ModelPlan(protocol.name, tuple(pair), width, spec.lr, seed,  # type: ignore[arg-type]
                       replace(hp, dataset=dataset, train_size=n, label_noise=noise))
             for dataset, pair, noise, n, width, seed in product(
