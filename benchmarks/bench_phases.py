@@ -84,21 +84,23 @@ def main() -> None:
     print(f"GEMM peak {peaks['highest']:.0f} GFLOP/s float32, {peaks['medium']:.0f} GFLOP/s at "
           f"matmul precision 'medium', {peaks['float64']:.0f} GFLOP/s float64 (this machine, "
           f"{torch.get_num_threads()} threads)")
-    print(f"{'phase':<32}{'seconds':>9}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}{'% medium':>9}"
-          f"{'% fp64':>8}")
+    print(f"{'phase':<32}{'seconds':>9}{'% run':>7}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}"
+          f"{'% medium':>9}{'% fp64':>8}")
+    total = seconds["total"]
     for phase, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
         if phase == "total":
             continue
+        share = f"{phase:<32}{secs:>9.1f}{100 * secs / total:>7.1f}"
         if phase in flops:
             rate = flops[phase] / secs / 1e9
             fp64 = (f"{100 * rate / peaks['float64']:>8.0f}" if dtypes.get(phase) == "float64"
                     else f"{'':>8}")
-            print(f"{phase:<32}{secs:>9.1f}{flops[phase] / 1e12:>8.2f}{rate:>9.0f}"
+            print(f"{share}{flops[phase] / 1e12:>8.2f}{rate:>9.0f}"
                   f"{100 * rate / peaks['highest']:>8.0f}{100 * rate / peaks['medium']:>9.0f}"
                   f"{fp64}")
         else:
-            print(f"{phase:<32}{secs:>9.1f}")
-    print(f"{'total':<32}{seconds['total']:>9.1f}")
+            print(share)
+    print(f"{'total':<32}{total:>9.1f}{100.0:>7.1f}")
 
 
 if __name__ == "__main__":

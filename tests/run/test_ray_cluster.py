@@ -7,6 +7,7 @@ ends with the local numbers. (A local Ray started by lowcap itself: test_ray.py.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -130,3 +131,18 @@ def _committed(out: Path) -> bool:
 
 def _checkpoints(run: Path) -> set[str]:
     return {path.name for path in (run / "checkpoints").glob("*.safetensors")}
+
+
+def test_a_local_ray_is_its_own_beside_a_running_cluster(cluster):
+    """`--executor ray` without `--ray-address` starts a Ray of its own, even while another
+    cluster runs on this machine (a bare ray.init() would join the latest one: two runs, or
+    two test suites, would share one Ray, and one's end would kill the other's tasks)."""
+    head, _ = cluster
+    code = ("import ray\nfrom lowcap.run.distributed import RayExecutor\n"
+            "executor = RayExecutor()\nprint(ray.get_runtime_context().gcs_address)\n"
+            "executor.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] != head.address

@@ -99,8 +99,9 @@ def check_cluster(address: str, timeout: float) -> None:
 
 
 class RayExecutor:
-    """Runs training units as Ray tasks; `address=None` starts a local Ray instance. With
-    `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors to tasks)."""
+    """Runs training units as Ray tasks; `address=None` starts a local Ray instance of its
+    own. With `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors
+    to tasks)."""
 
     def __init__(self, address: str | None = None, gpus: int = 0, timeout: float = 30.0):
         if address is None:
@@ -118,8 +119,10 @@ class RayExecutor:
             check_cluster(address, timeout)
         if not ray.is_initialized():
             try:
-                ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-                         log_to_driver=False, configure_logging=False,
+                # "local": a Ray of this process's own, never one that `ray start` (another
+                # run's, a test's) left on this machine, which a bare ray.init() would join.
+                ray.init(address=address or "local", include_dashboard=False,
+                         logging_level="ERROR", log_to_driver=False, configure_logging=False,
                          **_join_options(address))
             except ConnectionError as exc:
                 raise UserInputError(f"--ray-address {address}: cannot reach a Ray cluster "
