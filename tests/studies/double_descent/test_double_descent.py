@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
+from lowcap.errors import UserInputError
 from lowcap.report.build import summarize
 from lowcap.report.claims import check_claims
+from lowcap.studies.double_descent import STUDY
 from lowcap.studies.double_descent.claims import CLAIMS
 from lowcap.studies.double_descent.config import plans
 from lowcap.studies.registry import parse_config
@@ -40,6 +42,15 @@ def test_the_grid_trains_every_setting_by_full_batch_adam_on_its_dataset():
     assert [p.model_id for p in plans(trained_otherwise,
                                       trained_otherwise.protocol("corrected"))] == [
         p.model_id for p in grid]
+
+
+def test_the_command_refuses_a_run_without_the_studys_protocol(tmp_path):
+    cfg = parse_config({"protocols": {"reference": {}}, "double_descent": {}}, "t")
+    with pytest.raises(UserInputError, match=r"'corrected' protocol, which this run does not "
+                                             r"have.*--profile double_descent"):
+        STUDY.command.check(cfg, tmp_path)
+    STUDY.command.check(parse_config({"protocols": {"corrected": {}}, "double_descent": {}},
+                                     "t"), tmp_path)
 
 
 def section(error) -> dict:

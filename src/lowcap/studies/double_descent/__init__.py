@@ -1,11 +1,23 @@
 """Model-wise double descent (Nakkiran et al. 2019): test error against width across the
 interpolation threshold, with and without label noise, on MNIST-1D by default."""
 
+from pathlib import Path
+
+from lowcap.errors import UserInputError
 from lowcap.studies.base import Command, Study, floats, ints, names, option
 from lowcap.studies.double_descent.claims import CLAIMS
 from lowcap.studies.double_descent.compute import compute
 from lowcap.studies.double_descent.config import DoubleDescentConfig, plans
 from lowcap.studies.double_descent.report import report, summary
+
+
+def _needs_protocol(cfg, directory: Path) -> None:
+    protocol = cfg.double_descent.protocol
+    if protocol not in {p.name for p in cfg.protocols}:
+        raise UserInputError(f"{directory}: the double-descent models take the seeds of the "
+                             f"{protocol!r} protocol, which this run does not have; run them "
+                             "on their own with `lowcap reproduce --profile double_descent`")
+
 
 STUDY = Study(
     "double_descent", DoubleDescentConfig, plans=plans, compute=compute, report=report,
@@ -23,4 +35,5 @@ STUDY = Study(
                  option("--epochs", "Full-batch Adam epochs (2000).", int)),
         overrides=lambda datasets, label_noise, train_sizes, widths, epochs: {
             "datasets": names(datasets), "label_noise": floats(label_noise),
-            "train_sizes": ints(train_sizes), "widths": ints(widths), "epochs": epochs}))
+            "train_sizes": ints(train_sizes), "widths": ints(widths), "epochs": epochs},
+        check=_needs_protocol))
