@@ -157,6 +157,30 @@ def test_a_mini_batch_run_is_sgd_by_hand_on_the_shared_batch_stream():
     torch.testing.assert_close(run.w, w, rtol=1e-12, atol=1e-14)
 
 
+def test_an_adam_run_is_torch_adam_on_the_shared_batch_stream():
+    """Adam's moments are kept for the Adam runs alone, beside SGD and GD runs: each Adam run
+    is torch.optim.Adam on the same batches, and its SGD twin is still SGD by hand."""
+    x, y = _problem()
+    settings = [narrow.Setting("adam", "mirrored", 0.0, 0.05, 1),
+                narrow.Setting("sgd", "mirrored", 0.0, 0.5, 1),
+                narrow.Setting("gd", "mirrored", 0.0, 0.5, 1)]
+    run, members = narrow.train(x, y, 8, settings, steps=15, batch_size=12, evals=2)
+    assert [s.method for s in members] == ["gd", "sgd", "adam"]
+    w0, v = narrow.mirrored_init(1, 8, 10, 1)
+    w = w0.clone().requires_grad_()
+    optimiser = torch.optim.Adam([w], lr=0.05, eps=1e-8)
+    batches = torch.randint(0, 60, (15, 12), generator=torch.Generator().manual_seed(12345))
+    for idx in batches:
+        optimiser.zero_grad()
+        (0.5 * (narrow.forward(w, v, x[idx], "tanh") - y[idx]) ** 2).mean().backward()
+        optimiser.step()
+    torch.testing.assert_close(run.w[2:], w.detach(), rtol=1e-9, atol=1e-12)
+    sgd = w0.clone()
+    for idx in batches:
+        sgd = sgd - 0.5 * narrow.loss_gradient(sgd, v, x[idx], y[idx], "tanh")
+    torch.testing.assert_close(run.w[1:2], sgd, rtol=1e-12, atol=1e-14)
+
+
 def test_training_from_the_mirrored_start_begins_at_half_the_mean_square_target_and_learns():
     x, y = _problem(40, 10)
     settings = [narrow.Setting("projected_sgd", "mirrored", 0.5, 1.0, seed) for seed in (0, 1)]

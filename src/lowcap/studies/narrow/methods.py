@@ -193,7 +193,8 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
     projected twin see the same batches. Every run sees the same number of examples, `steps`
     batches of `batch_size`: a full-batch run updates once per n examples (`full_batch_every`
     steps), so GD and SGD spend the same gradient work."""
-    runs = sorted(settings, key=lambda s: not s.full_batch)  # stable
+    # Full-batch runs first, Adam runs last (stable): the moments are kept for those alone.
+    runs = sorted(settings, key=lambda s: (not s.full_batch, s.method.endswith("adam")))
     if not runs or any(s.method not in METHODS or s.start not in STARTS for s in runs):
         raise ValueError(f"settings need methods from {METHODS} and starts from {STARTS}, "
                          f"got {settings!r}")
@@ -205,9 +206,8 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
     radius = torch.tensor([s.radius if s.projected else math.inf for s in runs], **opts)
     radius = radius * w0.flatten(1).norm(dim=1)
     lr = torch.tensor([s.lr for s in runs], **opts)[:, None, None]
-    adam = torch.tensor([s.method.endswith("adam") for s in runs[n_full:]],
-                        device=x.device)[:, None, None]
-    m1, m2 = torch.zeros_like(w[n_full:]), torch.zeros_like(w[n_full:])
+    first_adam = len(runs) - sum(s.method.endswith("adam") for s in runs[n_full:])
+    m1, m2 = torch.zeros_like(w[first_adam:]), torch.zeros_like(w[first_adam:])
     gen = torch.Generator().manual_seed(12345)
     batches = (torch.randint(0, n, (steps, batch_size), generator=gen).to(x.device)
                if n_full < len(runs) else None)
@@ -226,12 +226,14 @@ def train(x: torch.Tensor, y: torch.Tensor, width: int, settings: list[Setting],
         if batches is None:
             continue
         idx = batches[step]
-        grad = loss_gradient(w[n_full:], v[n_full:], x[idx], y[idx], activation)
-        m1.mul_(0.9).add_(grad, alpha=0.1)
-        m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
-        adam_update = (m1 / (1 - 0.9 ** (step + 1))) / (
-            (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8)
-        w[n_full:] -= lr[n_full:] * torch.where(adam, adam_update, grad)
+        update = loss_gradient(w[n_full:], v[n_full:], x[idx], y[idx], activation)
+        if len(m1):  # the Adam runs' gradients become their Adam steps, in place
+            grad = update[first_adam - n_full:]
+            m1.mul_(0.9).add_(grad, alpha=0.1)
+            m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
+            torch.div(m1 / (1 - 0.9 ** (step + 1)),
+                      (m2 / (1 - 0.999 ** (step + 1))).sqrt() + 1e-8, out=grad)
+        w[n_full:] -= lr[n_full:] * update
         w[n_full:] = project(w[n_full:], w0[n_full:], radius[n_full:])
     return NarrowRun(eval_at, torch.stack(losses, 1).cpu().numpy(), w0, w, v, radius), runs
 
