@@ -137,7 +137,7 @@ def _analysis_command(study) -> click.Command:
         cfg = _with_section(cfg, study.name, overrides)
         if spec.check is not None:
             spec.check(cfg, directory)
-        # A study that trains its own models (double descent) trains them into the run
+        # A study whose section declares models (its `plans`) trains them into the run
         # first; the run's finished models are kept as they are.
         _execute(cfg, directory, device, False, quiet, "local", train=study.plans is not None,
                  analyses=(study.name,), report=not no_report)

@@ -131,11 +131,11 @@ def train_cohort(
         metrics.update({f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()})
         done |= cohort.diverged(metrics["train_loss"])
         cohort.freeze(done)
-        evaluated = (epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs
-        with matmul_precision("highest"):
-            for part, inputs in (eval_sets if evaluated else {}).items():
-                values = cohort_metrics(cohort.logits(inputs.x), inputs.labels)
-                metrics.update({f"{part}_{k}": v for k, v in values.items()})
+        if (epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs:
+            with matmul_precision("highest"):
+                for part, inputs in eval_sets.items():
+                    values = cohort_metrics(cohort.logits(inputs.x), inputs.labels)
+                    metrics.update({f"{part}_{k}": v for k, v in values.items()})
         # One device→host copy of the epoch's results.
         invalid = done | ~cohort.model_mask
         stacked = torch.stack([metrics[k] for k in METRIC_NAMES]).masked_fill(invalid, np.nan)
