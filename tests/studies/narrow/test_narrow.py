@@ -79,6 +79,26 @@ def test_sigma_min_matches_svdvals_of_the_autograd_jacobian(activation):
         assert ours[b].item() == pytest.approx(torch.linalg.svdvals(jac).min().item(), rel=1e-6)
 
 
+def test_sigma_min_at_the_start_is_each_runs_own_though_computed_once_per_start_draw():
+    """The study computes σ_min at the start once per (start, seed): every run it reports
+    then holds the value of its own W0 and v."""
+    from lowcap.studies.narrow.compute import _sigma_min
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(30, 8, generator=gen, dtype=torch.float64)
+    y = torch.randn(30, generator=gen, dtype=torch.float64)
+    arms = [("sgd", "lecun"), ("projected_sgd", "lecun"), ("gd", "mirrored")]
+    run, members = narrow.train(x, y, 6, narrow.grid(arms, [1.0], [0.5], [0.05], [0, 1]),
+                                steps=20, batch_size=10, evals=3)
+    sigma = _sigma_min(run, members, x, "tanh")
+    assert len(sigma) == len(members) == 6  # one (radius, lr) per arm: every run is reported
+    for i, (start, end) in sigma.items():
+        alone = narrow.smallest_singular_value(run.w0[[i]], run.v[[i]], x, "tanh")
+        assert start == pytest.approx(float(alone[0]), rel=1e-12)
+        assert end == pytest.approx(float(narrow.smallest_singular_value(
+            run.w[[i]], run.v[[i]], x, "tanh")[0]), rel=1e-12)
+
+
 @pytest.mark.parametrize("activation", sorted(narrow.ACTIVATIONS))
 def test_loss_gradient_equals_autograd(activation):
     gen = torch.Generator().manual_seed(7)

@@ -186,3 +186,52 @@ def test_a_rounds_weights_replaced_on_disk_are_trained_again(run_copy, run_cli, 
     assert code == 0, err
     assert len(calls) == 3  # round 1 of one protocol again (its file changed), round 3 of both
     assert "training the round again" in caplog.text
+
+
+def test_a_runs_rounds_keep_their_setting_name_unless_evaluated_less_often():
+    """Runs made before `evaluate_every` existed evaluated each epoch: at k = 1 their rows keep
+    their setting's name (they are read, not recomputed); another k names another setting."""
+    import hashlib
+    import json
+
+    from lowcap.studies.tickets.config import TicketsConfig
+
+    spec = TicketsConfig()
+    earlier = spec.model_dump(mode="json", exclude={"rounds", "evaluate_every"})
+    name = hashlib.sha256(json.dumps(["corrected", earlier], sort_keys=True).encode())
+    assert tickets_compute.setting(spec, "corrected") == name.hexdigest()[:12]
+    assert tickets_compute.setting(spec.model_copy(update={"evaluate_every": 5}),
+                                   "corrected") != name.hexdigest()[:12]
+
+
+def test_evaluating_every_kth_epoch_trains_the_same_and_keeps_the_best_of_those(
+        mnist, bank, monkeypatch):
+    from lowcap.run.split import plan_split
+
+    imp_module = importlib.import_module("lowcap.studies.tickets.imp")
+    plan = _plan(hidden=6, epochs=3)
+    trained = {k: v + 0.01 * torch.randn_like(v) for k, v in init_params(6, 5).items()}
+    member = Member(plan, trained, init_params(6, plan.seed, plan.hp.init_spec, pair=plan.pair),
+                    magnitude_round(trained, None, 0.5, "global"))
+    curves: list[np.ndarray] = []
+    real = imp_module.train_cohort
+
+    def recording(*args, on_epoch, **kwargs):
+        def both(cohort, result):
+            curves.append(result.metrics["val_f1"][0].copy())
+            on_epoch(cohort, result)
+        return real(*args, on_epoch=both, **kwargs)
+
+    monkeypatch.setattr(imp_module, "train_cohort", recording)
+    results = {}
+    for every in (1, 2):
+        curves.clear()
+        results[every] = train_round([member], lambda p: plan_split(mnist, p), bank, "global",
+                                     1000, evaluate_every=every), list(curves)
+    (each, each_curves), (second, second_curves) = results[1], results[2]
+    mid = plan.model_id
+    assert torch.equal(each.imp_trained[mid]["w1"], second.imp_trained[mid]["w1"])
+    assert np.isnan(second_curves[0]).all()  # epoch 1 of 3 is not evaluated at k = 2
+    for i, method in enumerate(("imp", "reinit", "random_mask", "oneshot_finetune")):
+        assert each.best_val_f1[(mid, method)] == max(c[i] for c in each_curves)
+        assert second.best_val_f1[(mid, method)] == max(c[i] for c in each_curves[1:])

@@ -43,7 +43,7 @@ def width_rows(spec: NarrowConfig, settings: list[narrow.Setting], data: NarrowD
     travelled from its start (and whether it ended on its ball's boundary), its test accuracy
     where the labels are real; and, at the width the verdict reads, σ_min of the feature
     Jacobian at the start and the end of each arm's best (radius, lr) (one n × n eigenproblem
-    per run, so only there)."""
+    per run and per start, so only there)."""
     run, members = narrow.train(data.x, data.y, width, settings, spec.steps, spec.activation,
                                 spec.batch_size)
     travelled = run.travelled() / run.w0.flatten(1).norm(dim=1).cpu().numpy()
@@ -80,8 +80,14 @@ def _sigma_min(run: narrow.NarrowRun, members: list[narrow.Setting], x: torch.Te
     for arm in dict.fromkeys(s.arm for s in members):
         finals = {key: run.loss[idx, -1] for key, idx in by_setting.items() if key[0] == arm}
         rows += by_setting[narrow.best_setting(finals)]
-    x, v = x.double(), run.v[rows].double()
-    start = narrow.smallest_singular_value(run.w0[rows].double(), v, x, activation)
-    end = narrow.smallest_singular_value(run.w[rows].double(), v, x, activation)
-    return {i: (float(a), float(b)) for i, a, b in zip(rows, start.tolist(), end.tolist(),
-                                                       strict=True)}
+    x, v = x.double(), run.v.double()
+    # Runs of one (start, seed) begin at the same draw of W0 and v: one eigenproblem each.
+    draws: dict[tuple[str, int], int] = {}
+    for i in rows:
+        draws.setdefault((members[i].start, members[i].seed), i)
+    first = list(draws.values())
+    at_start = dict(zip(draws, narrow.smallest_singular_value(
+        run.w0[first].double(), v[first], x, activation).tolist(), strict=True))
+    end = narrow.smallest_singular_value(run.w[rows].double(), v[rows], x, activation)
+    return {i: (at_start[(members[i].start, members[i].seed)], float(b))
+            for i, b in zip(rows, end.tolist(), strict=True)}

@@ -14,10 +14,12 @@ COMMAND = Command(
     options=(option("--pairs", "Comma-separated digit pairs, e.g. 4-9,3-8."),
              option("--widths", "Comma-separated widths, e.g. 12,64."),
              option("--rounds", "Pruning rounds (21: about 1% of the weights left).", int),
-             option("--rewind-epoch", "0: rewind to the initialisation; k: to epoch k.", int)),
-    overrides=lambda pairs, widths, rounds, rewind_epoch: {
+             option("--rewind-epoch", "0: rewind to the initialisation; k: to epoch k.", int),
+             option("--evaluate-every", "Validation F1 after every k-th epoch of a round and "
+                    "its last (1: each).", int)),
+    overrides=lambda pairs, widths, rounds, rewind_epoch, evaluate_every: {
         "pairs": names(pairs), "widths": ints(widths), "rounds": rounds,
-        "rewind_epoch": rewind_epoch})
+        "rewind_epoch": rewind_epoch, "evaluate_every": evaluate_every})
 STUDY = Study(
     "tickets", TicketsConfig, compute=compute, report=report, summary=summary, claims=CLAIMS,
     command=COMMAND,

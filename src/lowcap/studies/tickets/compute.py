@@ -46,6 +46,8 @@ def setting(spec: TicketsConfig, protocol: str) -> str:
     setting's rows). The number of rounds is left out: round r does not depend on it, so
     more rounds continue a finished study."""
     fields = spec.model_dump(mode="json", exclude={"rounds"})
+    if fields["evaluate_every"] == 1:  # the default keeps the name of runs made before it
+        del fields["evaluate_every"]
     blob = json.dumps([protocol, fields], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -125,7 +127,8 @@ def compute(ctx: RunContext, cfg, protocol: ProtocolConfig) -> bool:
         done = analysis_done(ctx, ANALYSIS, identity)
         imp_trained = _kept(ctx, artefact) if done else None
         if imp_trained is None:
-            result = train_round(members, ctx.split, bank, spec.scope, spec.reinit_offset)
+            result = train_round(members, ctx.split, bank, spec.scope, spec.reinit_offset,
+                                 spec.evaluate_every)
             imp_trained = _saved(ctx, artefact, lambda result=result: result.imp_trained)
             if not done:
                 run_analysis_unit(ctx, ANALYSIS, identity, lambda round_=round_, members=members,

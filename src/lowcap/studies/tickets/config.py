@@ -33,6 +33,10 @@ class TicketsConfig(ConfigSection):
     # round (None: the run's): IMP trains (4 × rounds + 1) × the models, so a CPU needs less.
     train_size: PositiveInt | None = 1024
     epochs: PositiveInt | None = None
+    # Validation F1 after every k-th epoch of a round and its last: the stored number is the
+    # best of those (the dense models' is read at the same epochs). The validation split is
+    # larger than a round's training images, so evaluating it each epoch is most of the work.
+    evaluate_every: PositiveInt = 1
     # Seed offset of the random-reinitialisation control's fresh initialisation.
     reinit_offset: Seed = 1000
 

@@ -79,17 +79,18 @@ class Member:
 
 @dataclass
 class RoundResult:
-    """Per (member, method): best validation F1 over the round's epochs (`oneshot`: before
-    training); and each member's trained `imp` weights, from which the next round's mask
-    comes. Only validation is evaluated after each epoch: it is most of a round's cost."""
+    """Per (member, method): best validation F1 over the round's evaluated epochs
+    (`oneshot`: before training); and each member's trained `imp` weights, from which the next
+    round's mask comes. Only validation is evaluated: it is most of a round's cost."""
 
     best_val_f1: dict[tuple[str, str], float]
     imp_trained: dict[str, Params]
 
 
 def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit], bank,
-                scope: str, reinit_offset: int) -> RoundResult:
-    """Train the four models of every member in one cohort (one lane per split)."""
+                scope: str, reinit_offset: int, evaluate_every: int = 1) -> RoundResult:
+    """Train the four models of every member in one cohort (one lane per split), evaluating
+    validation after every `evaluate_every`-th epoch and the last."""
     by_lane: dict[tuple, list[Member]] = {}
     for member in members:
         by_lane.setdefault(member.plan.lane_key(), []).append(member)
@@ -132,7 +133,7 @@ def train_round(members: list[Member], split_of: Callable[[ModelPlan], TaskSplit
 
     train_cohort(cohort, bank, hp.epochs, hp.batch_size, on_epoch=track,
                  precision=hp.matmul_precision, budget=hp.budget_batch_size,
-                 evaluate_parts=("val",))
+                 evaluate_parts=("val",), evaluate_every=evaluate_every)
     result = RoundResult({}, {})
     for g, lane_tags in enumerate(tags):
         for i, (model_id, method) in enumerate(lane_tags):

@@ -19,12 +19,14 @@ LABELS = {"imp": "IMP (winning ticket)", "reinit": "same mask, random reinit",
           "oneshot_finetune": "one-shot + fine-tuning"}
 
 
-def _dense_f1(inp: ReportInput, plans) -> dict[str, float]:
-    """Each dense model's best validation F1 over its epochs."""
+def _dense_f1(inp: ReportInput, plans, every: int) -> dict[str, float]:
+    """Each dense model's best validation F1 over the epochs a round evaluates (every
+    `every`-th and the last), so that IMP and the dense model are compared alike."""
     metrics = inp.store.epoch_metrics([p.model_id for p in plans])
     out = {}
     for model_id, epochs in metrics.items():
-        values = [e["val_f1"] for e in epochs if e["val_f1"] is not None]
+        values = [e["val_f1"] for e in epochs if e["val_f1"] is not None
+                  and ((e["epoch"] + 1) % every == 0 or e is epochs[-1])]
         if values:
             out[model_id] = max(values)
     return out
@@ -62,7 +64,7 @@ def summary(inp: ReportInput) -> dict:
     spec = inp.cfg.tickets
     plans = dense_plans(inp.cfg, inp.protocol)
     tag = setting(spec, inp.protocol.name)
-    dense = _dense_f1(inp, plans)
+    dense = _dense_f1(inp, plans, spec.evaluate_every)
     by_id = {p.model_id: p for p in plans if p.model_id in dense}
     curves: dict[tuple, dict] = defaultdict(lambda: defaultdict(dict))
     remaining: dict[tuple, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -142,7 +144,10 @@ def report(inp: ReportInput) -> Section:
         "pruned once to the same sparsity, without and with the same number of epochs of "
         "fine-tuning. Training images per pair: "
         + ("all" if spec.train_size is None else str(spec.train_size))
-        + f"; epochs per round: {spec.epochs or inp.cfg.epochs}; the protocol's first "
+        + f"; epochs per round: {spec.epochs or inp.cfg.epochs}, validation F1 after "
+        + ("each" if spec.evaluate_every == 1 else
+           f"every {spec.evaluate_every} and the last")
+        + " (the best of those, for the dense models alike); the protocol's first "
         f"{spec.seeds} seeds. The winning-ticket sparsity is the sparsest round whose IMP "
         "mean best validation F1 is within the dense models' seed std of theirs; the "
         "lottery-ticket criterion asks whether IMP beats both controls there.</p>"
