@@ -8,8 +8,10 @@ validation and test metrics after every epoch in every engine.
 - full-batch GD (the `reference` protocol, as the paper's code trains): cohort engine vs the
   paper's approach, per-model NumPy full-batch training, reimplemented minimally below.
 
-Prints model-epochs per second, achieved GFLOP/s (see flops.py for what is counted) and the
-share of the measured float32 GEMM peak, then the speed-ups.
+Each engine and its baseline are timed alternately (`flops.interleaved`: two warm-up calls,
+then the fastest of three rounds), as are the two whole-sweep cohorts. Prints model-epochs per
+second, achieved GFLOP/s (see flops.py for what is counted) and the share of the float32 GEMM
+peak measured in the same run, then the speed-ups.
 
     python benchmarks/bench_cohort.py [--epochs 3] [--baseline-epochs 1] [--device cpu]
                                       [--full-sweep]
@@ -21,12 +23,11 @@ models) as one cohort, one epoch per protocol.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from flops import benchmark_inputs, gemm_peak, machine, sync, train_flops
+from flops import benchmark_inputs, gemm_peak, interleaved, machine, train_flops
 
 from lowcap.data import PAPER_PAIRS, make_split
 from lowcap.models import Cohort, InitSpec, Lane, ModelSpec, build_mlp, init_params
@@ -88,14 +89,6 @@ def lanes_for(mnist, pairs, seeds, widths, reference: bool) -> list[Lane]:
             for pair in pairs for seed in seeds]
 
 
-def timed(device: torch.device, work) -> float:
-    sync(device)
-    start = time.perf_counter()
-    work()
-    sync(device)
-    return time.perf_counter() - start
-
-
 def row(name: str, lanes: list[Lane], epochs: int, seconds: float, peak: float) -> tuple:
     flops = sum(train_flops(m.hidden, len(lane.split.train_idx),
                             len(lane.split.val_idx) + len(lane.split.test_idx), epochs)
@@ -117,27 +110,27 @@ def main() -> None:
     for reference, batch in ((False, 128), (True, None)):
         lanes = lanes_for(mnist, [(4, 9)], [0], PAPER_WIDTHS, reference)
         split = lanes[0].split
-        seconds = timed(device, lambda lanes=lanes, batch=batch: train_cohort(
-            Cohort(lanes, device=device), bank, args.epochs, batch))
-        rows.append(row(f"cohort, {'full batch' if reference else 'batch 128'}", lanes,
-                        args.epochs, seconds, peak))
         if reference:
-            seconds = timed(device, lambda split=split: numpy_full_batch(
-                bank, split, PAPER_WIDTHS, args.baseline_epochs))
-            rows.append(row("NumPy per model, full batch", lanes, args.baseline_epochs,
-                            seconds, peak))
+            name, baseline = "NumPy per model, full batch", lambda split=split: numpy_full_batch(
+                bank, split, PAPER_WIDTHS, args.baseline_epochs)
         else:
-            seconds = timed(device, lambda split=split: naive_torch_loop(
-                bank, split, PAPER_WIDTHS, args.baseline_epochs, 128))
-            rows.append(row("torch per model, batch 128", lanes, args.baseline_epochs,
-                            seconds, peak))
+            name, baseline = "torch per model, batch 128", lambda split=split: naive_torch_loop(
+                bank, split, PAPER_WIDTHS, args.baseline_epochs, 128)
+        times = interleaved(device, {
+            "cohort": lambda lanes=lanes, batch=batch: train_cohort(
+                Cohort(lanes, device=device), bank, args.epochs, batch),
+            "baseline": baseline}, 1)
+        rows.append(row(f"cohort, {'full batch' if reference else 'batch 128'}", lanes,
+                        args.epochs, times["cohort"], peak))
+        rows.append(row(name, lanes, args.baseline_epochs, times["baseline"], peak))
     if args.full_sweep:
-        for reference, batch in ((False, 128), (True, None)):
-            lanes = lanes_for(mnist, PAPER_PAIRS, (0, 1, 2), PAPER_WIDTHS, reference)
-            seconds = timed(device, lambda lanes=lanes, batch=batch: train_cohort(
-                Cohort(lanes, device=device), bank, 1, batch))
-            rows.append(row(f"cohort 165, {'full batch' if reference else 'batch 128'}",
-                            lanes, 1, seconds, peak))
+        sweeps = {batch: lanes_for(mnist, PAPER_PAIRS, (0, 1, 2), PAPER_WIDTHS, batch is None)
+                  for batch in (128, None)}
+        times = interleaved(device, {batch: lambda lanes=lanes, batch=batch: train_cohort(
+            Cohort(lanes, device=device), bank, 1, batch) for batch, lanes in sweeps.items()}, 1)
+        for batch, lanes in sweeps.items():
+            rows.append(row(f"cohort 165, {'full batch' if batch is None else 'batch 128'}",
+                            lanes, 1, times[batch], peak))
     print(f"device {device}, threads {torch.get_num_threads()}, pair 4-9, "
           f"{len(PAPER_WIDTHS)} widths, GEMM peak {peak:.0f} GFLOP/s")
     print(f"{'engine':<30}{'model-epochs/s':>16}{'GFLOP/s':>10}{'% peak':>8}")
