@@ -35,7 +35,9 @@ def population(cfg, spec: SensitivityConfig
     study = [p for p in base if p.pair in spec.pairs and p.hidden in spec.widths]
     out = [("base", p) for p in base]
     for variant in spec.variants:
-        out += [(variant, p.with_hp(**VARIANT_CHANGES[variant])) for p in study]
+        # The study measures the final models alone: validation and test after the last epoch.
+        out += [(variant, p.with_hp(**VARIANT_CHANGES[variant], evaluate_every=p.hp.epochs))
+                for p in study]
     return out
 
 

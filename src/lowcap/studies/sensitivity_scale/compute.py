@@ -31,7 +31,7 @@ def population(spec: SensitivityScaleConfig) -> list[ModelPlan]:
         hp = Hyperparameters.of(
             corrected, epochs=spec.epochs, batch_size=batch_size, activation="relu",
             labels=labels, train_size=spec.train_size, augment=augment, optimiser=optimiser,
-            dataset=dataset, depth=depth,
+            dataset=dataset, depth=depth, evaluate_every=spec.epochs,  # final models alone
             budget_batch_size="own" if budget is None or budget == batch_size else budget)
         plans.append(ModelPlan(PROTOCOL, tuple(pair), width,  # type: ignore[arg-type]
                                spec.learning_rates[optimiser], seed, hp))
