@@ -39,6 +39,12 @@ class EpochResult:
 EpochCallback = Callable[[Cohort, EpochResult], None]
 
 
+def evaluated(epoch: int, epochs: int, every: int) -> bool:
+    """Whether `train_cohort` evaluates after epoch `epoch` (from 0) of `epochs`: after every
+    `every`-th and the last."""
+    return (epoch + 1) % every == 0 or epoch + 1 == epochs
+
+
 def run_epoch_steps(cohort: Cohort, bank: ImageBank, batches: EpochBatches,
                     full_batch_x: list[torch.Tensor] | None,
                     graphs: StepGraphs | None = None) -> torch.Tensor:
@@ -131,7 +137,7 @@ def train_cohort(
         metrics.update({f"train_{k}": v for k, v in cohort_metrics(seen, batches.seen).items()})
         done |= cohort.diverged(metrics["train_loss"])
         cohort.freeze(done)
-        if (epoch + 1) % evaluate_every == 0 or epoch + 1 == epochs:
+        if evaluated(epoch, epochs, evaluate_every):
             with matmul_precision("highest"):
                 for part, inputs in eval_sets.items():
                     values = cohort_metrics(cohort.logits(inputs.x), inputs.labels)

@@ -12,7 +12,7 @@ from lowcap.models.mlp import init_params
 from lowcap.studies.pruning.methods import magnitude_round
 from lowcap.studies.tickets import claims
 from lowcap.studies.tickets.imp import Member, oneshot_mask, random_mask_like, train_round
-from lowcap.training import classification_metrics
+from lowcap.training import classification_metrics, evaluated
 
 tickets_compute = importlib.import_module("lowcap.studies.tickets.compute")
 
@@ -232,6 +232,9 @@ def test_evaluating_every_kth_epoch_trains_the_same_and_keeps_the_best_of_those(
     mid = plan.model_id
     assert torch.equal(each.imp_trained[mid]["w1"], second.imp_trained[mid]["w1"])
     assert np.isnan(second_curves[0]).all()  # epoch 1 of 3 is not evaluated at k = 2
+    # The epochs the report reads the dense models at are the ones the trainer evaluated.
+    assert [not np.isnan(c).all() for c in second_curves] == [evaluated(e, 3, 2)
+                                                             for e in range(3)]
     for i, method in enumerate(("imp", "reinit", "random_mask", "oneshot_finetune")):
         assert each.best_val_f1[(mid, method)] == max(c[i] for c in each_curves)
         assert second.best_val_f1[(mid, method)] == max(c[i] for c in each_curves[1:])

@@ -13,6 +13,7 @@ from lowcap.report.plotting import band, new_figure, save_figure
 from lowcap.studies.base import ReportInput, Section
 from lowcap.studies.tickets.compute import ANALYSIS, dense_plans, setting
 from lowcap.studies.tickets.imp import METHODS
+from lowcap.training import evaluated
 
 LABELS = {"imp": "IMP (winning ticket)", "reinit": "same mask, random reinit",
           "random_mask": "random mask, same init", "oneshot": "one-shot, no fine-tuning",
@@ -22,11 +23,12 @@ LABELS = {"imp": "IMP (winning ticket)", "reinit": "same mask, random reinit",
 def _dense_f1(inp: ReportInput, plans, every: int) -> dict[str, float]:
     """Each dense model's best validation F1 over the epochs a round evaluates (every
     `every`-th and the last), so that IMP and the dense model are compared alike."""
-    metrics = inp.store.epoch_metrics([p.model_id for p in plans])
+    trained_for = {p.model_id: p.hp.epochs for p in plans}
+    metrics = inp.store.epoch_metrics(list(trained_for))
     out = {}
     for model_id, epochs in metrics.items():
         values = [e["val_f1"] for e in epochs if e["val_f1"] is not None
-                  and ((e["epoch"] + 1) % every == 0 or e is epochs[-1])]
+                  and evaluated(e["epoch"], trained_for[model_id], every)]
         if values:
             out[model_id] = max(values)
     return out
