@@ -19,14 +19,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from flops import gemm_peak, machine, params
+from flops import gemm_peak, machine, params, split_cache
 
 from lowcap.data.bank import ImageBank
 from lowcap.data.loading import load_mnist
 from lowcap.models.cohort import Cohort
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import layout
-from lowcap.run.split import plan_split
 from lowcap.studies.ablation.compute import design
 from lowcap.studies.capacity.report import plans as capacity_plans
 from lowcap.studies.registry import load_config
@@ -67,13 +66,7 @@ def main() -> None:
     cfg = load_config(args.config)
     mnist = load_mnist(progress=False).mnist
     bank = ImageBank.from_mnist(mnist)
-    splits: dict = {}
-
-    def split_of(plan: ModelPlan):
-        key = plan.lane_key()
-        if key not in splits:
-            splits[key] = plan_split(mnist, plan)
-        return splits[key]
+    split_of = split_cache(mnist)
 
     cells = {cell.name: capacity_plans(cell.cfg, cell.protocol) for cell in design(cfg)}
     unique = {p.model_id: p for plans in cells.values() for p in plans}

@@ -14,12 +14,11 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from flops import benchmark_inputs, gemm_peak, interleaved, machine
+from flops import benchmark_inputs, gemm_peak, interleaved, machine, split_cache
 
 from lowcap.models import Cohort
 from lowcap.run.plan import ModelPlan
 from lowcap.run.runner import layout
-from lowcap.run.split import plan_split
 from lowcap.studies.registry import load_config
 from lowcap.studies.sensitivity.compute import population
 from lowcap.training import train_cohort
@@ -37,10 +36,10 @@ def main() -> None:
     groups: dict[tuple, list[ModelPlan]] = defaultdict(list)
     for plan in variants:
         groups[plan.cohort_key()].append(plan)
-    splits: dict = {}
+    split_of = split_cache(mnist)
     cohorts = []
     for plans in groups.values():
-        lanes, _ = layout(plans, lambda p: splits.setdefault(p.lane_key(), plan_split(mnist, p)))
+        lanes, _ = layout(plans, split_of)
         hp = plans[0].hp
         cohorts.append((Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
                                device=device, input_dim=bank.input_dim), hp))

@@ -18,18 +18,17 @@ import time
 from pathlib import Path
 
 import torch
-from flops import benchmark_inputs, gemm_peak, interleaved, machine, train_flops
+from flops import benchmark_inputs, gemm_peak, interleaved, machine, split_cache, train_flops
 from torch.profiler import ProfilerActivity, profile
 
 from lowcap.data import ImageBank
 from lowcap.models import Cohort
+from lowcap.models.step import CHUNK
 from lowcap.run.plan import grid
 from lowcap.run.runner import layout
-from lowcap.run.split import plan_split
 from lowcap.studies.registry import load_config
 from lowcap.training import train_cohort
 
-CHUNK_ROWS = 1024  # a full batch's chunk (lowcap.models.step.CHUNK)
 GEMMS = ("aten::baddbmm", "aten::baddbmm_", "aten::bmm", "aten::mm", "aten::addmm")
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
@@ -44,10 +43,7 @@ def main() -> None:
     plans = grid(cfg, cfg.protocol(args.protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
     hp = plans[0].hp
     bank = ImageBank.from_mnist(mnist, device=device, dtype=hp.torch_dtype)
-    splits = {}
-
-    def split_of(plan):
-        return splits.setdefault(plan.lane_key(), plan_split(mnist, plan))
+    split_of = split_cache(mnist)
 
     lanes, _ = layout(plans, split_of)
     cohort = Cohort(lanes, activation=hp.activation, device=device,  # type: ignore[arg-type]
@@ -79,7 +75,7 @@ def main() -> None:
     for event in [e for e in ops if e.key not in GEMMS][:10]:
         seconds = event.self_cpu_time_total / 1e6
         print(f"{event.key:<36}{event.count:>8}{seconds:>8.2f}{seconds / wall:>8.0%}")
-    rates = forward_gemm_rates(cohort, hp.batch_size or CHUNK_ROWS)
+    rates = forward_gemm_rates(cohort, hp.batch_size or CHUNK)
     print("first layer's forward GEMM at this shape: " + ", ".join(
         f"{name} {rate:.0f} GFLOP/s" for name, rate in rates.items()))
 

@@ -17,7 +17,10 @@ import torch
 
 from lowcap.data import ImageBank, load_mnist
 from lowcap.data.mnist import MNIST
+from lowcap.data.tasks import TaskSplit
 from lowcap.machine import cpu_facts
+from lowcap.run.plan import ModelPlan
+from lowcap.run.split import plan_split
 from lowcap.training import matmul_precision
 from lowcap.training.malloc import keep_freed_memory
 
@@ -41,6 +44,19 @@ def benchmark_inputs(parser: argparse.ArgumentParser
     device = torch.device(args.device)
     mnist = load_mnist(progress=False).mnist
     return args, device, mnist, ImageBank.from_mnist(mnist, device=device)
+
+
+def split_cache(mnist: MNIST) -> Callable[[ModelPlan], TaskSplit]:
+    """A plan's split, made once per lane key (every plan of a lane shares it)."""
+    splits: dict[tuple, TaskSplit] = {}
+
+    def split_of(plan: ModelPlan) -> TaskSplit:
+        key = plan.lane_key()
+        if key not in splits:
+            splits[key] = plan_split(mnist, plan)
+        return splits[key]
+
+    return split_of
 
 
 def machine(device: torch.device) -> str:
