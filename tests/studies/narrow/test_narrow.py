@@ -112,6 +112,36 @@ def test_loss_gradient_equals_autograd(activation):
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_fast_tanh_is_within_two_eps_of_torch_tanh(dtype):
+    z = torch.cat([torch.linspace(-30, 30, 20001, dtype=dtype),
+                   torch.tensor([0.0, 1e-30, -1e-8, 1e4, -1e4, torch.inf, -torch.inf],
+                                dtype=dtype)])
+    exact = torch.tanh(z.double())
+    assert (narrow.tanh(z).double() - exact).abs().max() <= 2 * torch.finfo(dtype).eps
+    assert narrow.tanh(torch.tensor([torch.nan], dtype=dtype)).isnan().all()
+    # Autograd through it (the tests' reference gradients) gives tanh's derivative.
+    leaf = z[:20001].clone().requires_grad_()
+    narrow.tanh(leaf).sum().backward()
+    torch.testing.assert_close(leaf.grad.double(), 1 - exact[:20001] ** 2,
+                               atol=8 * torch.finfo(dtype).eps, rtol=0)
+
+
+def test_runs_computed_in_pieces_equal_runs_computed_at_once(monkeypatch):
+    """Pieces bound the temporaries' size; each run's numbers do not depend on them."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(40, 7, generator=gen, dtype=torch.float64)
+    y = torch.randn(40, generator=gen, dtype=torch.float64)
+    w = torch.randn(9, 6, 7, generator=gen, dtype=torch.float64)
+    v = torch.randn(9, 6, generator=gen, dtype=torch.float64)
+    whole = narrow.forward(w, v, x, "tanh"), narrow.loss_gradient(w, v, x, y, "tanh")
+    monkeypatch.setattr(narrow, "PIECE_ELEMENTS", 2 * 6 * 40)  # two runs a piece, one left
+    assert len(narrow._pieces(w, 40)) == 5
+    pieces = narrow.forward(w, v, x, "tanh"), narrow.loss_gradient(w, v, x, y, "tanh")
+    for a, b in zip(whole, pieces, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+
+
 def _problem(n: int = 60, d: int = 10, seed: int = 3):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=gen, dtype=torch.float64)

@@ -19,10 +19,21 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
+
+def tanh(z: torch.Tensor) -> torch.Tensor:
+    """tanh(z) as 2·sigmoid(2z) − 1, within 2 float eps of torch.tanh (absolute). On a CPU
+    torch.tanh's vectorised kernel is several times slower than sigmoid's, and tanh took up
+    to a third of a width's training (`benchmarks/bench_narrow.py` measures both)."""
+    value = torch.sigmoid(2 * z)
+    if value.requires_grad:  # autograd keeps sigmoid's output: the same arithmetic, not in place
+        return 2 * value - 1
+    return value.mul_(2).sub_(1)
+
+
 # name → (σ, backward): backward(g, z, σ(z)) = g · σ'(z), in place on g where it can be
 # (tanh's from the value in one fused kernel, without a second tanh).
 ACTIVATIONS = {
-    "tanh": (torch.tanh, lambda g, z, value: torch.ops.aten.tanh_backward(g, value)),
+    "tanh": (tanh, lambda g, z, value: torch.ops.aten.tanh_backward(g, value)),
     "softplus": (F.softplus, lambda g, z, value: g.mul_(torch.sigmoid(z))),
     "gelu": (F.gelu, lambda g, z, value: g.mul_(
         0.5 * (1 + torch.erf(z / math.sqrt(2)))
@@ -57,10 +68,34 @@ def mirrored_init(batch: int, width: int, dim: int, seed: int, dtype=torch.float
 INITS = {"lecun": lecun_init, "mirrored": mirrored_init}
 
 
+# Runs per piece of work such that a [runs, m, n] temporary holds at most this many elements
+# (8 MB in float32): glibc hands freed blocks over 32 MB back to the OS (lowcap.training.malloc)
+# and faulting them in again cost more than the arithmetic: the whole training set's forward
+# pass of 200 runs took 2.5× as long in one piece (benchmarks/bench_narrow.py).
+PIECE_ELEMENTS = 2**21
+
+
+def _pieces(w: torch.Tensor, n: int) -> list[slice]:
+    """Slices of the runs of w [B, m, d], each piece's [runs, m, n] temporaries bounded."""
+    step = max(1, PIECE_ELEMENTS // (w.shape[1] * n))
+    return [slice(i, i + step) for i in range(0, w.shape[0], step)]
+
+
 def forward(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: str) -> torch.Tensor:
     """f(x) [B, n] for every run: Σ_j v_j σ(w_jᵀ x)."""
     sigma, _ = ACTIVATIONS[activation]
-    return torch.einsum("bnm,bm->bn", sigma(torch.einsum("bmd,nd->bnm", w, x)), v)
+    return torch.cat([_readout(v[part], sigma(_preactivations(w[part], x)))
+                      for part in _pieces(w, x.shape[0])])
+
+
+def _preactivations(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """z [B, m, n] = W xᵀ per run; for a shared x [n, d] one GEMM over all B·m units."""
+    return torch.matmul(w, x.transpose(-1, -2))
+
+
+def _readout(v: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """f [B, n] = Σ_j v_j σ_jn per run."""
+    return torch.bmm(v.unsqueeze(1), value).squeeze(1)
 
 
 def _slope(z: torch.Tensor, activation: str) -> torch.Tensor:
@@ -72,13 +107,16 @@ def _slope(z: torch.Tensor, activation: str) -> torch.Tensor:
 def loss_gradient(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                   activation: str) -> torch.Tensor:
     """∂/∂W [B, m, d] of each run's ½·mean_i (f(x_i) − y_i)², written out: about twice as fast
-    as autograd here (no graph, no layout copies). `x` [n, d] is shared, or [B, n, d]."""
+    as autograd here (no graph, no layout copies). `x` [n, d] and `y` [n] are shared."""
     sigma, backward = ACTIVATIONS[activation]
-    z = torch.matmul(w, x.transpose(-1, -2))  # [B, m, n]
-    value = sigma(z)
-    residual = (torch.bmm(v.unsqueeze(1), value).squeeze(1) - y) / y.shape[-1]  # [B, n]
-    d_z = backward(v.unsqueeze(2) * residual.unsqueeze(1), z, value)
-    return torch.matmul(d_z, x)
+    grads = []
+    for part in _pieces(w, x.shape[0]):
+        z = _preactivations(w[part], x)
+        value = sigma(z)
+        residual = (_readout(v[part], value) - y) / y.shape[-1]  # [runs, n]
+        d_z = backward(v[part].unsqueeze(2) * residual.unsqueeze(1), z, value)
+        grads.append(torch.matmul(d_z, x))
+    return torch.cat(grads)
 
 
 def project(w: torch.Tensor, w0: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
@@ -94,7 +132,7 @@ def feature_gram(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor, activation: 
                  ) -> torch.Tensor:
     """J Jᵀ [B, n, n] of the feature Jacobian J = ∂f(x_i)/∂W (n × md), without forming J:
     (J Jᵀ)_ik = (x_i · x_k) Σ_j v_j² σ'(w_j·x_i) σ'(w_j·x_k)."""
-    d = _slope(torch.einsum("bmd,nd->bnm", w, x), activation) * v.unsqueeze(1).abs()
+    d = _slope(_preactivations(w, x).transpose(1, 2), activation) * v.unsqueeze(1).abs()
     return (x @ x.T).unsqueeze(0) * torch.bmm(d, d.transpose(1, 2))
 
 
