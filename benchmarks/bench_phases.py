@@ -101,6 +101,9 @@ def main() -> None:
         else:
             print(share)
     print(f"{'total':<32}{total:>9.1f}{100.0:>7.1f}")
+    training = sum(secs for phase, secs in seconds.items() if phase.startswith("train_"))
+    print(f"training phases {training:.1f} s ({100 * training / total:.0f}% of the run), "
+          f"every analysis {total - training:.1f} s ({100 * (total - training) / total:.0f}%)")
 
 
 if __name__ == "__main__":
