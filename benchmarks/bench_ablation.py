@@ -109,5 +109,6 @@ def main() -> None:
     print(f"speed-up: {best['per cell'] / best['lowcap']:.2f}x (fastest of 3 interleaved rounds "
           f"each)")
 
+
 if __name__ == "__main__":
     main()

@@ -66,6 +66,8 @@ def main() -> None:
     torch_error = (torch.tanh(z).double() - torch.tanh(z.double())).abs().max().item()
     forward = interleaved(device, {"einsum": lambda: einsum_forward(w, v, data.x),
                                    "one GEMM": lambda: narrow.forward(w, v, data.x, "tanh")}, 3)
+    study_piece = narrow.PIECE_ELEMENTS
+
     def train(activation: str, piece: int):
         def run() -> None:
             narrow.PIECE_ELEMENTS = piece
@@ -74,7 +76,6 @@ def main() -> None:
             narrow.PIECE_ELEMENTS = study_piece
         return run
 
-    study_piece = narrow.PIECE_ELEMENTS
     whole = interleaved(device, {"before: torch.tanh, one piece": train("torch.tanh", 2**62),
                                  "torch.tanh, pieces": train("torch.tanh", study_piece),
                                  "now: sigmoid form, pieces": train("tanh", study_piece)}, 1)
