@@ -4,11 +4,12 @@
     python benchmarks/bench_phases.py runs/paper
 
 Reads the run's resolved config and `summary.json` timings; counts each phase's arithmetic (see
-flops.py) from the models it trained, and measures the GEMM peak here, so run it on the machine
-that ran the job. Training phases count each model once, in the first phase that trained it
-(the LR grid reuses the capacity sweep's models at the main learning rate). Pruning counts a
-dense evaluation of every model at every level and method on validation + test. The
-sensitivity phase counts its variant models' training only, so its figure is a lower bound.
+flops.py) from the models it trained, and measures the GEMM peaks here, on the device the run
+trained on (its summary's `device`), so run it on the machine that ran the job. Training phases
+count each model once, in the first phase that trained it (the LR grid reuses the capacity
+sweep's models at the main learning rate). Pruning counts a dense evaluation of every model at
+every level and method on validation + test. The sensitivity phase counts its variant models'
+training only, so its figure is a lower bound.
 """
 
 from __future__ import annotations
@@ -74,16 +75,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a finished run directory")
     args = parser.parse_args()
-    seconds = json.loads((args.run / "summary.json").read_text())["seconds"]
+    summary = json.loads((args.run / "summary.json").read_text())
+    seconds = summary["seconds"]
+    # The peaks of the device the run trained on ("cuda", or "cpu" with a note after it).
+    device = torch.device(summary["device"].split()[0])
     flops = phase_flops(args.run)
-    peaks = {precision: gemm_peak(torch.device("cpu"), precision=precision)
+    peaks = {precision: gemm_peak(device, precision=precision)
              for precision in ("highest", "medium")}
-    peaks["float64"] = gemm_peak(torch.device("cpu"), dtype=torch.float64)
+    peaks["float64"] = gemm_peak(device, dtype=torch.float64)
     dtypes = phase_dtypes(args.run)
-    print(machine(torch.device("cpu")))
+    print(machine(device))
     print(f"GEMM peak {peaks['highest']:.0f} GFLOP/s float32, {peaks['medium']:.0f} GFLOP/s at "
-          f"matmul precision 'medium', {peaks['float64']:.0f} GFLOP/s float64 (this machine, "
-          f"{torch.get_num_threads()} threads)")
+          f"matmul precision 'medium', {peaks['float64']:.0f} GFLOP/s float64 (this machine's "
+          f"{device.type}, {torch.get_num_threads()} CPU threads)")
     print(f"{'phase':<32}{'seconds':>9}{'% run':>7}{'TFLOP':>8}{'GFLOP/s':>9}{'% fp32':>8}"
           f"{'% medium':>9}{'% fp64':>8}")
     total = seconds["total"]
