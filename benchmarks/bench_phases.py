@@ -77,8 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     summary = json.loads((args.run / "summary.json").read_text())
     seconds = summary["seconds"]
-    # The peaks of the device the run trained on ("cuda", or "cpu" with a note after it).
-    device = torch.device(summary["device"].split()[0])
+    device = torch.device(summary["device"])  # the peaks of the device the run trained on
     flops = phase_flops(args.run)
     peaks = {precision: gemm_peak(device, precision=precision)
              for precision in ("highest", "medium")}

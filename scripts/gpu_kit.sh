@@ -17,10 +17,8 @@ python=.venv/bin/python
 # the device tool's KINDS.md), each with what it needs beyond that image.
 packages=(pydantic pydantic-core annotated-types typing-inspection typing-extensions captum
           openTSNE mnist1d foolbox eagerpy GitPython gitdb smmap)
-pinned=()
-for name in "${packages[@]}"; do
-    pinned+=("$name==$("$python" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name")")
-done
+read -ra pinned < <("$python" -c "import importlib.metadata as m, sys
+print(*(f'{name}=={m.version(name)}' for name in sys.argv[1:]))" "${packages[@]}")
 
 kit=.gpu
 mark=made-by-gpu_kit  # only a folder this script made is ever replaced
