@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from pathlib import Path
 
-from flops import benchmark_inputs, gemm_peak, interleaved, machine, split_cache
+from flops import PAPER, benchmark_inputs, gemm_peak, interleaved, machine, split_cache
 
 from lowcap.models import Cohort
 from lowcap.run.plan import ModelPlan
@@ -22,8 +21,6 @@ from lowcap.run.runner import layout
 from lowcap.studies.registry import load_config
 from lowcap.studies.sensitivity.compute import population
 from lowcap.training import train_cohort
-
-PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
 
 def main() -> None:

@@ -18,18 +18,15 @@ of three rounds):
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
-from flops import gemm_peak, interleaved, machine
+from flops import PAPER, gemm_peak, interleaved, machine
 
 from lowcap.data.catalog import Datasets
 from lowcap.studies.narrow import methods as narrow
 from lowcap.studies.narrow.data import load
 from lowcap.studies.registry import load_config
 from lowcap.training.malloc import keep_freed_memory
-
-PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
 
 def einsum_forward(w: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -18,22 +18,15 @@ import argparse
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import torch
-from flops import benchmark_inputs, gemm_peak, interleaved, machine, split_cache
+from flops import benchmark_inputs, capacity_sweep, gemm_peak, interleaved, machine, split_cache
 
 from lowcap.concurrency import side_by_side
-from lowcap.data import ImageBank, load_mnist
+from lowcap.data import load_mnist
 from lowcap.data.mnist import MNIST
-from lowcap.models import Cohort
-from lowcap.run.plan import grid
-from lowcap.run.runner import layout
-from lowcap.studies.registry import load_config
-from lowcap.training import train_cohort
 from lowcap.training.malloc import keep_freed_memory
 
-PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 PROTOCOLS = ("reference", "corrected")
 
 _WORKER_PHASE: Callable[[], None] | None = None  # a worker process's one phase
@@ -41,18 +34,10 @@ _WORKER_PHASE: Callable[[], None] | None = None  # a worker process's one phase
 
 def phase(mnist: MNIST, protocol: str, epochs: int) -> Callable[[], None]:
     """Training the paper's capacity sweep of `protocol` for `epochs` epochs, from its start."""
-    cfg = load_config(PAPER)
-    assert cfg.capacity is not None
-    plans = grid(cfg, cfg.protocol(protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
-    hp = plans[0].hp
-    bank = ImageBank.from_mnist(mnist, dtype=hp.torch_dtype)
-    lanes, _ = layout(plans, split_cache(mnist))
+    sweep = capacity_sweep(mnist, protocol, split_cache(mnist))
 
     def train() -> None:
-        cohort = Cohort(lanes, activation=hp.activation,  # type: ignore[arg-type]
-                        dtype=hp.torch_dtype, input_dim=bank.input_dim, depth=hp.depth)
-        train_cohort(cohort, bank, epochs, hp.batch_size, precision=hp.matmul_precision,
-                     budget=hp.budget_batch_size, evaluate_every=hp.evaluate_every)
+        sweep.train(sweep.cohort(), epochs)
 
     return train
 

@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
-from flops import benchmark_inputs, gemm_peak, interleaved, machine, split_cache, train_flops
+from flops import (
+    benchmark_inputs,
+    capacity_sweep,
+    gemm_peak,
+    interleaved,
+    machine,
+    split_cache,
+    train_flops,
+)
 from torch.profiler import ProfilerActivity, profile
 
-from lowcap.data import ImageBank
 from lowcap.models import Cohort
 from lowcap.models.step import CHUNK
-from lowcap.run.plan import grid
-from lowcap.run.runner import layout
-from lowcap.studies.registry import load_config
-from lowcap.training import train_cohort
 
 GEMMS = ("aten::baddbmm", "aten::baddbmm_", "aten::bmm", "aten::mm", "aten::addmm")
-PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
 
 def main() -> None:
@@ -38,20 +39,12 @@ def main() -> None:
     parser.add_argument("--protocol", default="corrected", choices=("corrected", "reference"))
     parser.add_argument("--epochs", type=int, default=3)
     args, device, mnist, _ = benchmark_inputs(parser)
-    cfg = load_config(PAPER)
-    assert cfg.capacity is not None
-    plans = grid(cfg, cfg.protocol(args.protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
-    hp = plans[0].hp
-    bank = ImageBank.from_mnist(mnist, device=device, dtype=hp.torch_dtype)
     split_of = split_cache(mnist)
-
-    lanes, _ = layout(plans, split_of)
-    cohort = Cohort(lanes, activation=hp.activation, device=device,  # type: ignore[arg-type]
-                    dtype=hp.torch_dtype, input_dim=bank.input_dim, depth=hp.depth)
+    sweep = capacity_sweep(mnist, args.protocol, split_of, device)
+    plans, hp, cohort = sweep.plans, sweep.plans[0].hp, sweep.cohort()
 
     def train(epochs: int) -> None:
-        train_cohort(cohort, bank, epochs, hp.batch_size, precision=hp.matmul_precision,
-                     budget=hp.budget_batch_size)
+        sweep.train(cohort, epochs)
 
     train(1)  # first-epoch gathers and allocations, outside the profile
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -12,6 +12,8 @@ import argparse
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -19,10 +21,16 @@ from lowcap.data import ImageBank, load_mnist
 from lowcap.data.mnist import MNIST
 from lowcap.data.tasks import TaskSplit
 from lowcap.machine import cpu_facts
-from lowcap.run.plan import ModelPlan
+from lowcap.models import Cohort
+from lowcap.models.cohort import Lane
+from lowcap.run.plan import ModelPlan, grid
+from lowcap.run.runner import layout
 from lowcap.run.split import plan_split
-from lowcap.training import matmul_precision
+from lowcap.studies.registry import load_config
+from lowcap.training import matmul_precision, train_cohort
 from lowcap.training.malloc import keep_freed_memory
+
+PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
 
 def params(hidden: int) -> int:
@@ -57,6 +65,39 @@ def split_cache(mnist: MNIST) -> Callable[[ModelPlan], TaskSplit]:
         return splits[key]
 
     return split_of
+
+
+@dataclass(frozen=True)
+class CapacitySweep:
+    """The paper profile's capacity sweep of one protocol (165 models, a lane per pair and
+    seed) in the protocol's own dtype, batch and matmul precision, as `lowcap` trains it."""
+
+    plans: list[ModelPlan]
+    lanes: list[Lane]
+    bank: ImageBank
+
+    def cohort(self) -> Cohort:
+        """Every model of the sweep at its initialisation, as one cohort."""
+        hp = self.plans[0].hp
+        return Cohort(self.lanes, activation=hp.activation,  # type: ignore[arg-type]
+                      device=self.bank.device, dtype=hp.torch_dtype,
+                      input_dim=self.bank.input_dim, depth=hp.depth)
+
+    def train(self, cohort: Cohort, epochs: int) -> None:
+        """`epochs` epochs of the protocol's training and evaluation."""
+        hp = self.plans[0].hp
+        train_cohort(cohort, self.bank, epochs, hp.batch_size, precision=hp.matmul_precision,
+                     budget=hp.budget_batch_size, evaluate_every=hp.evaluate_every)
+
+
+def capacity_sweep(mnist: MNIST, protocol: str, split_of: Callable[[ModelPlan], TaskSplit],
+                   device: str | torch.device = "cpu") -> CapacitySweep:
+    """The paper profile's capacity sweep under `protocol`, its inputs on `device`."""
+    cfg = load_config(PAPER)
+    assert cfg.capacity is not None
+    plans = grid(cfg, cfg.protocol(protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
+    bank = ImageBank.from_mnist(mnist, device=device, dtype=plans[0].hp.torch_dtype)
+    return CapacitySweep(plans, layout(plans, split_of)[0], bank)
 
 
 def machine(device: torch.device) -> str:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lowcap.report import statistics as st
-from lowcap.report.claims import check_claims
+from lowcap.report.claims import check_claims, seed_effect
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.store import Store
 from lowcap.studies.capacity.statistics import min_capacity_bootstrap
@@ -100,6 +100,22 @@ def test_near_threshold_is_a_margin_within_the_numerical_spread():
     assert st.probability_at_least(0.5, 0.5).verdict == "inconclusive"
     assert st.p_value_below(0.04, "holds").near_threshold
     assert not st.p_value_below(1e-6, "holds").near_threshold
+
+
+def test_seed_effect_decides_on_the_interval_and_the_practical_threshold():
+    clear = {str(s): 0.10 + 0.01 * (s % 3) for s in range(10)}  # mean 0.109, all > 0
+    decision, evidence = seed_effect(clear, "F1(h=64) − F1(h=2)", 0.05)
+    low, high = st.bootstrap_mean_ci(np.array(list(clear.values())))
+    assert decision.verdict == "holds" and decision.effect == pytest.approx(0.109)
+    assert evidence == (f"F1(h=64) − F1(h=2): +0.1090, 95% bootstrap interval over 10 seeds "
+                        f"{st.ci_text((low, high), '+.4f')}")
+    assert seed_effect(clear, "x", 0.5)[0].verdict == "negligible"  # real, but too small
+    assert seed_effect(clear, "x", 0.05, "below")[0].verdict == "does not hold"
+    falling = {s: -v for s, v in clear.items()}
+    decision, evidence = seed_effect(falling, "log10 L", 0.05, "below", "+.3f", " decades")
+    assert decision.verdict == "holds" and evidence.startswith("log10 L: -0.109 decades, ")
+    noise = dict(zip(SEEDS, np.random.default_rng(0).normal(0, 0.05, 10), strict=True))
+    assert seed_effect(noise, "x", 0.0)[0].verdict == "inconclusive"
 
 
 def test_two_way_bootstrap_carries_the_runs_randomness():

@@ -10,16 +10,10 @@ from lowcap.report.claims import (
     SeedValues,
     Verdict,
     listing,
-    over_seeds,
+    seed_effect,
     widest_minus_smallest,
 )
-from lowcap.report.statistics import (
-    above,
-    below,
-    ci_text,
-    practical,
-    undecided,
-)
+from lowcap.report.statistics import undecided
 
 ATTACK = "pgd_linf"  # the attack the claim reads: the strongest ℓ∞ attack measured
 
@@ -45,7 +39,6 @@ def _robustness_grows(section: dict, min_effect: float) -> Verdict:
     per_seed = _robust_gain(section)
     if not per_seed:
         return undecided(), f"no {ATTACK} attack on two widths measured"
-    values, ci, effect = over_seeds(per_seed)
     cells = [(key.split("@")[1], widths) for by_key in section["f1_by_seed"].values()
              for key, widths in by_key.items() if key.startswith(f"{ATTACK}@")]
     measured = sorted({int(w) for _, widths in cells for w in widths})
@@ -53,11 +46,10 @@ def _robustness_grows(section: dict, min_effect: float) -> Verdict:
                                                            key=lambda kv: int(kv[0]))
                            if v is not None})
              for eps, by_width in section.get("f1", {}).get(ATTACK, {}).items()}
-    return (practical(above(ci, 0.0), effect, min_effect),
-            f"PGD-ℓ∞ test F1(h={measured[-1]}) − F1(h={measured[0]}) averaged over "
-            f"{len({eps for eps, _ in cells})} ε: {effect:+.4f}, 95% bootstrap interval over "
-            f"{len(values)} seeds {ci_text(ci, '+.4f')}"
-            + (f"; F1 by ε and width {listing(shown)}" if shown else ""))
+    decision, evidence = seed_effect(
+        per_seed, f"PGD-ℓ∞ test F1(h={measured[-1]}) − F1(h={measured[0]}) averaged over "
+        f"{len({eps for eps, _ in cells})} ε", min_effect)
+    return decision, evidence + (f"; F1 by ε and width {listing(shown)}" if shown else "")
 
 
 def _grows(r: dict) -> Verdict:
@@ -93,15 +85,14 @@ def _costs_small_more(r: dict) -> Verdict:
     per_seed = _cost_per_seed(r)
     if not per_seed:
         return undecided(), "no PGD-trained twins of two widths (set adversarial.training)"
-    values, ci, effect = over_seeds(per_seed)
     natural = section.get("f1", {}).get("clean", {}).get("0", {})
     trained = section["pgd_trained"].get("f1", {}).get("clean", {}).get("0", {})
     shown = {f"h={w}": f"{natural[w]:.3f} → {trained[w]:.3f}" for w in trained
              if w in natural and natural[w] is not None and trained[w] is not None}
-    return (practical(above(ci, 0.0), effect, float(section.get("min_effect", 0.01))),
-            f"clean-F1 cost of PGD training at the narrowest width minus at the widest: "
-            f"{effect:+.4f}, 95% bootstrap interval over {len(values)} seeds "
-            f"{ci_text(ci, '+.4f')}; clean test F1 natural → PGD-trained {listing(shown)}"
+    decision, evidence = seed_effect(
+        per_seed, "clean-F1 cost of PGD training at the narrowest width minus at the widest",
+        float(section.get("min_effect", 0.01)))
+    return (decision, f"{evidence}; clean test F1 natural → PGD-trained {listing(shown)}"
             + _collapsed(section["pgd_trained"]))
 
 
@@ -117,14 +108,13 @@ def _lipschitz_falls(r: dict) -> Verdict:
     per_seed = _lipschitz_per_seed(r)
     if not per_seed:
         return undecided(), "no Lipschitz constants of two widths measured"
-    values, ci, effect = over_seeds(per_seed)
     lip, sizes = section.get("lipschitz", {}), section.get("parameters", {})
     shown = {f"h={w} ({int(sizes[w]):,} parameters)": f"{v:.3g}" for w, v in lip.items()
              if w in sizes}
-    return (practical(below(ci, 0.0), effect, float(section.get("lipschitz_min_effect", 0.1))),
-            f"log10 Lipschitz(widest) − log10 Lipschitz(narrowest): {effect:+.3f} decades, "
-            f"95% bootstrap interval over {len(values)} seeds {ci_text(ci, '+.3f')}; "
-            f"mean empirical Lipschitz constant {listing(shown)}")
+    decision, evidence = seed_effect(
+        per_seed, "log10 Lipschitz(widest) − log10 Lipschitz(narrowest)",
+        float(section.get("lipschitz_min_effect", 0.1)), "below", "+.3f", " decades")
+    return decision, f"{evidence}; mean empirical Lipschitz constant {listing(shown)}"
 
 
 CLAIMS = (

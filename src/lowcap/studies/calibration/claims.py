@@ -8,10 +8,10 @@ from lowcap.report.claims import (
     SeedValues,
     Verdict,
     listing,
-    over_seeds,
+    seed_effect,
     widest_minus_smallest,
 )
-from lowcap.report.statistics import above, ci_text, practical, undecided
+from lowcap.report.statistics import undecided
 
 
 def _per_seed(r: dict) -> SeedValues:
@@ -25,16 +25,15 @@ def _grows(r: dict) -> Verdict:
     per_seed = _per_seed(r)
     if not per_seed:
         return undecided(), "fewer than two widths measured"
-    values, ci, effect = over_seeds(per_seed)
     pairs = section.get("ece_by_seed", {})
     widths = {w for by_width in pairs.values() for w in by_width}
     small, large = min(widths, key=int), max(widths, key=int)
     by_width = {w: f"{s['dense']['ece']:.4f}" for w, s in section.get("by_width", {}).items()
                 if "dense" in s}
-    return (practical(above(ci, 0.0), effect, float(section.get("min_effect", 0.005))),
-            f"ECE(h={large}) − ECE(h={small}) averaged over {len(pairs)} pair(s): "
-            f"{effect:+.4f}, 95% bootstrap interval over {len(values)} seeds "
-            f"{ci_text(ci, '+.4f')}; dense ECE by width {listing(by_width)}")
+    decision, evidence = seed_effect(
+        per_seed, f"ECE(h={large}) − ECE(h={small}) averaged over {len(pairs)} pair(s)",
+        float(section.get("min_effect", 0.005)))
+    return decision, f"{evidence}; dense ECE by width {listing(by_width)}"
 
 
 CLAIMS = (

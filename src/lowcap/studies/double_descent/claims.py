@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from lowcap.report.claims import CI, Claim, SeedValues, Verdict, over_seeds
-from lowcap.report.statistics import above, ci_text, practical, undecided
+from lowcap.report.claims import CI, Claim, SeedValues, Verdict, seed_effect
+from lowcap.report.statistics import undecided
 from lowcap.studies.double_descent.report import pair_cells
 
 # Widths whose parameters / n lie in [1/WINDOW, WINDOW] are "near the threshold".
@@ -63,12 +63,9 @@ def _verdict(r: dict, noisy: bool) -> Verdict:
     if not per_seed:
         return undecided(), (f"no widths below, near and beyond parameters ≈ n measured at "
                              f"{which}")
-    values, ci, effect = over_seeds(per_seed)
-    minimum = float(r["double_descent"].get("min_effect", 0.02))
-    return (practical(above(ci, 0.0), effect, minimum),
-            f"at {which}, mean test error near parameters ≈ n minus the higher of the means "
-            f"below and beyond: {effect:+.4f}, 95% bootstrap interval over {len(values)} "
-            f"seeds {ci_text(ci, '+.4f')}")
+    return seed_effect(per_seed, f"at {which}, mean test error near parameters ≈ n minus the "
+                       "higher of the means below and beyond",
+                       float(r["double_descent"].get("min_effect", 0.02)))
 
 
 RULE = ("statistic: per seed, the mean test error of the widths with parameters / n in "
