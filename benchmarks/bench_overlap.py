@@ -7,9 +7,11 @@ as long. A phase spread over two threads runs below twice its one-thread speed (
 thin, and the work between them is serial); two phases side by side on one core each do not pay
 that loss, where nothing else (the GIL, memory bandwidth) takes it back. Every variant builds
 its cohorts inside the timed call; workers and data are made before timing; interleaved, min of
-`--rounds`.
+`--rounds`. With `--ray`, the same two phases also as `lowcap reproduce --executor ray` runs
+them on a Ray of its own on this machine: one task per lane (a pair and seed), each building its
+inputs and training its lane's models, with the driver's threads or one thread per task.
 
-    python benchmarks/bench_overlap.py [--reference-epochs 4] [--corrected-epochs 8]
+    python benchmarks/bench_overlap.py [--reference-epochs 4] [--corrected-epochs 8] [--ray]
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
-from flops import benchmark_inputs, capacity_sweep, gemm_peak, interleaved, machine, split_cache
+from flops import (
+    benchmark_inputs,
+    capacity_plans,
+    capacity_sweep,
+    gemm_peak,
+    interleaved,
+    machine,
+    split_cache,
+)
 
 from lowcap.concurrency import side_by_side
 from lowcap.data import load_mnist
+from lowcap.data.datasets import Dataset
 from lowcap.data.mnist import MNIST
+from lowcap.run.runner import layout
 from lowcap.training.malloc import keep_freed_memory
 
 PROTOCOLS = ("reference", "corrected")
@@ -40,6 +52,29 @@ def phase(mnist: MNIST, protocol: str, epochs: int) -> Callable[[], None]:
         sweep.train(sweep.cohort(), epochs)
 
     return train
+
+
+def ray_lanes(mnist: MNIST, epochs: dict[str, int], threads: int) -> Callable[[], None]:
+    """Both phases as Ray tasks on this machine's own Ray, one per lane with `threads` threads
+    (and as many CPUs), as `lowcap.run.distributed.RayExecutor` sends them."""
+    import ray
+
+    from lowcap.run.distributed import train_remote
+
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=torch.get_num_threads(), include_dashboard=False,
+                 logging_level="ERROR", log_to_driver=False, configure_logging=False,
+                 _node_ip_address="127.0.0.1")
+    task = ray.remote(num_cpus=threads)(train_remote)
+    data = ray.put(Dataset.of_mnist(mnist))
+    split_of = split_cache(mnist)
+    units = [lane for protocol in PROTOCOLS
+             for lane in layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]]
+
+    def run() -> None:
+        ray.get([task.remote(data, plans, "cpu", threads) for plans in units])
+
+    return run
 
 
 def _start_worker(protocol: str, epochs: int) -> None:
@@ -59,6 +94,8 @@ def main() -> None:
     parser.add_argument("--reference-epochs", type=int, default=4)
     parser.add_argument("--corrected-epochs", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ray", action="store_true",
+                        help="also the lanes as Ray tasks on a local Ray (pip install ray)")
     args, device, mnist, _ = benchmark_inputs(parser)
     if device.type != "cpu":
         parser.error("this benchmark splits a CPU's cores; run it with --device cpu")
@@ -89,6 +126,9 @@ def main() -> None:
                 "one after another, 1 thread": one_after_another(1),
                 "side by side, 2 processes x 1 thread": processes,
                 "side by side, 2 threads of one process x 1": threads}
+    if args.ray:
+        variants[f"Ray tasks, a lane each x {cores} threads"] = ray_lanes(mnist, epochs, cores)
+        variants["Ray tasks, a lane each x 1 thread"] = ray_lanes(mnist, epochs, 1)
     try:
         seconds = interleaved(device, variants, 1, rounds=args.rounds)
     finally:

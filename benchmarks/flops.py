@@ -90,12 +90,19 @@ class CapacitySweep:
                      budget=hp.budget_batch_size, evaluate_every=hp.evaluate_every)
 
 
+def capacity_plans(protocol: str, epochs: int | None = None) -> list[ModelPlan]:
+    """The paper profile's capacity sweep under `protocol` (its epochs, or `epochs`)."""
+    cfg = load_config(PAPER)
+    assert cfg.capacity is not None
+    if epochs is not None:
+        cfg = cfg.model_copy(update={"epochs": epochs})
+    return grid(cfg, cfg.protocol(protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
+
+
 def capacity_sweep(mnist: MNIST, protocol: str, split_of: Callable[[ModelPlan], TaskSplit],
                    device: str | torch.device = "cpu") -> CapacitySweep:
     """The paper profile's capacity sweep under `protocol`, its inputs on `device`."""
-    cfg = load_config(PAPER)
-    assert cfg.capacity is not None
-    plans = grid(cfg, cfg.protocol(protocol), cfg.capacity.pairs, cfg.widths, [cfg.lr])
+    plans = capacity_plans(protocol)
     bank = ImageBank.from_mnist(mnist, device=device, dtype=plans[0].hp.torch_dtype)
     return CapacitySweep(plans, layout(plans, split_of)[0], bank)
 
