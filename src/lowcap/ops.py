@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -17,3 +21,12 @@ def sort_rows(values: torch.Tensor) -> torch.Tensor:
 def finite_or_zero(t: torch.Tensor) -> torch.Tensor:
     """t with NaN and ±inf replaced by 0: what the cohort's model-mixing GEMMs read."""
     return torch.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@contextlib.contextmanager
+def empty_cells_quiet() -> Iterator[None]:
+    """NumPy's "mean of empty slice" (and SciPy's constant-input warnings) where every model
+    of a cell diverged or gave one answer: the number is NaN, which lowcap reports as such."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

@@ -6,12 +6,11 @@ import contextlib
 import json
 import logging
 import math
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 from lowcap import __version__
 from lowcap.atomic import atomic_write_text
+from lowcap.ops import empty_cells_quiet
 from lowcap.report.claims import check_claims
 from lowcap.report.html import render_report
 from lowcap.report.plotting import figure_workers, figures_not_drawn
@@ -41,7 +40,7 @@ def build_report(out: Path, store: Store | None = None, parallel: bool = False) 
     for reason in damaged.values():
         log.warning("checkpoint %s; %s", reason, RETRAIN)
     workers = figure_workers() if parallel else contextlib.nullcontext()
-    with workers, _empty_cells_quiet():  # every figure is on disk before the page
+    with workers, empty_cells_quiet():  # every figure is on disk before the page
         summary, sections, run_sections, groups = _summary_and_figures(store, cfg, out)
         verdicts = verdict_figure(summary["claims"], groups, out / "figures")
     atomic_write_text(out / "summary.json", _summary_json(summary))
@@ -57,19 +56,11 @@ def summarize(out: Path) -> dict:
     require_run_folder(out)
     store = Store(out / STORE_FILE, read_only=True)
     try:
-        with figures_not_drawn(), _empty_cells_quiet():
+        with figures_not_drawn(), empty_cells_quiet():
             summary = _summary_and_figures(store, stored_config(store), out)[0]
     finally:
         store.close()
     return json.loads(_summary_json(summary))
-
-
-@contextlib.contextmanager
-def _empty_cells_quiet() -> Iterator[None]:
-    """NumPy's "mean of empty slice" where every seed of a cell diverged: shown as NaN."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 def _summary_json(summary: dict) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from lowcap.models.forward import forward
+from lowcap.ops import empty_cells_quiet
 from lowcap.run.analysis_cache import Rows
 from lowcap.run.checkpoints import save_tensors
 from lowcap.run.context import RunContext
@@ -36,8 +37,9 @@ def _measure(ctx: RunContext, spec, protocol: str, model: TrainedModel) -> Rows:
         maps = saliency.finite_difference(params, sample, spec.epsilon, act)
         key = {"pruning": name, "level": spec.level}
         for metric, values in saliency.agreement(reference, maps, spec.top_k).items():
-            rows.append((model.model_id, key, f"{metric}_mean", float(np.nanmean(values))))
-            rows.append((model.model_id, key, f"{metric}_std", float(np.nanstd(values))))
+            with empty_cells_quiet():  # no finite value (a diverged model): NaN
+                rows.append((model.model_id, key, f"{metric}_mean", float(np.nanmean(values))))
+                rows.append((model.model_id, key, f"{metric}_std", float(np.nanstd(values))))
             per_image[f"{metric}_{name}"] = torch.from_numpy(values)
         # A pruned network with a constant output has an all-zero map: Spearman is
         # undefined there, and counting it as no agreement (0) is the honest mean.
