@@ -77,19 +77,14 @@ def widest_minus_smallest(groups: Iterable[dict[str, dict[str, float]]],
                                                            key=lambda kv: int(kv[0]))}
 
 
-def over_seeds(per_seed: SeedValues) -> tuple[np.ndarray, tuple[float, float], float]:
-    """The per-seed values, the bootstrap interval of their mean, and their mean."""
-    values = np.array(list(per_seed.values()), dtype=float)
-    return values, bootstrap_mean_ci(values), float(np.nanmean(values))
-
-
 def seed_effect(per_seed: SeedValues, statistic: str, min_effect: float,
                 direction: str = "above", fmt: str = "+.4f", unit: str = "") -> Verdict:
     """The common rule on one number per seed: holds where the bootstrap interval of its mean
     lies above 0 (`direction` "below": below 0) and the mean is at least `min_effect` in size
     (negligible if smaller); the evidence reads '<statistic>: <mean><unit>, 95% bootstrap
     interval over <k> seeds [low, high]'. `per_seed` must not be empty."""
-    values, ci, effect = over_seeds(per_seed)
+    values = np.array(list(per_seed.values()), dtype=float)
+    ci, effect = bootstrap_mean_ci(values), float(np.nanmean(values))
     side = above if direction == "above" else below
     return (practical(side(ci, 0.0), effect, min_effect),
             f"{statistic}: {effect:{fmt}}{unit}, 95% bootstrap interval over {len(values)} "
