@@ -8,8 +8,8 @@ thin, and the work between them is serial); two phases side by side on one core 
 that loss, where nothing else (the GIL, memory bandwidth) takes it back. Every variant builds
 its cohorts inside the timed call; workers and data are made before timing; interleaved, min of
 `--rounds`. With `--ray`, the same two phases also as `lowcap reproduce --executor ray` runs
-them on a Ray of its own on this machine: one task per lane (a pair and seed), each building its
-inputs and training its lane's models, with the driver's threads or one thread per task.
+them on a Ray of its own on this machine (as many tasks per phase as the machine runs at once,
+each a cohort of whole lanes), and one task per lane (pair and seed) as it ran them before.
 
     python benchmarks/bench_overlap.py [--reference-epochs 4] [--corrected-epochs 8] [--ray]
 """
@@ -54,12 +54,14 @@ def phase(mnist: MNIST, protocol: str, epochs: int) -> Callable[[], None]:
     return train
 
 
-def ray_lanes(mnist: MNIST, epochs: dict[str, int], threads: int) -> Callable[[], None]:
-    """Both phases as Ray tasks on this machine's own Ray, one per lane with `threads` threads
-    (and as many CPUs), as `lowcap.run.distributed.RayExecutor` sends them."""
+def ray_tasks(mnist: MNIST, epochs: dict[str, int], threads: int,
+              lane_each: bool = False) -> Callable[[], None]:
+    """Both phases as Ray tasks of `threads` threads (and as many CPUs) on this machine's own
+    Ray: cut as `lowcap.run.distributed.RayExecutor` cuts them, or one task per lane (how it
+    cut them before)."""
     import ray
 
-    from lowcap.run.distributed import train_remote
+    from lowcap.run.distributed import task_slots, task_units, train_remote
 
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=torch.get_num_threads(), include_dashboard=False,
@@ -68,8 +70,10 @@ def ray_lanes(mnist: MNIST, epochs: dict[str, int], threads: int) -> Callable[[]
     task = ray.remote(num_cpus=threads)(train_remote)
     data = ray.put(Dataset.of_mnist(mnist))
     split_of = split_cache(mnist)
-    units = [lane for protocol in PROTOCOLS
-             for lane in layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]]
+    lanes = [layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]
+             for protocol in PROTOCOLS]
+    units = [unit for group in lanes
+             for unit in (group if lane_each else task_units(group, task_slots(ray, threads)))]
 
     def run() -> None:
         ray.get([task.remote(data, plans, "cpu", threads) for plans in units])
@@ -127,8 +131,10 @@ def main() -> None:
                 "side by side, 2 processes x 1 thread": processes,
                 "side by side, 2 threads of one process x 1": threads}
     if args.ray:
-        variants[f"Ray tasks, a lane each x {cores} threads"] = ray_lanes(mnist, epochs, cores)
-        variants["Ray tasks, a lane each x 1 thread"] = ray_lanes(mnist, epochs, 1)
+        variants[f"Ray tasks as lowcap cuts them x {cores} threads"] = ray_tasks(mnist, epochs,
+                                                                               cores)
+        variants[f"Ray tasks, a lane each x {cores} threads"] = ray_tasks(mnist, epochs, cores,
+                                                                         lane_each=True)
     try:
         seconds = interleaved(device, variants, 1, rounds=args.rounds)
     finally:

@@ -2,11 +2,14 @@
 back to the one store writer (this process), which checkpoints and commits them exactly as local
 work does.
 
-Each lane of a cohort group (models sharing a split and batch order) becomes one remote task,
-so a cluster spreads a study's training over its workers. A task trains its cohort to the end
-(with the same unit trainer as local work) and returns per-epoch metrics and final weights; a
-run killed mid-study resumes at unit granularity (finished units are in the store), not from
-mid-training snapshots as the local executor does.
+A cohort group's lanes (models sharing a split and batch order) are cut into as many tasks as
+the cluster can run at once (its CPUs over the driver's threads), each a cohort of consecutive
+lanes: a cluster spreads a study's training over its workers, and each task keeps the cohort's
+batching (on one machine the whole group is one task: one task per lane was much slower there,
+`benchmarks/bench_overlap.py --ray`). A task trains its cohort to the end (with the same unit
+trainer as local work) and returns per-epoch metrics and final weights; a run killed mid-study
+resumes at unit granularity (finished units are in the store), not from mid-training snapshots
+as the local executor does.
 """
 
 from __future__ import annotations
@@ -98,6 +101,24 @@ def check_cluster(address: str, timeout: float) -> None:
         raise UserInputError(f"--ray-address {address}: cannot join the Ray cluster ({last})")
 
 
+def task_units(lane_plans: list[list[ModelPlan]], slots: int) -> list[list[ModelPlan]]:
+    """The plans of `lane_plans` (one list per lane) cut into at most `slots` units of
+    consecutive whole lanes, as even in lanes as they go."""
+    count = max(1, min(slots, len(lane_plans)))
+    size, extra = divmod(len(lane_plans), count)
+    units, start = [], 0
+    for i in range(count):
+        stop = start + size + (i < extra)
+        units.append([plan for lane in lane_plans[start:stop] for plan in lane])
+        start = stop
+    return units
+
+
+def task_slots(ray: Any, threads: int) -> int:
+    """How many tasks of `threads` CPUs the cluster can run at once (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 0)) // threads)
+
+
 class RayExecutor:
     """Runs training units as Ray tasks; `address=None` starts a local Ray instance of its
     own. With `gpus=1` every task asks for a GPU (runs on `--device cuda` send CUDA tensors
@@ -132,14 +153,14 @@ class RayExecutor:
         self._task = ray.remote(**self.resources, max_retries=RETRIES)(train_remote)
 
     def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
-        """Train every group, one task per lane, committing each unit as it finishes (and, in
-        the store's meta `ray_nodes`, the node each unit ran on). A task whose node dies is
+        """Train every group, its lanes cut into as many tasks as the cluster runs at once,
+        committing each unit as it finishes (and, in the store's meta `ray_nodes`, the node each
+        unit ran on). A task whose node dies is
         retried on another by Ray (up to `RETRIES` times); if it still fails, the units already
         committed stay and a rerun trains only the rest."""
-        units = []
-        for group in groups:
-            _, lane_plans = layout(group, ctx.split)
-            units.extend(lane_plans)
+        slots = task_slots(self.ray, self.threads)
+        units = [unit for group in groups
+                 for unit in task_units(layout(group, ctx.split)[1], slots)]
         data = {name: self.ray.put(ctx.datasets.get(name))
                 for name in {plans[0].hp.dataset for plans in units}}
         device = ctx.device.type
