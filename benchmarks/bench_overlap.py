@@ -73,7 +73,8 @@ def ray_tasks(mnist: MNIST, epochs: dict[str, int], threads: int,
     lanes = [layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]
              for protocol in PROTOCOLS]
     units = [unit for group in lanes
-             for unit in (group if lane_each else task_units(group, task_slots(ray, threads)))]
+             for unit in (group if lane_each else task_units(
+                 group, task_slots(ray, {"num_cpus": threads})))]
 
     def run() -> None:
         ray.get([task.remote(data, plans, "cpu", threads) for plans in units])

@@ -24,12 +24,17 @@ def test_task_units_are_consecutive_whole_lanes(slots, expected):
     assert [plan for unit in units for plan in unit] == [p for lane in LANES for p in lane]
 
 
-def test_task_slots_are_the_cluster_cpus_over_a_tasks_threads():
+def test_task_slots_are_what_the_cluster_has_over_what_a_task_asks():
     def cluster(resources: dict) -> SimpleNamespace:
         return SimpleNamespace(cluster_resources=lambda: resources)
 
-    assert task_slots(cluster({"CPU": 4.0, "GPU": 1.0}), 2) == 2
-    assert task_slots(cluster({"CPU": 5.0}), 2) == 2
-    assert task_slots(cluster({"CPU": 2.0}), 2) == 1  # one machine: the whole group, one task
-    assert task_slots(cluster({"CPU": 1.0}), 2) == 1
-    assert task_slots(cluster({}), 2) == 1
+    cpu = {"num_cpus": 2, "num_gpus": 0}
+    assert task_slots(cluster({"CPU": 4.0, "GPU": 1.0}), cpu) == 2
+    assert task_slots(cluster({"CPU": 5.0}), cpu) == 2
+    assert task_slots(cluster({"CPU": 2.0}), cpu) == 1  # one machine: the whole group, one task
+    assert task_slots(cluster({"CPU": 1.0}), cpu) == 1
+    assert task_slots(cluster({}), cpu) == 1
+    gpu = {"num_cpus": 8, "num_gpus": 1}  # one GPU: one task at a time, however many CPUs
+    assert task_slots(cluster({"CPU": 32.0, "GPU": 1.0}), gpu) == 1
+    assert task_slots(cluster({"CPU": 32.0, "GPU": 2.0}), gpu) == 2
+    assert task_slots(cluster({"CPU": 8.0, "GPU": 4.0}), gpu) == 1

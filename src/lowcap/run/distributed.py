@@ -3,13 +3,13 @@ back to the one store writer (this process), which checkpoints and commits them 
 work does.
 
 A cohort group's lanes (models sharing a split and batch order) are cut into as many tasks as
-the cluster can run at once (its CPUs over the driver's threads), each a cohort of consecutive
-lanes: a cluster spreads a study's training over its workers, and each task keeps the cohort's
-batching (on one machine the whole group is one task: one task per lane was much slower there,
-`benchmarks/bench_overlap.py --ray`). A task trains its cohort to the end (with the same unit
-trainer as local work) and returns per-epoch metrics and final weights; a run killed mid-study
-resumes at unit granularity (finished units are in the store), not from mid-training snapshots
-as the local executor does.
+the cluster can run at once (its CPUs over the driver's threads; with `--device cuda` no more
+than its GPUs), each a cohort of consecutive lanes: a cluster spreads a study's training over
+its workers, and each task keeps the cohort's batching (on one machine the whole group is one
+task: one task per lane was much slower there, `benchmarks/bench_overlap.py --ray`). A task
+trains its cohort to the end (with the same unit trainer as local work) and returns per-epoch
+metrics and final weights; a run killed mid-study resumes at unit granularity (finished units
+are in the store), not from mid-training snapshots as the local executor does.
 """
 
 from __future__ import annotations
@@ -114,9 +114,14 @@ def task_units(lane_plans: list[list[ModelPlan]], slots: int) -> list[list[Model
     return units
 
 
-def task_slots(ray: Any, threads: int) -> int:
-    """How many tasks of `threads` CPUs the cluster can run at once (at least 1)."""
-    return max(1, int(ray.cluster_resources().get("CPU", 0)) // threads)
+def task_slots(ray: Any, resources: dict[str, int]) -> int:
+    """How many tasks asking for `resources` (Ray's num_cpus and num_gpus) the cluster can run
+    at once: its CPUs over a task's, and its GPUs over a task's where it asks for any (at
+    least 1)."""
+    total = ray.cluster_resources()
+    asked = {"CPU": resources.get("num_cpus", 0), "GPU": resources.get("num_gpus", 0)}
+    return max(1, min((int(total.get(name, 0) // need) for name, need in asked.items()
+                       if need > 0), default=1))
 
 
 class RayExecutor:
@@ -158,7 +163,7 @@ class RayExecutor:
         unit ran on). A task whose node dies is
         retried on another by Ray (up to `RETRIES` times); if it still fails, the units already
         committed stay and a rerun trains only the rest."""
-        slots = task_slots(self.ray, self.threads)
+        slots = task_slots(self.ray, self.resources)
         units = [unit for group in groups
                  for unit in task_units(layout(group, ctx.split)[1], slots)]
         data = {name: self.ray.put(ctx.datasets.get(name))
