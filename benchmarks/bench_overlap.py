@@ -70,11 +70,11 @@ def ray_tasks(mnist: MNIST, epochs: dict[str, int], threads: int,
     task = ray.remote(num_cpus=threads)(train_remote)
     data = ray.put(Dataset.of_mnist(mnist))
     split_of = split_cache(mnist)
-    lanes = [layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]
-             for protocol in PROTOCOLS]
-    units = [unit for group in lanes
-             for unit in (group if lane_each else task_units(
-                 group, task_slots(ray, {"num_cpus": threads})))]
+    slots = task_slots(ray, {"num_cpus": threads})
+    phase_lanes = [layout(capacity_plans(protocol, epochs[protocol]), split_of)[1]
+                   for protocol in PROTOCOLS]
+    units = [unit for lanes in phase_lanes
+             for unit in (lanes if lane_each else task_units(lanes, slots))]
 
     def run() -> None:
         ray.get([task.remote(data, plans, "cpu", threads) for plans in units])

@@ -23,9 +23,9 @@ except ImportError:
 def test_a_local_ray_trains_with_the_local_numbers(smoke_run, tmp_path):
     """`--executor ray` without an address starts a Ray instance on this machine (on the
     loopback address) and trains under the local run's ids (each phase one task here: the
-machine runs one task of the driver's threads at a time). The studies'
-    own Ray tasks and the numbers of every compared section are held on a cluster
-    (test_ray_cluster.py); here the learning-rate grid alone, to keep it short."""
+    machine runs one task of the driver's threads at a time). The studies' own Ray tasks and
+    the numbers of every compared section are held on a cluster (test_ray_cluster.py); here
+    the learning-rate grid alone, to keep it short."""
     if ray is None:
         if os.environ.get("CI"):
             pytest.fail("Ray is missing: scripts/setup.sh installs lowcap[ray]")

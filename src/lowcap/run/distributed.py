@@ -160,9 +160,9 @@ class RayExecutor:
     def train(self, ctx: RunContext, groups: list[list[ModelPlan]]) -> None:
         """Train every group, its lanes cut into as many tasks as the cluster runs at once,
         committing each unit as it finishes (and, in the store's meta `ray_nodes`, the node each
-        unit ran on). A task whose node dies is
-        retried on another by Ray (up to `RETRIES` times); if it still fails, the units already
-        committed stay and a rerun trains only the rest."""
+        unit ran on). A task whose node dies is retried on another by Ray (up to `RETRIES`
+        times); if it still fails, the units already committed stay and a rerun trains only the
+        rest."""
         slots = task_slots(self.ray, self.resources)
         units = [unit for group in groups
                  for unit in task_units(layout(group, ctx.split)[1], slots)]
