@@ -83,11 +83,13 @@ class CapacitySweep:
                       device=self.bank.device, dtype=hp.torch_dtype,
                       input_dim=self.bank.input_dim, depth=hp.depth)
 
-    def train(self, cohort: Cohort, epochs: int) -> None:
-        """`epochs` epochs of the protocol's training and evaluation."""
+    def train(self, cohort: Cohort, epochs: int, evaluate: bool = True) -> None:
+        """`epochs` epochs of the protocol's training and evaluation (`evaluate` False: the
+        training steps alone, no validation or test pass)."""
         hp = self.plans[0].hp
         train_cohort(cohort, self.bank, epochs, hp.batch_size, precision=hp.matmul_precision,
-                     budget=hp.budget_batch_size, evaluate_every=hp.evaluate_every)
+                     budget=hp.budget_batch_size, evaluate_every=hp.evaluate_every,
+                     evaluate_parts=("val", "test") if evaluate else ())
 
 
 def capacity_plans(protocol: str, epochs: int | None = None) -> list[ModelPlan]:
@@ -118,20 +120,28 @@ def machine(device: torch.device) -> str:
             f"{torch.__version__} on {torch.get_num_threads()} threads{gpu}")
 
 
-def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
-              precision: str = "highest", dtype: torch.dtype = torch.float32) -> float:
-    """Measured matmul GFLOP/s on this device (n × n by n × n) in `dtype`, at a float32 matmul
-    precision ('medium': bf16 products where the hardware has them; float64 ignores it)."""
+def square_gemm(device: torch.device, n: int = 2048, precision: str = "highest",
+                dtype: torch.dtype = torch.float32) -> tuple[Callable[[], object], float]:
+    """One n × n by n × n product in `dtype` at a float32 matmul precision ('medium': bf16
+    products where the hardware has them; float64 ignores it) as a call, and its FLOPs: the
+    GEMM peak's workload, to time alone or interleaved with what it is the peak of."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    with matmul_precision(precision):
-        a @ b
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
+
+    def call() -> None:
+        with matmul_precision(precision):
             a @ b
-        sync(device)
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+    return call, 2.0 * n**3
+
+
+def gemm_peak(device: torch.device, n: int = 2048, repeats: int = 10,
+              precision: str = "highest", dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul GFLOP/s on this device (`square_gemm`), the fastest of three rounds of
+    `repeats` calls: a round slowed by the machine's load would understate the peak and
+    overstate every fraction of it."""
+    call, flops = square_gemm(device, n, precision, dtype)
+    return flops / interleaved(device, {"gemm": call}, repeats)["gemm"] / 1e9
 
 
 def per_step(device: torch.device, step: Callable[[], object], repeats: int) -> float:
