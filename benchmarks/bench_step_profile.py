@@ -86,13 +86,13 @@ def main() -> None:
     for event in [e for e in ops if e.key not in GEMMS][:10]:
         seconds = event.self_cpu_time_total / 1e6
         print(f"{event.key:<36}{event.count:>8}{seconds:>8.2f}{seconds / wall:>8.0%}")
-    rates = first_layer_gemm_rates(cohort, hp.batch_size or CHUNK, square, square_flops)
+    fractions = first_layer_gemm_fractions(cohort, hp.batch_size or CHUNK, square, square_flops)
     print("first layer's GEMMs at this shape, % of the peak interleaved with them: " + ", ".join(
-        f"{name} {rate:.0%}" for name, rate in rates.items()))
+        f"{name} {fraction:.0%}" for name, fraction in fractions.items()))
 
 
-def first_layer_gemm_rates(cohort: Cohort, rows: int, square: Callable[[], object],
-                           square_flops: float) -> dict[str, float]:
+def first_layer_gemm_fractions(cohort: Cohort, rows: int, square: Callable[[], object],
+                               square_flops: float) -> dict[str, float]:
     """The first layer's products for `rows` samples per lane, as fractions of the rate of
     `square` (the GEMM peak's product, of `square_flops`), all interleaved (min of 3): the
     forward product as the engine calls it (one batched `baddbmm` over the lanes), as
@@ -115,9 +115,9 @@ def first_layer_gemm_rates(cohort: Cohort, rows: int, square: Callable[[], objec
         batched()
         grad.baddbmm_(out.transpose(1, 2), x)
 
-    flops = {"forward batched": 2.0 * x.numel() * w.shape[1]}
-    flops.update({"forward per lane": flops["forward batched"],
-                  "forward + weight gradient": 2 * flops["forward batched"]})
+    forward = 2.0 * x.numel() * w.shape[1]
+    flops = {"forward batched": forward, "forward per lane": forward,
+             "forward + weight gradient": 2 * forward}
     times = interleaved(w.device, {"forward batched": batched, "forward per lane": per_lane,
                                    "forward + weight gradient": with_gradient, "peak": square}, 10)
     return {name: flops[name] / times[name] / (square_flops / times["peak"]) for name in flops}
